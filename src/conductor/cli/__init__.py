@@ -1,0 +1,1 @@
+"""The `conductor` command line: thin typer commands over the same services the control room uses."""

@@ -1,0 +1,147 @@
+"""Cross-reference checks over a parsed org: the rules that tie one part of the file to another.
+
+Pure functions over `Org`; each problem carries the key path where a person should look.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from conductor.org.models import Org
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an org file: where (a key path such as `ventures[1].agents[3].owns_metric`) and why."""
+
+    path: str
+    reason: str
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def key(segment: str) -> str:
+    """A key path segment as TOML writes it: bare when it can be, quoted when it holds dots or spaces."""
+    return segment if _BARE_KEY.match(segment) else '"' + segment.replace('"', '\\"') + '"'
+
+
+def _known(names: list[str] | set[str]) -> str:
+    listed = sorted(names)
+    return ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "") if listed else "none"
+
+
+def check_org(org: Org) -> list[Problem]:
+    """Every cross-reference problem in the org, in file order."""
+    problems: list[Problem] = []
+    add = problems.append
+    kinds = {k.id for k in org.decision_kinds}
+
+    seen_kinds: set[str] = set()
+    for i, kind in enumerate(org.decision_kinds):
+        where = f"decision_kinds[{i}]"
+        if kind.id in seen_kinds:
+            add(Problem(f"{where}.id", f"duplicate decision kind '{kind.id}'"))
+        seen_kinds.add(kind.id)
+        if kind.action == "shell" and not kind.command:
+            add(Problem(f"{where}.command", "a kind with action = 'shell' must name a declared command"))
+        if kind.command and kind.action != "shell":
+            add(Problem(f"{where}.command", "only a kind with action = 'shell' runs a command"))
+        if kind.command and kind.command not in org.commands:
+            add(Problem(f"{where}.command", f"unknown command '{kind.command}' (declared: {_known(set(org.commands))})"))
+        if kind.spend_param is not None:
+            spec = kind.params.get(kind.spend_param)
+            if spec is None:
+                add(Problem(f"{where}.spend_param", f"'{kind.spend_param}' is not one of this kind's params"))
+            elif spec.type not in ("number", "integer"):
+                add(Problem(f"{where}.spend_param", f"'{kind.spend_param}' must be a number parameter"))
+        for name, spec in kind.params.items():
+            if spec.min is not None and spec.max is not None and spec.min > spec.max:
+                add(Problem(f"{where}.params.{key(name)}", f"min {spec.min} is above max {spec.max}"))
+            if spec.choices is not None and spec.type != "string":
+                add(Problem(f"{where}.params.{key(name)}.choices", "choices are only for string parameters"))
+
+    for i, kind_id in enumerate(org.escalation.always):
+        if kind_id not in kinds:
+            add(Problem(f"escalation.always[{i}]", f"unknown decision kind '{kind_id}' (known: {_known(kinds)})"))
+
+    for model in org.prices:
+        if not model.strip():
+            add(Problem("prices", "a price needs a model string"))
+
+    all_ids: dict[str, str] = {org.platform.id: "platform.id"}
+    seen_ventures: set[str] = set()
+    for vi, venture in enumerate(org.ventures):
+        vwhere = f"ventures[{vi}]"
+        if venture.id in seen_ventures:
+            add(Problem(f"{vwhere}.id", f"duplicate venture id '{venture.id}'"))
+        seen_ventures.add(venture.id)
+
+        metric_names: set[str] = set()
+        for mi, metric in enumerate(venture.metrics):
+            if metric.name in metric_names:
+                add(Problem(f"{vwhere}.metrics[{mi}].name", f"duplicate metric '{metric.name}'"))
+            metric_names.add(metric.name)
+
+        venture_agents = {a.id for a in venture.agents}
+        for ai, agent in enumerate(venture.agents):
+            awhere = f"{vwhere}.agents[{ai}]"
+            if agent.id in all_ids:
+                add(Problem(f"{awhere}.id", f"agent id '{agent.id}' is already used at {all_ids[agent.id]}"))
+            else:
+                all_ids[agent.id] = f"{awhere}.id"
+            if agent.owns_metric not in metric_names:
+                add(Problem(
+                    f"{awhere}.owns_metric",
+                    f"unknown metric '{agent.owns_metric}' (venture '{venture.id}' has: {_known(metric_names)})",
+                ))
+            for ki, kind_id in enumerate(agent.decision_kinds):
+                if kind_id not in kinds:
+                    add(Problem(f"{awhere}.decision_kinds[{ki}]", f"unknown decision kind '{kind_id}' (known: {_known(kinds)})"))
+            for kind_id, reviewer in agent.reviewers.items():
+                rwhere = f"{awhere}.reviewers.{key(kind_id)}"
+                if kind_id not in kinds:
+                    add(Problem(rwhere, f"unknown decision kind '{kind_id}'"))
+                elif kind_id not in agent.decision_kinds:
+                    add(Problem(rwhere, f"agent '{agent.id}' may not take '{kind_id}', so it needs no reviewer for it"))
+                if reviewer == agent.id:
+                    add(Problem(rwhere, "an agent cannot review its own decisions"))
+                elif reviewer not in venture_agents:
+                    add(Problem(rwhere, f"unknown agent '{reviewer}' in venture '{venture.id}' (has: {_known(venture_agents)})"))
+            if agent.reports_to is not None:
+                if agent.reports_to == agent.id:
+                    add(Problem(f"{awhere}.reports_to", "an agent cannot report to itself"))
+                elif agent.reports_to not in venture_agents:
+                    add(Problem(
+                        f"{awhere}.reports_to",
+                        f"unknown agent '{agent.reports_to}' in venture '{venture.id}' (has: {_known(venture_agents)})",
+                    ))
+        problems.extend(_reporting_cycles(vwhere, venture.agents))
+    return problems
+
+
+def _reporting_cycles(vwhere: str, agents: list) -> list[Problem]:
+    """A reports-to chain that loops back has no one at the top; report each cycle once, at its first member."""
+    boss = {a.id: a.reports_to for a in agents if a.reports_to and a.reports_to != a.id}
+    index: dict[str, int] = {}
+    for i, a in enumerate(agents):
+        index.setdefault(a.id, i)  # a duplicated id is reported elsewhere; point at its first use
+    reported: set[str] = set()
+    problems: list[Problem] = []
+    for start in (a.id for a in agents):
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node in boss and node not in path:
+            path.append(node)
+            node = boss[node]
+        if node is not None and node in path:
+            cycle = path[path.index(node):]
+            if not reported.intersection(cycle):
+                reported.update(cycle)
+                first = min(cycle, key=index.__getitem__)
+                ring = cycle[cycle.index(first):] + cycle[: cycle.index(first)] + [first]
+                problems.append(Problem(
+                    f"{vwhere}.agents[{index[first]}].reports_to", f"reports-to cycle: {' -> '.join(ring)}"
+                ))
+    return problems

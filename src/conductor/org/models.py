@@ -1,0 +1,207 @@
+"""The organization as data: what an `orgs/*.toml` file declares, as pydantic models.
+
+Field-level rules (types, ranges, patterns, unknown keys) live on the models; rules that relate one part of
+the file to another (an agent owning a metric its venture does not have, a reviewer in another venture, a
+cycle in reports-to) live in `org.checks`, so each problem can be reported with its own key path.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from conductor.org.durations import DURATION_PATTERN, format_duration, parse_duration
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["4h", "1d", "30m"]}),
+]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
+KindId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
+Money = Annotated[float, Field(ge=0)]
+
+Stage = Literal["idea", "mvp", "launch", "growth", "scale"]
+STAGES: tuple[Stage, ...] = ("idea", "mvp", "launch", "growth", "scale")
+DEFAULT_SIM_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in an org file must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParamSpec(_Strict):
+    """One parameter of a decision kind; amending an escalated decision is validated against these."""
+
+    type: Literal["number", "integer", "string", "boolean"] = "string"
+    description: str = ""
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    choices: list[str] | None = None
+
+
+class DecisionKind(_Strict):
+    """A kind of decision the organization knows, and what carries it out once it may execute."""
+
+    id: KindId
+    description: str
+    action: Literal["sim", "record", "shell"] = "record"
+    command: str | None = Field(None, description="Name of a declared [commands] entry, for action = 'shell'.")
+    lever: str | None = Field(None, description="What this kind moves in the simulated market (action = 'sim').")
+    params: dict[str, ParamSpec] = Field(default_factory=dict)
+    spend_param: str | None = Field(None, description="The parameter holding money this decision spends.")
+
+
+class ShellCommand(_Strict):
+    """A command the org file allows to run; model output can only pick among these, never write one."""
+
+    argv: list[str] = Field(min_length=1)
+    timeout: Duration = timedelta(seconds=60)
+    description: str = ""
+
+
+class EscalationPolicy(_Strict):
+    """What needs the founder. Read by a pure function in the engine; model output can never change it."""
+
+    always: list[KindId] = Field(default_factory=list, description="Kinds that always need the founder.")
+    spend_threshold: Money = Field(500.0, description="A decision spending more than this needs the founder.")
+    confidence_floor: float = Field(0.5, ge=0, le=1)
+    expiry: Duration = timedelta(days=2)
+    on_expiry: Literal["reject", "approve"] = "reject"
+    trust_after: int = Field(3, ge=1, description="Approvals in a row, unamended, before autonomy is proposed.")
+    trust_spend_limit: Money = Field(200.0, description="Upper bound on spend an earned autonomy may cover.")
+
+
+class EngineSettings(_Strict):
+    """How the scheduler runs the org: concurrency, retries, review rounds, loop guards."""
+
+    concurrency: int = Field(8, ge=1, le=1024)
+    max_review_rounds: int = Field(2, ge=1, le=10)
+    max_retries: int = Field(3, ge=0, le=10, description="Retries per call for provider faults or bad output.")
+    call_timeout: Duration = timedelta(seconds=120)
+    wake_cap_per_hour: int = Field(6, ge=1, description="Wake-ups one agent may have in one hour at most.")
+
+
+class BrainSettings(_Strict):
+    """How the brain synthesizes and briefs: thresholds and budgets read by `conductor.brain`."""
+
+    synthesis_threshold: int = Field(24, ge=1, description="New memories that trigger a synthesis.")
+    context_tokens: int = Field(1800, ge=200, description="Default token budget for a wake-up brief.")
+    outcome_window: Duration = timedelta(days=3)
+    platform_every: Duration = timedelta(days=7)
+    synthesis_budget_per_day: Money = 5.0
+
+
+class ModelPrice(_Strict):
+    """A nominal price for a model litellm has no price for (such as the simulator), in USD."""
+
+    input_per_mtok: Money
+    output_per_mtok: Money
+
+
+class Metric(_Strict):
+    """A number a venture tracks, and which way is good."""
+
+    name: Identifier
+    unit: str
+    direction: Literal["up", "down"]
+    description: str = ""
+    initial: float | None = Field(None, description="Starting value, where the venture already has history.")
+
+
+class Agent(_Strict):
+    """One member of a venture: a role, a mission and the one metric it answers for."""
+
+    id: Identifier
+    role: str = Field(min_length=1)
+    mission: str = Field(min_length=1)
+    owns_metric: Identifier
+    heartbeat: Duration
+    budget_per_day: Money
+    decision_kinds: list[KindId] = Field(default_factory=list)
+    reviewers: dict[str, Identifier] = Field(
+        default_factory=dict, description="Decision kind -> id of the agent who reviews it."
+    )
+    reports_to: Identifier | None = Field(None, description="Agent id in the same venture; none means the founder.")
+    model: str | None = Field(None, min_length=1)
+    context_tokens: int | None = Field(None, ge=200)
+
+
+class PlatformAgent(_Strict):
+    """The one agent that sees every venture and distils what holds across them."""
+
+    id: Identifier = "platform"
+    role: str = "Platform analyst"
+    mission: str = Field(min_length=1)
+    heartbeat: Duration = timedelta(days=7)
+    budget_per_day: Money = 2.0
+    model: str | None = Field(None, min_length=1)
+
+
+class Venture(_Strict):
+    """One business in the studio, with its own market, metrics and team."""
+
+    id: Identifier
+    name: str = Field(min_length=1)
+    stage: Stage
+    goal: str = Field(min_length=1)
+    seed: int | None = None
+    budget_per_day: Money | None = None
+    metrics: list[Metric] = Field(min_length=1)
+    agents: list[Agent] = Field(min_length=1)
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+class Org(_Strict):
+    """A whole organization: the file is the source of truth, and editing it reshapes the company."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    model: str = Field("sim/standard", min_length=1, description="Default litellm model string.")
+    clock: Literal["real", "sim"] = "sim"
+    start: datetime = Field(DEFAULT_SIM_START, description="Where the simulated clock starts.")
+    seed: int = 0
+    budget_per_day: Money
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    engine: EngineSettings = EngineSettings()
+    brain: BrainSettings = BrainSettings()
+    escalation: EscalationPolicy = EscalationPolicy()
+    decision_kinds: list[DecisionKind] = Field(min_length=1)
+    commands: dict[str, ShellCommand] = Field(default_factory=dict)
+    platform: PlatformAgent
+    ventures: list[Venture] = Field(min_length=1)
+
+    # Lookups used everywhere; kept as methods so the model stays a plain, frozen description of the file.
+    def kind(self, kind_id: str) -> DecisionKind | None:
+        return next((k for k in self.decision_kinds if k.id == kind_id), None)
+
+    def venture(self, venture_id: str) -> Venture | None:
+        return next((v for v in self.ventures if v.id == venture_id), None)
+
+    def agents(self) -> list[tuple[Venture, Agent]]:
+        return [(v, a) for v in self.ventures for a in v.agents]
+
+    def agent(self, agent_id: str) -> tuple[Venture, Agent] | None:
+        return next(((v, a) for v, a in self.agents() if a.id == agent_id), None)
+
+    def venture_seed(self, venture: Venture) -> int:
+        """The venture's own seed, or one derived stably from the org seed and the venture id."""
+        if venture.seed is not None:
+            return venture.seed
+        return (self.seed * 1_000_003 + zlib.crc32(venture.id.encode())) & 0x7FFFFFFF
+
+    def model_for(self, agent: Agent | PlatformAgent) -> str:
+        return agent.model or self.model
+
+    @property
+    def agent_count(self) -> int:
+        return sum(len(v.agents) for v in self.ventures) + 1

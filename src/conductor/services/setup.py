@@ -1,0 +1,44 @@
+"""Putting an org file into the database, so every reader knows the ventures and agents it describes."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from conductor.org import Org
+from conductor.store import NewEvent, commit_events
+from conductor.store.events import StoredEvent
+
+
+def org_digest(org: Org) -> str:
+    """A stable fingerprint of the org's content, so a changed file is noticed and recorded again."""
+    return hashlib.sha256(org.model_dump_json().encode()).hexdigest()[:16]
+
+
+def org_loaded_event(org: Org, path: Path | str, sim_time: str | None = None) -> NewEvent:
+    agents = [
+        {"id": a.id, "venture": v.id, "role": a.role, "owns_metric": a.owns_metric} for v, a in org.agents()
+    ]
+    agents.append({"id": org.platform.id, "venture": None, "role": org.platform.role, "owns_metric": None})
+    return NewEvent(
+        kind="org.loaded",
+        sim_time=sim_time,
+        payload={
+            "name": org.name,
+            "path": str(Path(path).resolve()) if path else "",
+            "digest": org_digest(org),
+            "model": org.model,
+            "clock": org.clock,
+            "ventures": [{"id": v.id, "name": v.name, "stage": v.stage, "goal": v.goal} for v in org.ventures],
+            "agents": agents,
+        },
+    )
+
+
+def record_org(conn: sqlite3.Connection, org: Org, path: Path | str) -> StoredEvent | None:
+    """Record the org in the log unless this exact content is already the one recorded."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
+    if row is not None and row[0] == org_digest(org):
+        return None
+    return commit_events(conn, [org_loaded_event(org, path)])[0]

@@ -1,0 +1,28 @@
+"""The one SQLite file: an append-only event log plus the projections the product shows."""
+
+from conductor.store.database import (
+    DEFAULT_DB,
+    ForeignDatabase,
+    StoreError,
+    open_database,
+    open_reader,
+    resolve_db_path,
+)
+from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
+from conductor.store.writer import EventWriter, commit_events
+
+__all__ = [
+    "DEFAULT_DB",
+    "EventWriter",
+    "ForeignDatabase",
+    "NewEvent",
+    "StoreError",
+    "StoredEvent",
+    "commit_events",
+    "iso",
+    "open_database",
+    "open_reader",
+    "parse_iso",
+    "resolve_db_path",
+    "utc_now",
+]

@@ -1,0 +1,200 @@
+"""Opening the one SQLite file safely.
+
+A file that is not ours (not SQLite, another application's database, or one written by a newer conductor)
+is recognised from its header bytes and a read-only look before anything writes to it, so it is left
+byte-identical. Our own files are put in WAL mode and migrated forward inside one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from conductor.errors import BadInput, ConductorError
+from conductor.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_DB = "conductor.db"
+BUSY_TIMEOUT_MS = 10_000
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StoreError(ConductorError):
+    """The database cannot be used right now (locked, read-only, full, damaged): exit code 1."""
+
+
+class ForeignDatabase(BadInput):
+    """The file is not a conductor database, or is one from a newer conductor: exit code 2, file untouched."""
+
+
+def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
+    """`--db` wins, then `CONDUCTOR_DB`, then `./conductor.db`."""
+    return Path(db or os.environ.get("CONDUCTOR_DB") or DEFAULT_DB)
+
+
+def _header_check(path: Path) -> None:
+    """Reject a foreign file from its first 100 bytes, without opening it with SQLite at all."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except PermissionError:
+        raise StoreError(f"{path}: permission denied (cannot read the database)") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory, not a database file") from None
+    if not header:
+        return  # An empty file is an empty SQLite database: we may make it ours.
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+        raise ForeignDatabase(f"{path}: not a SQLite database; left untouched (choose another --db)")
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id not in (0, APPLICATION_ID):
+        raise ForeignDatabase(
+            f"{path}: a SQLite database of another application (application_id {app_id:#x}); left untouched"
+        )
+
+
+def _friendly(path: Path, exc: sqlite3.Error) -> ConductorError:
+    """Turn SQLite's terse messages into a line that says what to do."""
+    text = str(exc)
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreError(f"{path}: the database or its directory is read-only; choose a writable --db")
+    if "unable to open" in lowered:
+        return StoreError(f"{path}: cannot open the database file (does the directory exist and is it writable?)")
+    if "locked" in lowered or "busy" in lowered:
+        return StoreError(
+            f"{path}: the database is locked by another process (waited {BUSY_TIMEOUT_MS // 1000} s); try again"
+        )
+    if "disk is full" in lowered or "disk i/o" in lowered:
+        return StoreError(f"{path}: the disk is full or failing ({text}); free space and run again")
+    if "malformed" in lowered or "not a database" in lowered:
+        return StoreError(f"{path}: the database file is damaged ({text}); restore it from a backup")
+    return StoreError(f"{path}: database error: {text}")
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.row_factory = sqlite3.Row
+
+
+def _inspect(path: Path) -> tuple[int, int, bool]:
+    """(application_id, user_version, has_tables) read through a read-only connection."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+        return app_id, version, has_tables
+    finally:
+        conn.close()
+
+
+def _check_ours(path: Path, app_id: int, version: int, has_tables: bool) -> None:
+    if app_id == 0 and has_tables:
+        raise ForeignDatabase(f"{path}: a SQLite database that is not conductor's (it has other tables); left untouched")
+    if app_id not in (0, APPLICATION_ID):
+        raise ForeignDatabase(f"{path}: a SQLite database of another application (application_id {app_id:#x})")
+    if version > SCHEMA_VERSION:
+        raise ForeignDatabase(
+            f"{path}: written by a newer conductor (schema {version}; this one knows up to {SCHEMA_VERSION}); "
+            "upgrade conductor to open it"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: Path | str = "<db>") -> int:
+    """Apply every migration the file lacks, all in one transaction; returns the schema version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated while we waited.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, SCHEMA_VERSION):
+            for statement in _split_sql(MIGRATIONS[number]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (`BEGIN ... END;`) whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def open_database(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = True,
+    check_same_thread: bool = True,
+) -> sqlite3.Connection:
+    """Open (and if needed create and migrate) the conductor database for reading and writing.
+
+    Raises ForeignDatabase (file untouched) or StoreError with a one-line reason; never a raw sqlite3 error.
+    """
+    path = resolve_db_path(db)
+    exists = path.exists()
+    if exists:
+        _header_check(path)
+        if path.stat().st_size > 0:
+            try:
+                _check_ours(path, *_inspect(path))
+            except sqlite3.Error as exc:
+                raise _friendly(path, exc) from None
+    elif not create:
+        raise BadInput(f"{path}: no conductor database here (run `conductor init` or `conductor run` first)")
+    elif not path.parent.exists():
+        raise BadInput(f"{path}: the directory {path.parent} does not exist")
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=check_same_thread
+        )
+    except sqlite3.Error as exc:
+        raise _friendly(path, exc) from None
+    try:
+        _configure(conn)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _friendly(path, exc) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_reader(db: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
+    """A read-only connection for the UI and CLI: it can never write, so it can never corrupt."""
+    path = resolve_db_path(db)
+    if not path.exists():
+        raise BadInput(f"{path}: no conductor database here (run `conductor init` or `conductor run` first)")
+    _header_check(path)
+    try:
+        app_id, version, has_tables = _inspect(path)
+        _check_ours(path, app_id, version, has_tables)
+        if version < SCHEMA_VERSION:
+            open_database(path).close()  # An older file of ours: upgrade it once, then read.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        _configure(conn)
+    except sqlite3.Error as exc:
+        raise _friendly(path, exc) from None
+    return conn
