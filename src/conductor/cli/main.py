@@ -95,6 +95,73 @@ def init(
     console.print(f"next   conductor run {org_file} --db {db_path}")
 
 
+@app.command("run")
+@cli_errors
+def run_command(
+    org_file: Annotated[Path, typer.Argument(help="The org file, e.g. orgs/studio.toml.")],
+    db: DbOption = None,
+    model: Annotated[str | None, typer.Option(help="A litellm model string for every agent, e.g. sim/standard.")] = None,
+    days: Annotated[float | None, typer.Option(help="Run until this many days after the org clock's start.")] = None,
+    until: Annotated[str | None, typer.Option(help="Run until this org-clock time (ISO 8601).")] = None,
+    pace: Annotated[float, typer.Option(help="Real seconds per simulated day (0: as fast as possible).")] = 0.0,
+    concurrency: Annotated[int | None, typer.Option(help="Model calls at once (default from the org file).")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="No control room (the only mode of `run`).")] = True,
+    no_brief: Annotated[bool, typer.Option("--no-brief", help="Ablation: withhold the brain brief from prompts.")] = False,
+) -> None:
+    """Run the organization without the control room; Ctrl-C stops gracefully, running again resumes.
+
+    Example: conductor run orgs/studio.toml --days 30 --db /tmp/r.db
+    """
+    from conductor.cli.run_cmd import run_headless
+    from conductor.cli.summary import run_summary
+    from conductor.store import open_reader, resolve_db_path
+
+    path = resolve_db_path(db)
+    run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
+                 ablate_brief=no_brief)
+    conn = open_reader(path)
+    try:
+        console = Console()
+        for table in run_summary(conn):
+            console.print(table)
+    finally:
+        conn.close()
+
+
+@app.command()
+@cli_errors
+def demo(
+    headless: Annotated[bool, typer.Option("--headless", help="Run without the control room and print a summary.")] = False,
+    days: Annotated[float, typer.Option(help="Simulated days to run.")] = 60,
+    db: DbOption = None,
+    model: Annotated[str, typer.Option(help="The model every agent uses.")] = "sim/standard",
+    pace: Annotated[float | None, typer.Option(help="Real seconds per simulated day.")] = None,
+) -> None:
+    """Run the 19-agent example studio against the simulated market: no API key, no network.
+
+    Example: conductor demo --headless --days 60
+    """
+    import tempfile
+    import time
+
+    from conductor.cli.run_cmd import run_headless
+    from conductor.cli.summary import run_summary
+    from conductor.store import open_reader
+
+    path = db or Path(tempfile.mkdtemp(prefix="conductor-demo-")) / "conductor.db"
+    started = time.perf_counter()
+    run_headless(example_org_path(), path, model=model, days=days, pace=pace if pace is not None else (0 if headless else 0.5))
+    elapsed = time.perf_counter() - started
+    console = Console()
+    conn = open_reader(path)
+    try:
+        for table in run_summary(conn):
+            console.print(table)
+    finally:
+        conn.close()
+    console.print(f"{days:g} simulated days in {elapsed:.1f} s. Database: {path}")
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

@@ -1,0 +1,1 @@
+"""The engine: scheduler, wake-ups, gates, reviews, retries, budgets and actions."""

@@ -1,0 +1,96 @@
+"""Assembling what one wake-up or review may see, from the engine's working memory.
+
+Everything is bounded (the last week of values, the last five outcomes and verdicts, the newest tasks), so
+a prompt does not grow with the history of the run. The brain fills the two named slots (venture brief and
+platform insights); with the documented ablation flag they stay empty.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conductor.engine.prompts import Item, ReviewContext, WakeContext, policy_line
+from conductor.org.models import Agent
+
+if TYPE_CHECKING:
+    from conductor.engine.scheduler import Engine
+    from conductor.engine.state import DecisionRuntime
+
+from conductor.store.events import iso
+
+
+def _briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, int | None]:
+    if engine.opts.ablate_brief or engine.brief_source is None:
+        return "", "", engine.state.brain_versions.get(venture)
+    return engine.brief_source(venture, agent_id)
+
+
+def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, int | None]:
+    org, state = engine.org, engine.state
+    rt = state.agents[agent_id]
+    found = org.agent(agent_id)
+    if found is None:  # the platform agent sees every venture at a glance
+        platform = org.platform
+        summary = {
+            f"{v.id}.{name}": value
+            for v in org.ventures
+            for name, value in state.latest_metrics(v.id).items()
+            if name in ("mrr", "signups", "churn_rate")
+        }
+        ctx = WakeContext(
+            org_name=org.name, agent_id=agent_id, role=platform.role, mission=platform.mission,
+            venture_id="platform", venture_name="all ventures", stage="-", goal="Learn what holds across ventures.",
+            reports_to=None, reports=[f"{v.id}-ceo" for v in org.ventures if org.agent(f"{v.id}-ceo")],
+            owned_metric="none", metric_unit="-", metric_direction="up", metric_values=[], other_metrics=summary,
+            kinds=[], policy_line=policy_line(org), now=iso(state.now), reason=reason,
+            messages=[Item(i, t) for i, t in rt.mailbox.messages],
+            tasks=[Item(i, t) for i, t in rt.open_tasks.items()],
+        )
+        brief, insights, version = _briefs(engine, "platform", agent_id)
+        ctx.venture_brief, ctx.platform_insights = brief, insights
+        return ctx, version
+    venture, agent = found
+    metric = venture.metric(agent.owns_metric)
+    latest = state.latest_metrics(venture.id)
+    brief, insights, version = _briefs(engine, venture.id, agent_id)
+    revisions = []
+    for decision_id, note in sorted(rt.mailbox.revisions.items()):
+        d = state.decisions.get(decision_id)
+        if d is not None:
+            revisions.append(Item(decision_id, f"{d.kind} {d.params}: {note}."))
+    ctx = WakeContext(
+        org_name=org.name, agent_id=agent.id, role=agent.role, mission=agent.mission,
+        venture_id=venture.id, venture_name=venture.name, stage=state.stage.get(venture.id, venture.stage),
+        goal=venture.goal, reports_to=agent.reports_to,
+        reports=[a.id for a in venture.agents if a.reports_to == agent.id],
+        owned_metric=agent.owns_metric, metric_unit=metric.unit if metric else "",
+        metric_direction=metric.direction if metric else "up",
+        metric_values=state.metric_values(venture.id, agent.owns_metric),
+        other_metrics={k: v for k, v in sorted(latest.items()) if k != agent.owns_metric},
+        kinds=[k for k in org.decision_kinds if k.id in agent.decision_kinds],
+        policy_line=policy_line(org), now=iso(state.now), reason=reason,
+        directives=[t for _, t in state.directives.get(venture.id, [])][-5:],
+        venture_brief=brief, platform_insights=insights,
+        tasks=[Item(i, t) for i, t in sorted(rt.open_tasks.items())][-5:],
+        messages=[Item(i, t) for i, t in rt.mailbox.messages][-5:],
+        outcomes=[Item(i, t) for i, t in rt.recent_outcomes],
+        verdicts=[Item(i, t) for i, t in rt.recent_verdicts],
+        revisions=revisions,
+    )
+    return ctx, version
+
+
+def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent) -> ReviewContext:
+    org = engine.org
+    author = org.agent(d.agent)
+    kind = org.kind(d.kind)
+    assert kind is not None
+    venture = org.venture(d.venture)
+    brief, _, _ = _briefs(engine, d.venture, reviewer.id)
+    return ReviewContext(
+        org_name=org.name, reviewer_id=reviewer.id, reviewer_role=reviewer.role, reviewer_mission=reviewer.mission,
+        venture_name=venture.name if venture else d.venture, author_id=d.agent,
+        author_role=author[1].role if author else "", decision_id=d.id, kind=kind, params=d.params,
+        rationale=d.rationale, expected=d.expected, confidence=d.confidence, round=d.review_round,
+        max_rounds=org.engine.max_review_rounds, history=d.history[-6:], venture_brief=brief,
+    )

@@ -1,0 +1,181 @@
+"""The structured output contract every wake-up answers with, and tolerant parsing of what models return.
+
+The contract is plain pydantic, so the same model gives the provider a JSON schema (where it supports one),
+gives the prompt a readable description, and validates the answer. Validation also checks the answer against
+the org: kinds must exist, parameters must fit the kind. Whatever fails is quoted back in a retry prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from conductor.org.models import DecisionKind, Org, ParamSpec
+
+MAX_TEXT = 4000  # characters kept of any free-text field; a model's 1 MB essay is cut, never stored whole
+
+
+class ExpectedEffect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str
+    direction: Literal["up", "down"]
+    size: float = Field(0.0, description="Expected relative change, e.g. 0.05 for 5%.")
+
+
+class DecisionOut(BaseModel):
+    """One decision an agent takes: what, why, what it expects to move, and how sure it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    rationale: str = Field(max_length=MAX_TEXT)
+    expected_effect: ExpectedEffect
+    confidence: float = Field(ge=0, le=1)
+    reversible: bool = True
+    revises: int | None = Field(None, description="Id of a decision returned for revision that this replaces.")
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(description="An agent id or a role in your venture.")
+    title: str = Field(max_length=200)
+    body: str = Field("", max_length=MAX_TEXT)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(description="An agent id: the one you report to, or one who reports to you.")
+    text: str = Field(max_length=MAX_TEXT)
+
+
+class TaskResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task_id: int
+    result: str = Field(max_length=MAX_TEXT)
+
+
+class AgentOutput(BaseModel):
+    """What one wake-up concluded."""
+
+    model_config = ConfigDict(extra="forbid")
+    summary: str = Field(max_length=MAX_TEXT)
+    decisions: list[DecisionOut] = Field(default_factory=list, max_length=5)
+    tasks: list[TaskOut] = Field(default_factory=list, max_length=5)
+    messages: list[MessageOut] = Field(default_factory=list, max_length=5)
+    completed_tasks: list[TaskResult] = Field(default_factory=list, max_length=10)
+
+
+class ReviewOutput(BaseModel):
+    """A reviewer's answer on one decision."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Literal["approve", "revise"]
+    feedback: str = Field("", max_length=MAX_TEXT)
+
+
+class OutputError(ValueError):
+    """The answer cannot be used; the message is what the retry prompt quotes."""
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def extract_json(text: str) -> Any:
+    """Find the JSON object in a model's answer: bare, fenced, or surrounded by prose."""
+    if not text or not text.strip():
+        raise OutputError("the answer was empty")
+    candidates = [text.strip()]
+    candidates += [m.strip() for m in _FENCE.findall(text)]
+    start = text.find("{")
+    if start >= 0:
+        candidates.append(text[start : text.rfind("}") + 1])
+    last: Exception | None = None
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            last = exc
+    raise OutputError(f"the answer is not valid JSON ({last})")
+
+
+def _format_validation(exc: ValidationError) -> str:
+    parts = []
+    for item in exc.errors(include_url=False)[:8]:
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def check_param(name: str, spec: ParamSpec, value: Any) -> str | None:
+    """Why a parameter value does not fit its spec, or None when it does."""
+    if spec.type == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return f"'{name}' must be a number"
+    elif spec.type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"'{name}' must be a whole number"
+    elif spec.type == "boolean":
+        if not isinstance(value, bool):
+            return f"'{name}' must be true or false"
+    elif not isinstance(value, str):
+        return f"'{name}' must be a string"
+    if spec.type in ("number", "integer"):
+        if spec.min is not None and value < spec.min:
+            return f"'{name}' must be at least {spec.min:g}"
+        if spec.max is not None and value > spec.max:
+            return f"'{name}' must be at most {spec.max:g}"
+    if spec.choices is not None and value not in spec.choices:
+        return f"'{name}' must be one of {', '.join(spec.choices)}"
+    return None
+
+
+def check_params(kind: DecisionKind, params: dict[str, Any]) -> list[str]:
+    """Every way `params` fails the kind's parameter specs (unknown keys included)."""
+    problems = [f"unknown parameter '{k}' for {kind.id}" for k in params if k not in kind.params]
+    for name, spec in kind.params.items():
+        if name not in params:
+            if spec.required:
+                problems.append(f"missing parameter '{name}' for {kind.id}")
+            continue
+        problem = check_param(name, spec, params[name])
+        if problem:
+            problems.append(f"{kind.id}: {problem}")
+    return problems
+
+
+def parse_agent_output(text: str, org: Org) -> AgentOutput:
+    """Parse and validate a wake-up answer against the contract and the org's decision kinds."""
+    data = extract_json(text)
+    if not isinstance(data, dict):
+        raise OutputError("the answer must be one JSON object with a 'summary' field")
+    try:
+        output = AgentOutput.model_validate(data)
+    except ValidationError as exc:
+        raise OutputError(f"the answer does not fit the schema: {_format_validation(exc)}") from None
+    problems: list[str] = []
+    for i, decision in enumerate(output.decisions):
+        kind = org.kind(decision.kind)
+        if kind is None:
+            known = ", ".join(k.id for k in org.decision_kinds)
+            problems.append(f"decisions.{i}.kind: unknown decision kind '{decision.kind}' (known: {known})")
+            continue
+        problems += [f"decisions.{i}.params: {p}" for p in check_params(kind, decision.params)]
+    if problems:
+        raise OutputError("the answer does not fit the org's decision kinds: " + "; ".join(problems[:8]))
+    return output
+
+
+def parse_review_output(text: str) -> ReviewOutput:
+    data = extract_json(text)
+    try:
+        return ReviewOutput.model_validate(data)
+    except ValidationError as exc:
+        raise OutputError(f"the review does not fit the schema: {_format_validation(exc)}") from None
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    """The JSON schema, compact, for prompts to models that do not take a response schema."""
+    return json.dumps(model.model_json_schema(), separators=(",", ":"))

@@ -1,0 +1,106 @@
+"""One model job: a wake-up or a review, with the bad-output retry loop that quotes the error.
+
+A job is prepared (messages built, budget reserved) by the scheduler, runs concurrently with others under
+the concurrency limit, and returns a plain result the scheduler commits in a fixed order, so that the same
+seed gives the same event stream however the calls happen to finish.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from conductor.engine.contract import (
+    AgentOutput,
+    OutputError,
+    ReviewOutput,
+    parse_agent_output,
+    parse_review_output,
+)
+from conductor.engine.prompts import retry_message
+from conductor.engine.provider import CallResult, ProviderFault, RetryPolicy, call_model
+from conductor.org.models import Org
+
+TRANSCRIPT_CHARS = 2000
+
+
+@dataclass
+class Job:
+    kind: Literal["wake", "review"]
+    agent_id: str
+    venture: str | None
+    model: str
+    messages: list[dict[str, str]]
+    reserved: float
+    reason: str = ""
+    decision_id: int | None = None
+    brain_version: int | None = None
+
+
+@dataclass
+class CallRecord:
+    model: str
+    purpose: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class JobResult:
+    job: Job
+    output: AgentOutput | ReviewOutput | None = None
+    failure: str | None = None
+    calls: list[CallRecord] = field(default_factory=list)
+    transcript: list[dict[str, str]] = field(default_factory=list)
+
+
+def _clip(text: str, limit: int = TRANSCRIPT_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f" … [{len(text) - limit} more characters]"
+
+
+async def run_job(
+    job: Job,
+    org: Org,
+    *,
+    retry: RetryPolicy,
+    rng: random.Random,
+    response_format: dict | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JobResult:
+    """Call the model; on unusable output, call again quoting the error, up to the org's retry limit."""
+    result = JobResult(job=job)
+    messages = list(job.messages)
+    for attempt in range(org.engine.max_retries + 1):
+        try:
+            call: CallResult = await call_model(
+                job.model, messages, org=org, retry=retry, rng=rng, response_format=response_format, **(extra or {})
+            )
+        except ProviderFault as fault:
+            result.calls.append(CallRecord(job.model, job.kind, ok=False, error=_clip(str(fault), 300)))
+            result.failure = f"provider fault: {fault}"
+            result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-4:]]
+            return result
+        record = CallRecord(
+            job.model, job.kind, call.prompt_tokens, call.completion_tokens, call.cost, call.latency_ms,
+            ok=True, error=("; ".join(call.faults) or None),
+        )
+        result.calls.append(record)
+        try:
+            result.output = (
+                parse_agent_output(call.text, org) if job.kind == "wake" else parse_review_output(call.text)
+            )
+            return result
+        except OutputError as exc:
+            record.ok = False
+            record.error = _clip(f"invalid output: {exc}", 500)
+            messages = [*messages, {"role": "assistant", "content": _clip(call.text, 4000)}, retry_message(str(exc))]
+            if attempt >= org.engine.max_retries:
+                result.failure = f"invalid output after {attempt + 1} attempts: {exc}"
+                result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-6:]]
+                return result
+    return result  # pragma: no cover

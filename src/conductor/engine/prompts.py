@@ -1,0 +1,185 @@
+"""Prompts, written for real models: plain sections a person could read, built from plain context data.
+
+`WakeContext` is everything one wake-up may see, already bounded (recent values, the last few outcomes, the
+newest tasks); `wake_messages` turns it into chat messages. Pure functions: no store, no clock, no model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from conductor.engine.contract import AgentOutput, ReviewOutput, schema_text
+from conductor.org.models import DecisionKind, Org
+
+MAX_LIST = 8
+
+
+@dataclass
+class Item:
+    """A line of context: a task, a message, a verdict, an outcome, a revision request."""
+
+    id: int | None
+    text: str
+
+
+@dataclass
+class WakeContext:
+    org_name: str
+    agent_id: str
+    role: str
+    mission: str
+    venture_id: str
+    venture_name: str
+    stage: str
+    goal: str
+    reports_to: str | None
+    reports: list[str]
+    owned_metric: str
+    metric_unit: str
+    metric_direction: str
+    metric_values: list[float]
+    other_metrics: dict[str, float]
+    kinds: list[DecisionKind]
+    policy_line: str
+    now: str
+    reason: str
+    directives: list[str] = field(default_factory=list)
+    venture_brief: str = ""
+    platform_insights: str = ""
+    tasks: list[Item] = field(default_factory=list)
+    messages: list[Item] = field(default_factory=list)
+    outcomes: list[Item] = field(default_factory=list)
+    verdicts: list[Item] = field(default_factory=list)
+    revisions: list[Item] = field(default_factory=list)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def describe_kind(kind: DecisionKind) -> str:
+    params = []
+    for name, spec in kind.params.items():
+        bits = [spec.type]
+        if spec.choices:
+            bits.append("one of " + "/".join(spec.choices))
+        if spec.min is not None or spec.max is not None:
+            lo = "" if spec.min is None else f"{spec.min:g}"
+            hi = "" if spec.max is None else f"{spec.max:g}"
+            bits.append(f"{lo}..{hi}")
+        params.append(f"{name} ({', '.join(bits)})")
+    spend = f" Spends: {kind.spend_param}." if kind.spend_param else ""
+    return f"- {kind.id}: {kind.description} Params: {', '.join(params) or 'none'}.{spend}"
+
+
+def policy_line(org: Org) -> str:
+    p = org.escalation
+    return (
+        f"The founder must approve: kinds {', '.join(p.always) or 'none'}; any decision spending over "
+        f"${p.spend_threshold:,.0f}; any decision with confidence below {p.confidence_floor:.2f}. "
+        "Everything else runs on its own."
+    )
+
+
+def _section(title: str, lines: list[str], empty: str) -> str:
+    body = "\n".join(lines[-MAX_LIST:]) if lines else empty
+    return f"# {title}\n{body}"
+
+
+def wake_messages(ctx: WakeContext, *, with_schema: bool = True) -> list[dict[str, str]]:
+    """The system and user messages of one wake-up."""
+    system = (
+        f"You are the {ctx.role} of {ctx.venture_name}, one of the ventures of {ctx.org_name}, a company run by "
+        "autonomous agents and one human founder. You act through decisions, tasks and messages. "
+        "Answer with one JSON object and nothing else."
+    )
+    direction = "higher is better" if ctx.metric_direction == "up" else "lower is better"
+    values = ", ".join(_fmt(v) for v in ctx.metric_values[-7:]) or "no data yet"
+    others = ", ".join(f"{k} {_fmt(v)}" for k, v in ctx.other_metrics.items()) or "no data yet"
+    reports = ", ".join(ctx.reports) or "none"
+    parts = [
+        "# Your role\n"
+        f"Role: {ctx.role}\nAgent id: {ctx.agent_id}\nVenture: {ctx.venture_name} ({ctx.venture_id}), stage: {ctx.stage}\n"
+        f"Venture goal: {ctx.goal}\nMission: {ctx.mission}\n"
+        f"You report to: {ctx.reports_to or 'the founder'}\nReporting to you: {reports}\n"
+        f"Now: {ctx.now}. You were woken by: {ctx.reason}.",
+        f"# Your metric\nYou own `{ctx.owned_metric}` ({ctx.metric_unit}; {direction}).\n"
+        f"Recent daily values, oldest first: {values}\nOther metrics of the venture today: {others}",
+        _section("Founder directives", [f"- {d}" for d in ctx.directives], "None."),
+        f"# Venture brief\n{ctx.venture_brief.strip() or 'No brief yet: this venture has no learned lessons so far.'}",
+        f"# Platform insights\n{ctx.platform_insights.strip() or 'None yet.'}",
+        _section("Tasks for you", [f"- task #{t.id}: {t.text}" for t in ctx.tasks], "None."),
+        _section("Messages for you", [f"- {m.text}" for m in ctx.messages], "None."),
+        _section("Outcomes of your recent decisions", [f"- #{o.id} {o.text}" for o in ctx.outcomes], "None measured yet."),
+        _section("Founder verdicts on your escalations", [f"- #{v.id} {v.text}" for v in ctx.verdicts], "None."),
+        _section(
+            "Returned for revision",
+            [f"- decision #{r.id} {r.text} Answer with a revised decision that sets \"revises\": {r.id}." for r in ctx.revisions],
+            "None.",
+        ),
+        "# Decisions you may take\n" + "\n".join(describe_kind(k) for k in ctx.kinds) + f"\n{ctx.policy_line}",
+        "# What to answer\n"
+        "One JSON object: {\"summary\": what you concluded in one or two sentences, \"decisions\": [{\"kind\", "
+        "\"params\", \"rationale\", \"expected_effect\": {\"metric\", \"direction\": \"up\"|\"down\", \"size\": "
+        "relative change such as 0.05}, \"confidence\": 0..1, \"reversible\": true|false, \"revises\": id or null}], "
+        "\"tasks\": [{\"to\": agent id or role, \"title\", \"body\"}], \"messages\": [{\"to\": agent id, \"text\"}], "
+        "\"completed_tasks\": [{\"task_id\", \"result\"}]}. Take at most two decisions, and none when nothing is "
+        "worth doing; the founder prefers fewer, better decisions.",
+    ]
+    if with_schema:
+        parts.append(f"JSON schema of the answer: {schema_text(AgentOutput)}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+@dataclass
+class ReviewContext:
+    org_name: str
+    reviewer_id: str
+    reviewer_role: str
+    reviewer_mission: str
+    venture_name: str
+    author_id: str
+    author_role: str
+    decision_id: int
+    kind: DecisionKind
+    params: dict[str, Any]
+    rationale: str
+    expected: dict[str, Any]
+    confidence: float
+    round: int
+    max_rounds: int
+    history: list[str]
+    venture_brief: str = ""
+
+
+def review_messages(ctx: ReviewContext, *, with_schema: bool = True) -> list[dict[str, str]]:
+    system = (
+        f"You are the {ctx.reviewer_role} of {ctx.venture_name} ({ctx.org_name}). The org file makes you the "
+        "reviewer of this kind of decision. Answer with one JSON object and nothing else."
+    )
+    history = "\n".join(f"- {h}" for h in ctx.history) or "None."
+    parts = [
+        f"# Review request\nReviewer: {ctx.reviewer_id} ({ctx.reviewer_role})\nYour mission: {ctx.reviewer_mission}\n"
+        f"Author: {ctx.author_id} ({ctx.author_role})\nRound {ctx.round} of {ctx.max_rounds}.",
+        f"# Decision #{ctx.decision_id}\nKind: {ctx.kind.id} ({ctx.kind.description})\n"
+        f"Params: {json.dumps(ctx.params, sort_keys=True)}\nRationale: {ctx.rationale}\n"
+        f"Expected effect: {json.dumps(ctx.expected, sort_keys=True)}\nConfidence: {ctx.confidence:.2f}",
+        f"# Earlier rounds\n{history}",
+        f"# Venture brief\n{ctx.venture_brief.strip() or 'No brief yet.'}",
+        "# What to answer\n{\"verdict\": \"approve\" or \"revise\", \"feedback\": what must change, concretely, "
+        "when you ask for a revision}",
+    ]
+    if with_schema:
+        parts.append(f"JSON schema of the answer: {schema_text(ReviewOutput)}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def retry_message(error: str) -> dict[str, str]:
+    """The follow-up that quotes why the previous answer could not be used."""
+    return {
+        "role": "user",
+        "content": f"# Your previous answer could not be used\nError: {error}\n"
+        "Answer again with one JSON object that fits the schema, and nothing else.",
+    }

@@ -1,0 +1,195 @@
+"""Calling a model through litellm, with conductor's own timeout, retries and cost accounting.
+
+litellm is imported once, lazily (it costs seconds and ~165 MiB), with its network price fetch and `.env`
+loading switched off. Its own retry and budget machinery is not relied upon (measured: `num_retries` silently
+does nothing without tenacity, `max_budget` never fired for `acompletion`, `timeout=` is not enforced for a
+custom provider), so every call here runs under `asyncio.timeout` in a bounded retry loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from conductor.org.models import Org
+
+_litellm: Any = None
+_lock = threading.Lock()
+
+
+def load_litellm() -> Any:
+    """Import litellm once, safely from any thread, after setting the environment it must see first."""
+    global _litellm
+    if _litellm is None:
+        with _lock:
+            if _litellm is None:
+                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
+                import litellm
+
+                litellm.suppress_debug_info = True
+                litellm.telemetry = False
+                litellm.drop_params = True
+                from conductor.sim.provider import register_sim_provider
+
+                register_sim_provider(litellm)
+                _litellm = litellm
+    return _litellm
+
+
+class ProviderFault(Exception):
+    """A call that failed after its retries, or at once for faults that retrying cannot fix."""
+
+    def __init__(self, message: str, *, retryable: bool, attempts: int) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.attempts = attempts
+
+
+@dataclass
+class CallResult:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_ms: float
+    attempts: int = 1
+    faults: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    timeout_s: float = 120.0
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+    max_total_s: float = 300.0
+
+
+def price_of(org: Org | None, model: str, prompt_tokens: int, completion_tokens: int, reported: float | None) -> float:
+    """The org file's price when it sets one (the simulator, private models), else litellm's reported cost."""
+    if org is not None and model in org.prices:
+        price = org.prices[model]
+        return (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok) / 1_000_000
+    return float(reported or 0.0)
+
+
+def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
+    """(retryable, retry-after seconds, short description) for a provider exception."""
+    if isinstance(exc, TimeoutError):
+        return True, None, "timed out"
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    retry_after: float | None = None
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+        retry_after = float(value) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        retry_after = None
+    not_retryable = {
+        "ContextWindowExceededError", "BadRequestError", "AuthenticationError", "NotFoundError",
+        "PermissionDeniedError", "UnprocessableEntityError", "ContentPolicyViolationError", "UnsupportedParamsError",
+    }
+    if name in not_retryable or status in (400, 401, 403, 404, 422):
+        return False, None, f"{name} ({status})" if status else name
+    retryable_names = {
+        "RateLimitError", "InternalServerError", "ServiceUnavailableError", "Timeout", "APIConnectionError",
+        "APIError", "BadGatewayError", "MidStreamFallbackError",
+    }
+    if name in retryable_names or status in (408, 409, 429, 500, 502, 503, 504) or isinstance(exc, ConnectionError):
+        return True, retry_after, f"{name} ({status})" if status else name
+    return False, None, f"{name}: {str(exc)[:200]}"
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, rng: random.Random) -> float:
+    """Exponential backoff with full jitter, but never earlier than the provider's Retry-After."""
+    ceiling = min(policy.max_delay_s, policy.base_delay_s * (2**attempt))
+    delay = rng.uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, policy.max_delay_s))
+    return delay
+
+
+async def call_model(
+    model: str,
+    messages: list[dict[str, str]],
+    *,
+    org: Org | None = None,
+    retry: RetryPolicy | None = None,
+    response_format: dict | None = None,
+    api_base: str | None = None,
+    max_tokens: int = 1500,
+    rng: random.Random | None = None,
+    extra: dict[str, Any] | None = None,
+) -> CallResult:
+    """One model call with timeout, bounded retries and backoff. Raises ProviderFault when it gives up."""
+    litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
+    retry = retry or RetryPolicy()
+    rng = rng or random.Random()
+    faults: list[str] = []
+    started = time.monotonic()
+    kwargs: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens}
+    if api_base:
+        kwargs["api_base"] = api_base
+    if response_format is not None:
+        kwargs["response_format"] = response_format
+    kwargs.update(extra or {})  # e.g. litellm's mock_response in tests
+    for attempt in range(retry.max_retries + 1):
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(retry.timeout_s):
+                response = await litellm.acompletion(timeout=retry.timeout_s, num_retries=0, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            retryable, retry_after, what = _classify(exc)
+            faults.append(what)
+            spent = time.monotonic() - started
+            if not retryable or attempt >= retry.max_retries or spent >= retry.max_total_s:
+                raise ProviderFault(
+                    f"{model}: {what} after {attempt + 1} attempt(s)", retryable=retryable, attempts=attempt + 1
+                ) from None
+            await asyncio.sleep(backoff_delay(attempt, retry, retry_after, rng))
+            continue
+        latency_ms = (time.monotonic() - t0) * 1000
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        hidden = getattr(response, "_hidden_params", {}) or {}
+        sim_latency = hidden.get("sim_latency_ms")
+        try:
+            text = response.choices[0].message.content or ""
+        except (AttributeError, IndexError):
+            text = ""
+        return CallResult(
+            text=text,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=price_of(org, model, prompt_tokens, completion_tokens, hidden.get("response_cost")),
+            latency_ms=float(sim_latency) if sim_latency is not None else latency_ms,
+            attempts=attempt + 1,
+            faults=faults,
+        )
+    raise ProviderFault(f"{model}: gave up", retryable=True, attempts=retry.max_retries + 1)  # pragma: no cover
+
+
+def estimate_cost(org: Org, model: str, prompt_chars: int, max_tokens: int) -> float:
+    """A ceiling on a call's cost before it is made (~4 characters a token), for budget reservations."""
+    prompt_tokens = prompt_chars // 4 + 1
+    if model in org.prices:
+        return price_of(org, model, prompt_tokens, max_tokens, None)
+    try:
+        litellm = load_litellm()
+        p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=max_tokens)
+        return float(p + c)
+    except Exception:
+        return 0.0

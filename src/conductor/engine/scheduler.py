@@ -1,0 +1,816 @@
+"""The scheduler: who wakes when, what they may decide, what is checked, and what goes to the founder.
+
+It runs in waves. At each instant of the org clock it wakes every agent that is due (heartbeat, task,
+message, revision, founder wake), runs their model calls concurrently under the concurrency limit, and then
+commits the results in a fixed order. When nothing is due it advances the clock: a simulated clock jumps to
+the next due time (optionally paced for a watching founder), a real clock waits. Founder commands arrive as
+events in the database, from this process or another, and are polled between waves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+import sqlite3
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from conductor.brain.attribution import judge_outcome, params_text
+from conductor.engine.actions import ActionRunner
+from conductor.engine.context import build_review_context, build_wake_context
+from conductor.engine.contract import AgentOutput, ReviewOutput
+from conductor.engine.jobs import Job, JobResult, run_job
+from conductor.engine.org_events import org_loaded_event
+from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
+from conductor.engine.prompts import review_messages, wake_messages
+from conductor.engine.provider import RetryPolicy, estimate_cost
+from conductor.engine.state import DecisionRuntime, EngineState
+from conductor.org.models import Agent, Org
+from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
+from conductor.store.writer import EventWriter
+
+ONE_DAY = timedelta(days=1)
+MAX_TOKENS = 1200
+FOUNDER_KINDS = (
+    "escalation.resolved", "directive.added", "directive.retired", "founder.paused", "founder.resumed",
+    "founder.wake", "metric.recorded", "trust.changed", "task.created",
+)
+
+
+@dataclass
+class EngineOptions:
+    model: str | None = None
+    concurrency: int | None = None
+    pace: float = 0.0
+    until: datetime | None = None
+    ablate_brief: bool = False
+    api_base: str | None = None
+    idempotency: bool = True
+    poll_interval: float = 0.5
+    retry: RetryPolicy | None = None
+    extra_call_kwargs: dict[str, Any] | None = None
+    seed: int | None = None
+
+
+class Engine:
+    """Runs one org against one database until told to stop or until its end time."""
+
+    def __init__(
+        self,
+        org: Org,
+        db: str | Path,
+        options: EngineOptions | None = None,
+        *,
+        org_path: str | Path = "",
+        wall: Callable[[], datetime] = utc_now,
+        on_event: Callable[[StoredEvent], None] | None = None,
+    ) -> None:
+        self.org = org
+        self.db = Path(db)
+        self.opts = options or EngineOptions()
+        self.org_path = org_path
+        self.wall = wall
+        self.on_event = on_event
+        start = org.start if org.clock == "sim" else wall()
+        self.state = EngineState(org, start)
+        self.writer = EventWriter(self.db, now=wall)
+        self.actions = ActionRunner(org)
+        self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)
+        self.semaphore = asyncio.Semaphore(self.opts.concurrency or org.engine.concurrency)
+        self.retry = self.opts.retry or RetryPolicy(
+            max_retries=org.engine.max_retries, timeout_s=org.engine.call_timeout.total_seconds()
+        )
+        self.reserved: dict[tuple[str, str], float] = {}
+        self.review_queue: list[int] = []
+        self.execute_queue: list[tuple[int, dict[str, Any] | None]] = []
+        self.route_queue: list[int] = []
+        self._stopping = False
+        self._reader: sqlite3.Connection | None = None
+        self.calls_made = 0
+        self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask for a graceful stop: the wave in flight finishes and is committed."""
+        self._stopping = True
+
+    @property
+    def now(self) -> datetime:
+        return self.state.now
+
+    async def emit(self, events: list[NewEvent]) -> list[StoredEvent]:
+        stored = await self.writer.append(events)
+        for event in stored:
+            self.state.observe(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        return stored
+
+    def _event(self, kind: str, payload: dict[str, Any], *, venture: str | None = None, agent: str | None = None) -> NewEvent:
+        return NewEvent(kind=kind, payload=payload, venture=venture, agent=agent, sim_time=iso(self.state.now))
+
+    async def run(self) -> EngineState:
+        await self.writer.start()
+        try:
+            self._reader = sqlite3.connect(self.db, timeout=10, isolation_level=None, check_same_thread=False)
+            self._reader.row_factory = sqlite3.Row
+            await self._recover()
+            await self._loop()
+        finally:
+            try:
+                await self.emit([self._event("run.stopped", {"reason": "stopped" if self._stopping else "finished"})])
+            finally:
+                if self._reader is not None:
+                    self._reader.close()
+                await self.writer.close()
+        return self.state
+
+    async def _recover(self) -> None:
+        """Replay the log into working memory, then finish whatever the last run left half done."""
+        assert self._reader is not None
+        first_run = True
+        for row in self._reader.execute("SELECT * FROM events ORDER BY id"):
+            event = StoredEvent.from_row(row)
+            if event.kind == "run.started":
+                first_run = False
+            self.state.observe(event)
+            if event.sim_time and event.kind not in FOUNDER_KINDS:
+                self.state.now = max(self.state.now, parse_iso(event.sim_time))
+        if self.org.clock == "real":
+            self.state.now = self.wall()
+        self.cursor = self.state.last_event_id
+        started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run}
+        if first_run:
+            started["origin"] = iso(self.state.origin)
+        events = [self._event("run.started", started)]
+        row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
+        loaded = org_loaded_event(self.org, self.org_path, iso(self.state.now))
+        if row is None or row[0] != loaded.payload["digest"]:
+            events.insert(0, loaded)
+        for agent_id, rt in sorted(self.state.agents.items()):
+            if rt.in_flight:
+                events.append(self._event("agent.interrupted", {"reason": "the previous run stopped mid wake-up"},
+                                          venture=rt.venture, agent=agent_id))
+        await self.emit(events)
+        for venture in self.org.ventures:
+            market = self.actions.market(venture, self.org.venture_seed(venture))
+            for op, arg in self.state.market_log[venture.id]:
+                if op == "apply":
+                    market.apply(arg["lever"], arg["params"], arg["decision_id"])
+                else:
+                    market.step()
+            if not self.state.metrics[venture.id]:
+                await self._record_metrics(venture.id, market.values(), day=0)
+        for d in sorted(self.state.decisions.values(), key=lambda d: d.id):
+            if d.state == "proposed":
+                self.route_queue.append(d.id)
+            elif d.state == "in_review":
+                self.review_queue.append(d.id)
+            elif d.state == "approved" and d.id in self.state.executing:
+                await self.emit([self._event("decision.executed", {
+                    "decision_id": d.id, "idempotency_key": f"decision-{d.id}", "ok": False,
+                    "result": {"error": "interrupted while its command ran; not run again (check by hand)"},
+                    "day": self.state.day_index()}, venture=d.venture, agent=d.agent)])
+            elif d.state == "approved":
+                self.execute_queue.append((d.id, None))
+
+    # -- main loop ---------------------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while not self._stopping:
+            await self.poll_founder()
+            if self.opts.until is not None and self.state.now >= self.opts.until:
+                break
+            if await self._wave():
+                continue
+            await self._advance()
+
+    async def poll_founder(self) -> int:
+        """Pick up commands written to the database by the founder (this process, the TUI or the CLI)."""
+        assert self._reader is not None
+        # Ids are assigned under the write lock, so commit order is id order: read the ceiling first, then
+        # everything up to it, and nothing committed in between can be skipped.
+        last = self._reader.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+        rows = self._reader.execute(
+            "SELECT * FROM events WHERE id > ? AND id <= ? AND json_extract(payload, '$.by') = 'founder' ORDER BY id",
+            (self.cursor, last),
+        ).fetchall()
+        handled = 0
+        for row in rows:
+            event = StoredEvent.from_row(row)
+            self.state.observe(event)
+            if self.on_event is not None:
+                self.on_event(event)
+            await self._react_to_founder(event)
+            handled += 1
+        self.cursor = max(self.cursor, last)
+        return handled
+
+    async def _react_to_founder(self, e: StoredEvent) -> None:
+        if e.kind != "escalation.resolved":
+            return
+        esc_kind = e.payload.get("escalation_kind")
+        decision_id = e.payload.get("decision_id")
+        verdict = e.payload["verdict"]
+        if decision_id is not None and decision_id in self.state.decisions:
+            await self._apply_verdict(self.state.decisions[decision_id], verdict, e.payload.get("amended"),
+                                      e.payload.get("note"))
+        if esc_kind == "trust_proposal" and verdict == "approved":
+            detail = e.payload.get("detail", {})
+            await self.emit([self._event("trust.changed", {"agent": detail["agent"], "kind": detail["kind"],
+                                                          "spend_limit": detail.get("spend_limit", 0.0),
+                                                          "state": "granted"}, agent=detail["agent"])])
+
+    async def _apply_verdict(self, d: DecisionRuntime, verdict: str, amended: dict | None, note: str | None) -> None:
+        if verdict == "approved":
+            params = {**d.params, **(amended or {})}
+            await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "approved",
+                                                             "params": params, "final": True},
+                                         venture=d.venture, agent=d.agent)])
+            await self._execute(d.id)
+            await self._maybe_propose_trust(d)
+        else:
+            await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": verdict, "final": True,
+                                                             "note": note or ""}, venture=d.venture, agent=d.agent)])
+            if (d.agent, d.kind) in self.state.trust:
+                await self.emit([self._event("trust.changed", {"agent": d.agent, "kind": d.kind, "state": "revoked",
+                                                              "reason": f"decision #{d.id} was {verdict}"},
+                                             agent=d.agent)])
+
+    async def _maybe_propose_trust(self, d: DecisionRuntime) -> None:
+        key = (d.agent, d.kind)
+        policy = self.org.escalation
+        if self.state.streaks[key] < policy.trust_after or key in self.state.trust or key in self.state.proposed_trust:
+            return
+        limit = min(policy.trust_spend_limit, max(policy.spend_threshold, 0.0))
+        detail = {"agent": d.agent, "kind": d.kind, "spend_limit": limit, "streak": self.state.streaks[key]}
+        await self.emit([self._event("escalation.opened", {
+            "kind": "trust_proposal",
+            "reason": f"you approved {self.state.streaks[key]} {d.kind} decisions in a row from {d.agent} unchanged; "
+                      f"let it take {d.kind} without asking (spend up to ${limit:,.0f})?",
+            "urgency": 1, "expires": None, "detail": detail}, venture=d.venture, agent=d.agent)])
+
+    # -- waves -------------------------------------------------------------------------------------------
+    def _fair_order(self, agent_ids: list[str]) -> list[str]:
+        """Round-robin across ventures so that one big venture never starves the others of call slots."""
+        by_venture: dict[str, list[str]] = {}
+        for agent_id in sorted(agent_ids):
+            by_venture.setdefault(self.state.agents[agent_id].venture or "~platform", []).append(agent_id)
+        ordered: list[str] = []
+        queues = [by_venture[k] for k in sorted(by_venture)]
+        while any(queues):
+            for q in queues:
+                if q:
+                    ordered.append(q.pop(0))
+        return ordered
+
+    def _due(self) -> list[str]:
+        due = []
+        for agent_id, rt in self.state.agents.items():
+            if rt.in_flight or rt.stuck or self.state.is_paused(agent_id):
+                continue
+            if rt.budget_stopped_day == self.state.day_key():
+                continue
+            if rt.capped_until is not None and rt.capped_until > self.state.now:
+                continue
+            if rt.next_wake <= self.state.now or rt.mailbox.urgent():
+                due.append(agent_id)
+        return self._fair_order(due)
+
+    async def _wave(self) -> bool:
+        progressed = False
+        while self.route_queue:
+            await self._route(self.route_queue.pop(0))
+            progressed = True
+        while self.execute_queue:
+            decision_id, amended = self.execute_queue.pop(0)
+            await self._execute(decision_id, amended)
+            progressed = True
+        jobs: list[Job] = []
+        for agent_id in self._due():
+            job = await self._prepare_wake(agent_id)
+            progressed = True
+            if job is not None:
+                jobs.append(job)
+        reviews, self.review_queue = self.review_queue, []
+        for decision_id in reviews:
+            job = await self._prepare_review(decision_id)
+            progressed = True
+            if job is not None:
+                jobs.append(job)
+        if jobs:
+            results = await asyncio.gather(*(self._run(job) for job in jobs))
+            for result in results:
+                await self._commit(result)
+        return progressed
+
+    async def _run(self, job: Job) -> JobResult:
+        async with self.semaphore:
+            rng = random.Random(f"{self.org.seed}:{job.agent_id}:{iso(self.state.now)}:{job.kind}")
+            response_format = None
+            result = await run_job(job, self.org, retry=self.retry, rng=rng, response_format=response_format,
+                                   extra=self._call_extra())
+        self.calls_made += len(result.calls)
+        return result
+
+    def _call_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.opts.api_base:
+            extra["api_base"] = self.opts.api_base
+        if self.opts.extra_call_kwargs:
+            extra["extra"] = dict(self.opts.extra_call_kwargs)
+        return extra
+
+    # -- budgets -----------------------------------------------------------------------------------------
+    def _caps(self, agent: Agent | None, agent_id: str, venture: str | None) -> list[tuple[str, float]]:
+        day = self.state.day_key()
+        caps = [("org", self.org.budget_per_day)]
+        if venture is not None:
+            v = self.org.venture(venture)
+            if v is not None and v.budget_per_day is not None:
+                caps.append((f"venture:{venture}", v.budget_per_day))
+        budget = agent.budget_per_day if agent is not None else self.org.platform.budget_per_day
+        caps.append((f"agent:{agent_id}", budget + self.state.extra_allowance[(day, agent_id)]))
+        return caps
+
+    def _over_budget(self, agent: Agent | None, agent_id: str, venture: str | None, estimate: float) -> str | None:
+        day = self.state.day_key()
+        for scope, cap in self._caps(agent, agent_id, venture):
+            used = self.state.spend[(day, scope)] + self.reserved.get((day, scope), 0.0)
+            if used + estimate > cap:
+                return scope
+        return None
+
+    def _reserve(self, agent_id: str, venture: str | None, amount: float, sign: int = 1) -> None:
+        day = self.state.day_key()
+        scopes = ["org", f"agent:{agent_id}"] + ([f"venture:{venture}"] if venture else [])
+        for scope in scopes:
+            self.reserved[(day, scope)] = self.reserved.get((day, scope), 0.0) + sign * amount
+
+    async def _budget_stop(self, agent_id: str, venture: str | None, scope: str, budget: float) -> None:
+        day = self.state.day_key()
+        events = [self._event("agent.budget_stopped", {"day": day, "scope": scope}, venture=venture, agent=agent_id)]
+        if (day, agent_id) not in self.state.budget_escalated:
+            spent = self.state.spend[(day, f"agent:{agent_id}")]
+            events.append(self._event("escalation.opened", {
+                "kind": "budget_exhausted", "urgency": 2,
+                "reason": f"{agent_id} reached its {scope.split(':')[0]} budget for {day} (${spent:,.4f} spent); "
+                          "approve to allow one more day's budget today, or it waits until tomorrow",
+                "expires": iso(self.state.now.replace(hour=23, minute=59, second=59)),
+                "detail": {"day": day, "scope": scope, "allowance": budget, "spent": spent}},
+                venture=venture, agent=agent_id))
+        await self.emit(events)
+
+    # -- wake-ups ----------------------------------------------------------------------------------------
+    def _model_for(self, agent_id: str) -> str:
+        found = self.org.agent(agent_id)
+        configured = found[1].model if found else self.org.platform.model
+        return configured or self.opts.model or self.org.model
+
+    def _metric_moved(self, agent_id: str) -> bool:
+        rt = self.state.agents[agent_id]
+        found = self.org.agent(agent_id)
+        if found is None or rt.metric_at_wake is None:
+            return False
+        values = self.state.metric_values(found[0].id, found[1].owns_metric, last=15)
+        if len(values) < 3:
+            return False
+        diffs = [b - a for a, b in itertools.pairwise(values)]
+        noise = statistics.pstdev(diffs) if len(diffs) > 1 else abs(diffs[0])
+        return abs(values[-1] - rt.metric_at_wake) > max(2.5 * noise, 1e-9)
+
+    async def _prepare_wake(self, agent_id: str) -> Job | None:
+        rt = self.state.agents[agent_id]
+        found = self.org.agent(agent_id)
+        agent = found[1] if found else None
+        heartbeat = agent.heartbeat if agent else self.org.platform.heartbeat
+        next_wake = self.state.now + heartbeat
+        window = [t for t in rt.wakes if t > self.state.now - timedelta(hours=1)]
+        if len(window) >= self.org.engine.wake_cap_per_hour:
+            until = window[0] + timedelta(hours=1)
+            await self.emit([self._event("agent.wake_capped", {
+                "until": iso(until), "cap": self.org.engine.wake_cap_per_hour,
+                "reason": f"{len(window)} wake-ups in the last hour; further wake-ups wait until {iso(until)}"},
+                venture=rt.venture, agent=agent_id)])
+            return None
+        first = not rt.wakes
+        news = rt.mailbox.has_news() or self._metric_moved(agent_id)
+        if not first and not news and rt.next_wake <= self.state.now:
+            await self.emit([self._event("agent.idle", {"next_wake": iso(next_wake), "reason": "nothing new"},
+                                         venture=rt.venture, agent=agent_id)])
+            return None
+        reason = self._wake_reason(agent_id, first)
+        ctx, brain_version = build_wake_context(self, agent_id, reason)
+        model = self._model_for(agent_id)
+        messages = wake_messages(ctx)
+        estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
+        scope = self._over_budget(agent, agent_id, rt.venture, estimate)
+        if scope is not None:
+            await self._budget_stop(agent_id, rt.venture, scope, agent.budget_per_day if agent else 0.0)
+            return None
+        self._reserve(agent_id, rt.venture, estimate)
+        metric_value = None
+        if found is not None:
+            values = self.state.metric_values(found[0].id, found[1].owns_metric, last=1)
+            metric_value = values[-1] if values else None
+        await self.emit([self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
+                                                   "metric_value": metric_value, "model": model,
+                                                   "prompt_chars": sum(len(m["content"]) for m in messages)},
+                                     venture=rt.venture, agent=agent_id)])
+        return Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
+
+    def _wake_reason(self, agent_id: str, first: bool) -> str:
+        box = self.state.agents[agent_id].mailbox
+        if first:
+            return "first wake-up of this run"
+        reasons = []
+        if box.founder_wake:
+            reasons.append("the founder")
+        if box.revisions:
+            reasons.append("a decision returned for revision")
+        if box.tasks:
+            reasons.append("a new task")
+        if box.messages:
+            reasons.append("a new message")
+        if box.verdicts:
+            reasons.append("a founder verdict")
+        if box.outcomes:
+            reasons.append("a measured outcome")
+        if box.directives:
+            reasons.append("a new directive")
+        if box.brain:
+            reasons.append("a new brain version")
+        return ", ".join(reasons) or "your heartbeat (your metric moved)"
+
+    async def _prepare_review(self, decision_id: int) -> Job | None:
+        d = self.state.decisions.get(decision_id)
+        if d is None or d.state != "in_review":
+            return None
+        found = self.org.agent(d.agent)
+        if found is None:
+            return None
+        reviewer_id = found[1].reviewers.get(d.kind)
+        reviewer = self.org.agent(reviewer_id or "")
+        if reviewer is None:
+            return None
+        ctx = build_review_context(self, d, reviewer[1])
+        model = self._model_for(reviewer[1].id)
+        messages = review_messages(ctx)
+        estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
+        scope = self._over_budget(reviewer[1], reviewer[1].id, d.venture, estimate)
+        if scope is not None:
+            await self._budget_stop(reviewer[1].id, d.venture, scope, reviewer[1].budget_per_day)
+            await self._escalate_decision(d, Route("escalate", f"reviewer {reviewer[1].id} is out of budget", ("budget",)))
+            return None
+        self._reserve(reviewer[1].id, d.venture, estimate)
+        await self.emit([self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
+                                                         "author": d.agent}, venture=d.venture, agent=reviewer[1].id)])
+        return Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)
+
+    # -- committing results ------------------------------------------------------------------------------
+    def _call_events(self, result: JobResult) -> list[NewEvent]:
+        job = result.job
+        return [self._event("call.recorded", {
+            "model": c.model, "purpose": c.purpose, "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens, "cost": c.cost, "latency_ms": c.latency_ms, "ok": c.ok,
+            "error": c.error}, venture=job.venture, agent=job.agent_id) for c in result.calls]
+
+    async def _commit(self, result: JobResult) -> None:
+        job = result.job
+        self._reserve(job.agent_id, job.venture, job.reserved, sign=-1)
+        if job.kind == "review":
+            await self._commit_review(result)
+            return
+        found = self.org.agent(job.agent_id)
+        heartbeat = found[1].heartbeat if found else self.org.platform.heartbeat
+        next_wake = iso(self.state.now + heartbeat)
+        events = self._call_events(result)
+        if result.output is None:
+            events.append(self._event("agent.stuck", {"reason": result.failure, "next_wake": next_wake},
+                                      venture=job.venture, agent=job.agent_id))
+            events.append(self._event("escalation.opened", {
+                "kind": "agent_stuck", "urgency": 2,
+                "reason": f"{job.agent_id} is stuck: {result.failure}; approve to let it try again",
+                "expires": None, "detail": {"transcript": result.transcript, "failure": result.failure}},
+                venture=job.venture, agent=job.agent_id))
+            await self.emit(events)
+            return
+        output = result.output
+        assert isinstance(output, AgentOutput)
+        events.append(self._event("agent.concluded", {
+            "summary": output.summary, "next_wake": next_wake, "decisions": len(output.decisions),
+            "tasks": len(output.tasks), "messages": len(output.messages), "reason": job.reason},
+            venture=job.venture, agent=job.agent_id))
+        addressed: set[int] = set()
+        for decision in output.decisions:
+            revising = self.state.decisions.get(decision.revises or -1)
+            if revising is not None and revising.agent == job.agent_id and revising.state == "revising":
+                addressed.add(revising.id)
+                events.append(self._event("decision.updated", {
+                    "decision_id": revising.id, "state": "proposed", "params": decision.params,
+                    "rationale": decision.rationale, "confidence": decision.confidence,
+                    "note": f"{job.agent_id} revised it: {decision.rationale}"}, venture=job.venture, agent=job.agent_id))
+                continue
+            events.append(self._event("decision.proposed", {
+                "kind": decision.kind, "params": decision.params, "rationale": decision.rationale,
+                "expected": decision.expected_effect.model_dump(), "confidence": decision.confidence,
+                "reversible": decision.reversible, "brain_version": job.brain_version, "state": "proposed"},
+                venture=job.venture, agent=job.agent_id))
+        for d in self.state.decisions.values():
+            if d.agent == job.agent_id and d.state == "revising" and d.id not in addressed:
+                events.append(self._event("decision.updated", {"decision_id": d.id, "state": "withdrawn", "final": True,
+                                                              "note": "the author did not revise it"},
+                                          venture=d.venture, agent=d.agent))
+        events += self._route_tasks(job.agent_id, output)
+        stored = await self.emit(events)
+        for event in stored:
+            if event.kind == "decision.proposed" or (event.kind == "decision.updated" and event.payload["state"] == "proposed"):
+                self.route_queue.append(event.id if event.kind == "decision.proposed" else event.payload["decision_id"])
+
+    def _route_tasks(self, agent_id: str, output: AgentOutput) -> list[NewEvent]:
+        """Tasks go by id or role inside the venture; messages along the org chart; the platform reaches all."""
+        rt = self.state.agents[agent_id]
+        events: list[NewEvent] = []
+        found = self.org.agent(agent_id)
+        is_platform = agent_id == self.org.platform.id
+        for task in output.tasks:
+            target = self._resolve(task.to, rt.venture, is_platform)
+            if target is None or target == agent_id:
+                events.append(self._event("task.refused", {"to": task.to, "title": task.title,
+                                                           "reason": self._refusal(task.to, rt.venture, agent_id)},
+                                          venture=rt.venture, agent=agent_id))
+                continue
+            events.append(self._event("task.created", {"to_agent": target, "from_agent": agent_id, "title": task.title,
+                                                       "body": task.body}, venture=self.state.agents[target].venture,
+                                      agent=agent_id))
+        for message in output.messages:
+            target = self._resolve(message.to, rt.venture, is_platform)
+            allowed = target is not None and target != agent_id and (is_platform or self._on_chart(found, target))
+            if not allowed:
+                events.append(self._event("message.refused", {"to": message.to, "reason": (
+                    self._refusal(message.to, rt.venture, agent_id) if target is None or target == agent_id
+                    else f"{message.to} is not {agent_id}'s manager or report")}, venture=rt.venture, agent=agent_id))
+                continue
+            events.append(self._event("message.sent", {"to": target, "text": message.text},
+                                      venture=rt.venture, agent=agent_id))
+        for done in output.completed_tasks:
+            if done.task_id in rt.open_tasks:
+                events.append(self._event("task.updated", {"task_id": done.task_id, "state": "done",
+                                                           "result": done.result}, venture=rt.venture, agent=agent_id))
+        return events
+
+    def _resolve(self, target: str, venture: str | None, is_platform: bool) -> str | None:
+        target = target.strip()
+        if target in self.state.agents:
+            other = self.state.agents[target].venture
+            return target if is_platform or other == venture or other is None else None
+        if venture is None:
+            return None
+        v = self.org.venture(venture)
+        for a in v.agents if v else []:
+            if a.role.lower() == target.lower():
+                return a.id
+        return None
+
+    def _refusal(self, target: str, venture: str | None, agent_id: str) -> str:
+        if target == agent_id:
+            return "an agent cannot address itself"
+        if target in self.state.agents:
+            return f"{target} is in another venture; only the platform agent routes across ventures"
+        return f"no agent or role '{target}' in venture {venture}"
+
+    def _on_chart(self, found: tuple | None, target: str) -> bool:
+        if found is None:
+            return False
+        venture, agent = found
+        other = next((a for a in venture.agents if a.id == target), None)
+        return other is not None and (agent.reports_to == target or other.reports_to == agent.id)
+
+    # -- routing decisions -------------------------------------------------------------------------------
+    def _proposal(self, d: DecisionRuntime, reviewer_approved: bool = False) -> Proposal:
+        return Proposal(d.kind, d.params, d.rationale, d.confidence, d.review_round, reviewer_approved)
+
+    async def _route(self, decision_id: int, reviewer_approved: bool = False) -> None:
+        d = self.state.decisions.get(decision_id)
+        if d is None or d.state != "proposed":
+            return
+        found = self.org.agent(d.agent)
+        if found is None:
+            return
+        day = self.state.day_key()
+        agent = found[1]
+        left = agent.budget_per_day + self.state.extra_allowance[(day, agent.id)] - self.state.spend[(day, f"agent:{agent.id}")]
+        route = route_decision(self._proposal(d, reviewer_approved), agent, self.org, trust=self.state.trust,
+                               money=MoneyView(agent_budget_left=left))
+        if route.action == "execute":
+            await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "approved", "final": True,
+                                                             "route": route.reason}, venture=d.venture, agent=d.agent)])
+            await self._execute(d.id)
+        elif route.action == "review":
+            await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "in_review",
+                                                             "review_round": d.review_round + 1, "route": route.reason},
+                                         venture=d.venture, agent=d.agent)])
+            self.review_queue.append(d.id)
+        elif route.action == "refuse":
+            await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "refused", "final": True,
+                                                             "route": route.reason, "note": route.reason},
+                                         venture=d.venture, agent=d.agent)])
+        else:
+            await self._escalate_decision(d, route)
+
+    async def _escalate_decision(self, d: DecisionRuntime, route: Route) -> None:
+        policy = self.org.escalation
+        day = self.state.day_key()
+        if_nobody = ("it is rejected" if policy.on_expiry == "reject" else "it is approved and executed")
+        detail = {
+            "kind": d.kind, "params": d.params, "rationale": d.rationale, "expected": d.expected,
+            "confidence": d.confidence, "reversible": d.reversible, "brain_version": d.brain_version,
+            "gates": list(route.gates), "review": d.history, "spend": spend_of(self.org, self._proposal(d)),
+            "cost_so_far": round(self.state.spend[(day, f"agent:{d.agent}")], 6),
+            "if_nobody_acts": f"after {policy.expiry} {if_nobody}",
+        }
+        await self.emit([self._event("escalation.opened", {
+            "kind": "decision", "decision_id": d.id, "reason": route.reason,
+            "urgency": urgency(route, self._proposal(d), d.reversible),
+            "expires": iso(self.state.now + policy.expiry), "detail": detail}, venture=d.venture, agent=d.agent),
+            self._event("decision.updated", {"decision_id": d.id, "state": "escalated", "route": route.reason},
+                        venture=d.venture, agent=d.agent)])
+
+    async def _commit_review(self, result: JobResult) -> None:
+        job = result.job
+        events = self._call_events(result)
+        d = self.state.decisions.get(job.decision_id or -1)
+        if d is None:
+            await self.emit(events)
+            return
+        if result.output is None:
+            events.append(self._event("agent.stuck", {"reason": result.failure}, venture=job.venture, agent=job.agent_id))
+            await self.emit(events)
+            d.history.append(f"reviewer {job.agent_id} could not review: {result.failure}")
+            await self._escalate_decision(d, Route("escalate", f"reviewer {job.agent_id} could not review it", ("review_failed",)))
+            return
+        review = result.output
+        assert isinstance(review, ReviewOutput)
+        note = f"reviewer {job.agent_id}, round {d.review_round}: {review.verdict}" + (
+            f" — {review.feedback}" if review.feedback else "")
+        events.append(self._event("review.answered", {"decision_id": d.id, "verdict": review.verdict,
+                                                      "feedback": review.feedback, "round": d.review_round},
+                                  venture=job.venture, agent=job.agent_id))
+        if review.verdict == "approve":
+            events.append(self._event("decision.updated", {"decision_id": d.id, "state": "proposed", "note": note},
+                                      venture=d.venture, agent=d.agent))
+            await self.emit(events)
+            await self._route(d.id, reviewer_approved=True)
+        elif d.review_round >= self.org.engine.max_review_rounds:
+            events.append(self._event("decision.updated", {"decision_id": d.id, "state": "proposed", "note": note},
+                                      venture=d.venture, agent=d.agent))
+            await self.emit(events)
+            reviewer = job.agent_id
+            await self._escalate_decision(d, Route(
+                "escalate", f"reviewer {reviewer} did not approve after {d.review_round} rounds", ("review_exhausted",)))
+        else:
+            events.append(self._event("decision.updated", {"decision_id": d.id, "state": "revising", "note": note},
+                                      venture=d.venture, agent=d.agent))
+            await self.emit(events)
+
+    # -- execution ---------------------------------------------------------------------------------------
+    async def _execute(self, decision_id: int, amended: dict | None = None) -> None:
+        d = self.state.decisions.get(decision_id)
+        if d is None:
+            return
+        key = f"decision-{d.id}"
+        if self.opts.idempotency and (key in self.state.executed_keys or d.state in ("executed", "failed")):
+            return
+        kind = self.org.kind(d.kind)
+        if kind is None:
+            return
+        params = {**d.params, **(amended or {})}
+        if kind.action == "shell":
+            await self.emit([self._event("decision.executing", {"decision_id": d.id, "idempotency_key": key},
+                                         venture=d.venture, agent=d.agent)])
+        venture = self.org.venture(d.venture)
+        ok, result, market = await self.actions.execute(kind, params, d.id, venture)
+        if kind.lever == "stage" and ok and isinstance(params.get("stage"), str):
+            await self.emit([self._event("venture.stage", {"stage": params["stage"]}, venture=d.venture, agent=d.agent)])
+        payload = {"decision_id": d.id, "idempotency_key": key if self.opts.idempotency else f"{key}-{self.rng.random()}",
+                   "ok": ok, "result": result, "day": self.state.day_index(), "market": market}
+        await self.emit([self._event("decision.executed", payload, venture=d.venture, agent=d.agent)])
+
+    # -- the clock ---------------------------------------------------------------------------------------
+    def _next_due(self) -> datetime:
+        candidates = [self._next_day_start()]
+        for agent_id, rt in self.state.agents.items():
+            if rt.stuck or self.state.is_paused(agent_id):
+                continue
+            candidates.append(max(rt.next_wake, rt.capped_until or rt.next_wake))
+        candidates += [e.expires for e in self.state.escalations.values() if e.expires is not None]
+        if self.opts.until is not None:
+            candidates.append(self.opts.until)
+        return max(min(candidates), self.state.now)
+
+    def _next_day_start(self) -> datetime:
+        return self.state.origin + ONE_DAY * (self.state.day_index() + 1)
+
+    async def _advance(self) -> None:
+        target = self._next_due()
+        if self.org.clock == "real":
+            while not self._stopping and self.wall() < target:
+                await asyncio.sleep(min(self.opts.poll_interval, max(0.0, (target - self.wall()).total_seconds())))
+                if await self.poll_founder():
+                    break
+            target = max(self.wall(), self.state.now)
+        elif self.opts.pace > 0:
+            remaining = (target - self.state.now) / ONE_DAY * self.opts.pace
+            while remaining > 0 and not self._stopping:
+                step = min(self.opts.poll_interval, remaining)
+                await asyncio.sleep(step)
+                remaining -= step
+                if await self.poll_founder():
+                    # A founder command lands at the current simulated time; resume the jump afterwards.
+                    return
+        else:
+            await asyncio.sleep(0)
+        if self._stopping:
+            return
+        before_day = self.state.day_index()
+        self.state.now = max(target, self.state.now)
+        for _ in range(before_day, self.state.day_index()):
+            await self._day_passed()
+        await self._expire()
+
+    async def _day_passed(self) -> None:
+        """A simulated day ends: markets move, outcomes are measured, stops from yesterday lift."""
+        day = self.state.day_index()
+        await self.emit([self._event("clock.advanced", {"day": day})])
+        for venture in self.org.ventures:
+            market = self.actions.markets.get(venture.id)
+            if market is None:
+                continue
+            values = market.step()
+            await self._record_metrics(venture.id, values, day, stepped=True)
+        await self._measure_outcomes(day)
+
+    async def _record_metrics(self, venture: str, values: dict[str, float], day: int, stepped: bool = False) -> None:
+        at = iso(self.state.origin + ONE_DAY * day)
+        known = self.org.venture(venture)
+        names = {m.name for m in known.metrics} if known else set(values)
+        events = [self._event("metric.recorded", {"metric": name, "value": round(float(value), 6), "at": at,
+                                                  "day": day, "source": "sim"}, venture=venture)
+                  for name, value in sorted(values.items()) if name in names]
+        if stepped:
+            events.append(self._event("market.stepped", {"day": day}, venture=venture))
+        await self.emit(events)
+
+    async def _measure_outcomes(self, day: int) -> None:
+        window = max(1, int(self.org.brain.outcome_window / ONE_DAY))
+        events: list[NewEvent] = []
+        for d in sorted(self.state.decisions.values(), key=lambda x: x.id):
+            if d.state != "executed" or d.outcome_done or d.executed_day is None or d.executed_day + window > day:
+                continue
+            venture = self.org.venture(d.venture)
+            found = self.org.agent(d.agent)
+            if venture is None or found is None:
+                continue
+            metric_name = d.expected.get("metric") if venture.metric(d.expected.get("metric", "")) else found[1].owns_metric
+            metric = venture.metric(metric_name)
+            series = dict(self.state.metrics[d.venture][metric_name])
+            before = series.get(d.executed_day)
+            after = series.get(d.executed_day + window)
+            if metric is None or before is None or after is None:
+                d.outcome_done = True
+                continue
+            outcome = judge_outcome(metric_name, before, after, metric.direction, d.expected.get("direction"), window)
+            events.append(self._event("decision.outcome", {
+                "decision_id": d.id, "outcome": outcome.as_payload(), "brain_version": d.brain_version,
+                "summary": outcome.summary(d.kind, params_text(d.params))}, venture=d.venture, agent=d.agent))
+        if events:
+            await self.emit(events)
+
+    async def _expire(self) -> None:
+        for esc in self.state.pending_escalations():
+            if esc.expires is None or esc.expires > self.state.now:
+                continue
+            approve = esc.kind == "decision" and self.org.escalation.on_expiry == "approve"
+            verdict = "approved" if approve else "expired"
+            await self.emit([self._event("escalation.resolved", {
+                "escalation_id": esc.id, "verdict": verdict, "escalation_kind": esc.kind,
+                "decision_id": esc.decision_id, "note": "nobody acted before it expired", "by": "policy"},
+                venture=esc.venture, agent=esc.agent)])
+            d = self.state.decisions.get(esc.decision_id or -1)
+            if d is not None:
+                await self._apply_verdict(d, "approved" if approve else "expired", None, "expired")
+
+    # -- introspection for summaries ----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {"now": iso(self.state.now), "day": self.state.day_index(), "calls": self.calls_made,
+                "pending": len(self.state.escalations)}
+
+
+def describe_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

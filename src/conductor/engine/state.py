@@ -1,0 +1,405 @@
+"""The engine's working memory, folded from events.
+
+`EngineState.observe(event)` is the only way this state changes, live and on restart alike: a restarted
+engine replays the log through it and is exactly where the killed one was (who is due, what is in review,
+what is pending, what each agent has not yet seen). It has no side effects: no calls, no writes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from conductor.org.models import Org
+from conductor.store.events import StoredEvent, parse_iso
+
+
+@dataclass
+class Mailbox:
+    """What an agent has not yet seen: the reasons a heartbeat is worth a model call."""
+
+    tasks: dict[int, str] = field(default_factory=dict)
+    messages: list[tuple[int, str]] = field(default_factory=list)
+    verdicts: list[tuple[int, str]] = field(default_factory=list)
+    revisions: dict[int, str] = field(default_factory=dict)
+    outcomes: list[tuple[int, str]] = field(default_factory=list)
+    directives: int = 0
+    brain: int = 0
+    founder_wake: bool = False
+
+    def has_news(self) -> bool:
+        return bool(
+            self.tasks or self.messages or self.verdicts or self.revisions or self.outcomes
+            or self.directives or self.brain or self.founder_wake
+        )
+
+    def urgent(self) -> bool:
+        """News that should wake the agent now rather than at its next heartbeat."""
+        return bool(self.tasks or self.messages or self.revisions or self.founder_wake)
+
+
+@dataclass
+class AgentRuntime:
+    id: str
+    venture: str | None
+    next_wake: datetime
+    woke_at: datetime | None = None
+    in_flight: bool = False
+    stuck: bool = False
+    paused: bool = False
+    budget_stopped_day: str | None = None
+    wakes: deque[datetime] = field(default_factory=lambda: deque(maxlen=64))
+    capped_until: datetime | None = None
+    metric_at_wake: float | None = None
+    mailbox: Mailbox = field(default_factory=Mailbox)
+    open_tasks: dict[int, str] = field(default_factory=dict)
+    recent_outcomes: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=5))
+    recent_verdicts: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=5))
+
+
+@dataclass
+class DecisionRuntime:
+    id: int
+    venture: str
+    agent: str
+    kind: str
+    params: dict[str, Any]
+    rationale: str
+    expected: dict[str, Any]
+    confidence: float
+    reversible: bool
+    brain_version: int | None
+    state: str
+    review_round: int = 0
+    history: list[str] = field(default_factory=list)
+    executed_day: int | None = None
+    outcome_done: bool = False
+
+
+@dataclass
+class EscalationRuntime:
+    id: int
+    kind: str
+    venture: str | None
+    agent: str | None
+    decision_id: int | None
+    expires: datetime | None
+    detail: dict[str, Any]
+
+
+class EngineState:
+    """Everything the scheduler needs between wake-ups, derived from the events alone."""
+
+    def __init__(self, org: Org, start: datetime) -> None:
+        self.org = org
+        self.now = start
+        self.origin = start
+        self.last_event_id = 0
+        self.org_paused = False
+        self.paused_ventures: set[str] = set()
+        self.agents: dict[str, AgentRuntime] = {}
+        for venture, agent in org.agents():
+            self.agents[agent.id] = AgentRuntime(agent.id, venture.id, next_wake=start)
+        self.agents[org.platform.id] = AgentRuntime(org.platform.id, None, next_wake=start + org.platform.heartbeat)
+        self.decisions: dict[int, DecisionRuntime] = {}
+        self.executed_keys: set[str] = set()
+        self.executing: set[int] = set()
+        self.escalations: dict[int, EscalationRuntime] = {}
+        self.trust: dict[tuple[str, str], float] = {}
+        self.streaks: dict[tuple[str, str], int] = defaultdict(int)
+        self.proposed_trust: set[tuple[str, str]] = set()
+        self.metrics: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+        self.market_days: dict[str, int] = defaultdict(int)
+        self.market_log: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+        self.directives: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        self.brain_versions: dict[str, int] = {}
+        self.spend: dict[tuple[str, str], float] = defaultdict(float)
+        self.budget_escalated: set[tuple[str, str]] = set()
+        self.extra_allowance: dict[tuple[str, str], float] = defaultdict(float)
+        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.stage: dict[str, str] = {v.id: v.stage for v in org.ventures}
+
+    # -- derived views ---------------------------------------------------------------------------------
+    def day_index(self, moment: datetime | None = None) -> int:
+        return int(((moment or self.now) - self.origin) / timedelta(days=1))
+
+    def day_key(self, moment: datetime | None = None) -> str:
+        return (moment or self.now).strftime("%Y-%m-%d")
+
+    def is_paused(self, agent_id: str) -> bool:
+        rt = self.agents[agent_id]
+        return self.org_paused or rt.paused or (rt.venture is not None and rt.venture in self.paused_ventures)
+
+    def metric_values(self, venture: str, metric: str, last: int = 7) -> list[float]:
+        return [v for _, v in self.metrics[venture][metric][-last:]]
+
+    def latest_metrics(self, venture: str) -> dict[str, float]:
+        return {name: series[-1][1] for name, series in self.metrics[venture].items() if series}
+
+    def pending_escalations(self) -> list[EscalationRuntime]:
+        return sorted(self.escalations.values(), key=lambda e: e.id)
+
+    # -- the fold ----------------------------------------------------------------------------------------
+    def observe(self, e: StoredEvent) -> None:
+        """Apply one event to the working memory. Unknown kinds are ignored: they change nothing here."""
+        self.last_event_id = max(self.last_event_id, e.id)
+        handler = getattr(self, "_on_" + e.kind.replace(".", "_"), None)
+        if e.venture:
+            self.counts[e.venture][e.kind] += 1
+        if handler is not None:
+            handler(e)
+
+    def _at(self, e: StoredEvent) -> datetime:
+        return parse_iso(e.sim_time) if e.sim_time else self.now
+
+    def _on_run_started(self, e: StoredEvent) -> None:
+        origin = e.payload.get("origin")
+        if origin:
+            self.origin = parse_iso(origin)
+
+    def _on_clock_advanced(self, e: StoredEvent) -> None:
+        self.now = self._at(e)
+
+    def _on_agent_woke(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is None:
+            return
+        at = self._at(e)
+        rt.woke_at = at
+        rt.in_flight = True
+        rt.wakes.append(at)
+        rt.mailbox = Mailbox()  # everything pending is in this wake-up's prompt
+        rt.metric_at_wake = e.payload.get("metric_value")
+
+    def _on_agent_concluded(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is not None:
+            rt.in_flight = False
+            rt.next_wake = parse_iso(e.payload["next_wake"])
+
+    def _on_agent_idle(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is not None and e.payload.get("next_wake"):
+            rt.next_wake = parse_iso(e.payload["next_wake"])
+
+    def _on_agent_interrupted(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is not None:
+            rt.in_flight = False
+            rt.next_wake = self._at(e)
+
+    def _on_agent_stuck(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is not None:
+            rt.in_flight = False
+            rt.stuck = True
+            if e.payload.get("next_wake"):
+                rt.next_wake = parse_iso(e.payload["next_wake"])
+
+    def _on_agent_wake_capped(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is not None:
+            rt.capped_until = parse_iso(e.payload["until"])
+
+    def _on_agent_budget_stopped(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.agent or "")
+        if rt is not None:
+            rt.budget_stopped_day = e.payload["day"]
+
+    def _on_founder_paused(self, e: StoredEvent) -> None:
+        self._pause(e, True)
+
+    def _on_founder_resumed(self, e: StoredEvent) -> None:
+        self._pause(e, False)
+
+    def _pause(self, e: StoredEvent, flag: bool) -> None:
+        scope, target = e.payload.get("scope"), e.payload.get("target")
+        if scope == "agent" and target in self.agents:
+            rt = self.agents[target]
+            rt.paused = flag
+            if not flag:  # resuming clears stuck and budget stops: the founder has looked
+                rt.stuck = False
+                rt.budget_stopped_day = None
+                rt.next_wake = min(rt.next_wake, self._at(e))
+        elif scope == "venture" and target:
+            (self.paused_ventures.add if flag else self.paused_ventures.discard)(target)
+        elif scope == "org":
+            self.org_paused = flag
+
+    def _on_founder_wake(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.payload.get("target", ""))
+        if rt is not None:
+            rt.mailbox.founder_wake = True
+            rt.stuck = False
+            rt.next_wake = min(rt.next_wake, self._at(e))
+
+    def _on_task_created(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.payload["to_agent"])
+        if rt is not None:
+            text = f"from {e.payload.get('from_agent') or 'the founder'}: {e.payload['title']}"
+            if e.payload.get("body"):
+                text += f" — {e.payload['body']}"
+            rt.mailbox.tasks[e.id] = text
+            rt.open_tasks[e.id] = text
+
+    def _on_task_updated(self, e: StoredEvent) -> None:
+        for rt in self.agents.values():
+            if e.payload["task_id"] in rt.open_tasks and e.payload["state"] in ("done", "rejected"):
+                rt.open_tasks.pop(e.payload["task_id"], None)
+                rt.mailbox.tasks.pop(e.payload["task_id"], None)
+
+    def _on_message_sent(self, e: StoredEvent) -> None:
+        rt = self.agents.get(e.payload["to"])
+        if rt is not None:
+            rt.mailbox.messages.append((e.id, f"from {e.agent}: {e.payload['text']}"))
+
+    def _on_directive_added(self, e: StoredEvent) -> None:
+        if e.venture:
+            self.directives[e.venture].append((e.id, e.payload["text"]))
+            for rt in self.agents.values():
+                if rt.venture == e.venture:
+                    rt.mailbox.directives += 1
+
+    def _on_directive_retired(self, e: StoredEvent) -> None:
+        for venture, items in self.directives.items():
+            self.directives[venture] = [(i, t) for i, t in items if i != e.payload["directive_id"]]
+
+    def _on_brain_version(self, e: StoredEvent) -> None:
+        venture = e.venture or "platform"
+        self.brain_versions[venture] = e.payload["version"]
+        for rt in self.agents.values():
+            if rt.venture == venture or venture == "platform":
+                rt.mailbox.brain += 1
+
+    def _on_venture_stage(self, e: StoredEvent) -> None:
+        if e.venture:
+            self.stage[e.venture] = e.payload["stage"]
+
+    def _on_metric_recorded(self, e: StoredEvent) -> None:
+        if e.venture:
+            day = int(e.payload.get("day", self.day_index(parse_iso(e.payload["at"]))))
+            series = self.metrics[e.venture][e.payload["metric"]]
+            series[:] = [(d, v) for d, v in series if d != day]
+            series.append((day, float(e.payload["value"])))
+            series.sort()
+            del series[:-120]
+
+    def _on_market_stepped(self, e: StoredEvent) -> None:
+        if e.venture:
+            self.market_days[e.venture] = e.payload["day"]
+            self.market_log[e.venture].append(("step", e.payload["day"]))
+
+    def _on_call_recorded(self, e: StoredEvent) -> None:
+        day = (e.sim_time or e.ts)[:10]
+        cost = float(e.payload.get("cost", 0.0))
+        self.spend[(day, "org")] += cost
+        if e.venture:
+            self.spend[(day, f"venture:{e.venture}")] += cost
+        if e.agent:
+            self.spend[(day, f"agent:{e.agent}")] += cost
+
+    def _on_decision_proposed(self, e: StoredEvent) -> None:
+        p = e.payload
+        self.decisions[e.id] = DecisionRuntime(
+            id=e.id, venture=e.venture or "", agent=e.agent or "", kind=p["kind"], params=dict(p.get("params", {})),
+            rationale=p.get("rationale", ""), expected=dict(p.get("expected", {})),
+            confidence=float(p.get("confidence", 0.0)), reversible=bool(p.get("reversible", True)),
+            brain_version=p.get("brain_version"), state=p.get("state", "proposed"),
+            review_round=int(p.get("review_round", 0)),
+        )
+
+    def _on_decision_updated(self, e: StoredEvent) -> None:
+        d = self.decisions.get(e.payload["decision_id"])
+        if d is None:
+            return
+        d.state = e.payload["state"]
+        if "review_round" in e.payload:
+            d.review_round = e.payload["review_round"]
+        if "params" in e.payload:
+            d.params = dict(e.payload["params"])
+        for key in ("rationale", "confidence"):
+            if key in e.payload:
+                setattr(d, key, e.payload[key])
+        if e.payload.get("note"):
+            d.history.append(e.payload["note"])
+        rt = self.agents.get(d.agent)
+        if d.state == "revising" and rt is not None:
+            rt.mailbox.revisions[d.id] = e.payload.get("note", "")
+        elif rt is not None:
+            rt.mailbox.revisions.pop(d.id, None)
+
+    def _on_decision_executing(self, e: StoredEvent) -> None:
+        self.executing.add(e.payload["decision_id"])
+
+    def _on_decision_executed(self, e: StoredEvent) -> None:
+        self.executed_keys.add(e.payload["idempotency_key"])
+        self.executing.discard(e.payload["decision_id"])
+        d = self.decisions.get(e.payload["decision_id"])
+        if d is not None:
+            d.state = "executed" if e.payload.get("ok", True) else "failed"
+            d.executed_day = e.payload.get("day", self.day_index(self._at(e)))
+        market = e.payload.get("market")
+        if market and e.venture:
+            self.market_log[e.venture].append(("apply", market))
+
+    def _on_decision_outcome(self, e: StoredEvent) -> None:
+        d = self.decisions.get(e.payload["decision_id"])
+        if d is None:
+            return
+        d.outcome_done = True
+        rt = self.agents.get(d.agent)
+        if rt is not None:
+            item = (d.id, e.payload["summary"])
+            rt.mailbox.outcomes.append(item)
+            rt.recent_outcomes.append(item)
+
+    def _on_escalation_opened(self, e: StoredEvent) -> None:
+        p = e.payload
+        self.escalations[e.id] = EscalationRuntime(
+            id=e.id, kind=p["kind"], venture=e.venture, agent=e.agent, decision_id=p.get("decision_id"),
+            expires=parse_iso(p["expires"]) if p.get("expires") else None, detail=p.get("detail", {}),
+        )
+        if p["kind"] == "trust_proposal":
+            self.proposed_trust.add((p["detail"]["agent"], p["detail"]["kind"]))
+        if p["kind"] == "budget_exhausted":
+            self.budget_escalated.add((p["detail"]["day"], e.agent or ""))
+        d = self.decisions.get(p.get("decision_id") or -1)
+        if d is not None:
+            d.state = "escalated"
+
+    def _on_escalation_resolved(self, e: StoredEvent) -> None:
+        esc = self.escalations.pop(e.payload["escalation_id"], None)
+        if esc is None:
+            return
+        verdict, note = e.payload["verdict"], e.payload.get("note") or ""
+        rt = self.agents.get(esc.agent or "")
+        d = self.decisions.get(esc.decision_id or -1)
+        if rt is not None and esc.kind == "decision" and d is not None:
+            amended = " (amended)" if e.payload.get("amended") else ""
+            text = f"{d.kind} {verdict}{amended}" + (f": \"{note}\"" if note else "")
+            rt.mailbox.verdicts.append((esc.id, text))
+            rt.recent_verdicts.append((esc.id, text))
+            key = (d.agent, d.kind)
+            if verdict == "approved" and not e.payload.get("amended"):
+                self.streaks[key] += 1
+            else:
+                self.streaks[key] = 0
+        if esc.kind == "agent_stuck" and verdict == "approved" and rt is not None:
+            rt.stuck = False
+            rt.next_wake = min(rt.next_wake, self._at(e))
+        if esc.kind == "budget_exhausted" and verdict == "approved" and rt is not None:
+            day = esc.detail.get("day", "")
+            self.extra_allowance[(day, rt.id)] += float(esc.detail.get("allowance", 0.0))
+            rt.budget_stopped_day = None
+        if esc.kind == "trust_proposal":
+            self.proposed_trust.discard((esc.detail["agent"], esc.detail["kind"]))
+
+    def _on_trust_changed(self, e: StoredEvent) -> None:
+        key = (e.payload["agent"], e.payload["kind"])
+        if e.payload["state"] == "granted":
+            self.trust[key] = float(e.payload.get("spend_limit", 0.0))
+        else:
+            self.trust.pop(key, None)
+            self.streaks[key] = 0
