@@ -79,10 +79,6 @@ def test_command_help_has_an_example(runner: CliRunner, args: list[str]) -> None
     assert "conductor" in result.stdout.split("Example:", 1)[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src gap: the `org` group's help (org_app in cli/org_cmds.py) has no 'Example:' line",
-)
 def test_org_group_help_has_an_example(runner: CliRunner) -> None:
     result = runner.invoke(app, ["org", "--help"])
     assert result.exit_code == 0, result.output

@@ -507,11 +507,6 @@ async def test_event_writer_close_commits_what_is_queued(db_path: Path) -> None:
     conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: EventWriter._commit_batch only falls back to per-producer commits on sqlite3.Error, "
-    "so a projection/serialisation error (KeyError, TypeError, ...) fails every producer of the batch",
-)
 @pytest.mark.parametrize(
     ("bad", "error"),
     [

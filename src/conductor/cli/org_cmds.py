@@ -14,7 +14,10 @@ from conductor.cli.errors import cli_errors
 from conductor.org import Org, load_org, org_json_schema
 from conductor.org.durations import format_duration
 
-org_app = typer.Typer(help="Check organization files and print their schema.", no_args_is_help=True)
+org_app = typer.Typer(
+    help="Check organization files and print their schema.\n\nExample: conductor org check orgs/studio.toml",
+    no_args_is_help=True,
+)
 
 
 def org_tree(org: Org) -> Tree:

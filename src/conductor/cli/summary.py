@@ -7,11 +7,20 @@ import sqlite3
 from rich.table import Table
 
 
+def compact(value: float) -> str:
+    """3 significant figures with k/M suffixes: a metric cell must fit an 80-column terminal."""
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    return f"{value:.3g}"
+
+
 def run_summary(conn: sqlite3.Connection) -> list[Table]:
     ventures = [r[0] for r in conn.execute("SELECT id FROM ventures ORDER BY id")]
     overview = Table(title="Per venture", title_justify="left")
-    for col in ("venture", "stage", "wake-ups", "idle", "calls", "decisions", "executed", "reviewed back",
-                "escalations", "pending", "spend"):
+    for col in ("venture", "stage", "wakes", "idle", "calls", "decid", "exec", "revised", "escal", "open", "spend"):
         overview.add_column(col, justify="left" if col in ("venture", "stage") else "right")
 
     def one(sql: str, *args: object) -> float:
@@ -30,20 +39,22 @@ def run_summary(conn: sqlite3.Connection) -> list[Table]:
                         "AND json_extract(payload, '$.verdict') = 'revise'", v))),
             str(int(one("SELECT count(*) FROM escalations WHERE venture = ?", v))),
             str(int(one("SELECT count(*) FROM escalations WHERE venture = ? AND state = 'pending'", v))),
-            f"${one('SELECT sum(cost) FROM calls WHERE venture = ?', v):,.4f}",
+            f"${one('SELECT sum(cost) FROM calls WHERE venture = ?', v):,.2f}",
         )
-    metrics = Table(title="Metrics, first day -> last day", title_justify="left")
+    metrics = Table(title="Metrics, first day → last day", title_justify="left")
     metrics.add_column("venture")
     names = [r[0] for r in conn.execute("SELECT DISTINCT metric FROM metric_points ORDER BY metric")]
+    short = {"activation_rate": "activ %", "churn_rate": "churn %", "paying_customers": "paying",
+             "support_backlog": "backlog"}
     for name in names:
-        metrics.add_column(name, justify="right")
+        metrics.add_column(short.get(name, name), justify="right")
     for v in ventures:
         cells = []
         for name in names:
             rows = conn.execute(
                 "SELECT value FROM metric_points WHERE venture = ? AND metric = ? ORDER BY at", (v, name)
             ).fetchall()
-            cells.append(f"{rows[0][0]:,.4g} -> {rows[-1][0]:,.4g}" if rows else "-")
+            cells.append(f"{compact(rows[0][0])}→{compact(rows[-1][0])}" if rows else "-")
         metrics.add_row(v, *cells)
     kinds = Table(title="Escalations by kind and state", title_justify="left")
     for col in ("kind", "pending", "approved", "rejected", "expired"):

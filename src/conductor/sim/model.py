@@ -582,6 +582,8 @@ def _numeric(param: _Param, kind: _Kind, w: _Wake, rng: random.Random, scores: d
         value = rng.uniform(lo, hi)
     if param.name == kind.spend or param.name in ("value", "amount"):
         value = _round_to(value, 50 if value >= 200 else 10)
+    elif hi - lo >= 10:
+        value = round(value)
     return _clamp(param, value)
 
 
@@ -597,7 +599,8 @@ def _clamp(param: _Param, value: float) -> float | int:
         if param.hi is not None and ivalue > param.hi:
             ivalue -= 1
         return int(ivalue)
-    return round(float(value), 2)
+    number = round(float(value), 2)
+    return int(number) if number.is_integer() else number
 
 
 def _pick_choice(choices: list[str], scores: dict[str, float], rng: random.Random) -> str:
@@ -724,14 +727,21 @@ def _revise(w: _Wake, rid: int, text: str, rng: random.Random) -> dict[str, Any]
         kind = next((k for k in w.kinds if k.id not in w.policy.always), w.kinds[0] if w.kinds else None)
     if kind is None:
         return None
-    original = _pairs(text)
+    jm = re.search(r"\{[^{}]*\}", text)
+    if jm:
+        head, feedback = text[: jm.end()], text[jm.end() :]
+    elif ": " in text:
+        head, feedback = text.split(": ", 1)
+    else:
+        head, feedback = text, text
+    feedback = feedback.strip().lstrip(":;,.- ").strip()
+    original = _pairs(head)
     fresh = _make_params(kind, w, rng)
     params: dict[str, Any] = {}
     for param in kind.params:
         value = _coerce(param, original.get(param.name))
         params[param.name] = fresh[param.name] if value is None else value
     before = dict(params)
-    feedback = text.split(":", 1)[1] if ":" in text and text.index(":") < len(text) - 1 else text
     feedback_pairs = _pairs(feedback)
     for param in kind.params:  # explicit key=value in the feedback wins
         value = _coerce(param, feedback_pairs.get(param.name))
@@ -746,7 +756,7 @@ def _revise(w: _Wake, rid: int, text: str, rng: random.Random) -> dict[str, Any]
         hit = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", feedback, re.I)), None)
         if hit is None:
             continue
-        m = re.search(rf"\b{re.escape(hit)}\b[^.;]*?\b(?:to|at|under|below|of|max(?:imum)?)\s*\$?({_NUMBER.pattern})",
+        m = re.search(rf"\b{re.escape(hit)}\b[^.;]{{0,40}}?\b(?:to|at|under|below|of|max(?:imum)?)\s*\$?({_NUMBER.pattern})",
                       feedback, re.I)
         target = _num(m.group(1)) if m else None
         if target is not None:
@@ -784,7 +794,7 @@ def _coerce(param: _Param, raw: Any) -> Any:
             return None
         if (param.lo is not None and value < param.lo) or (param.hi is not None and value > param.hi):
             return _clamp(param, value)
-        return int(round(value)) if param.type == "integer" else value
+        return round(value) if param.type == "integer" else value
     if param.type == "boolean":
         return {"true": True, "false": False}.get(text.lower())
     if param.choices is not None:
@@ -817,7 +827,7 @@ def _sensible_change(kind: _Kind, params: dict[str, Any], w: _Wake, rng: random.
 
 def _wake(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) -> str:
     w = _read_wake(prompt)
-    word, good, trend_text = _trend(w)
+    word, _, trend_text = _trend(w)
     normal = [k for k in w.kinds if k.id not in w.policy.always] or list(w.kinds)
     decisions: list[dict[str, Any]] = []
     for rid, text in w.revisions[:2]:
@@ -899,8 +909,12 @@ def _summary(w: _Wake, decisions: list[dict[str, Any]], trend: str) -> str:
             tag = f" (revises #{d['revises']})" if d.get("revises") else ""
             described.append(f"{d['kind']} {main}".strip() + tag)
         parts.append("Taking " + "; ".join(described) + ".")
+    elif w.revisions or w.tasks or w.messages:
+        parts.append("I handled what was waiting for me; no new decision is worth taking today.")
+    elif w.outcome_balance > 0:
+        parts.append("Recent results are good and nothing is pending, so no new decision today.")
     else:
-        parts.append("Recent results are fine and nothing is pending, so no new decision today.")
+        parts.append("Nothing is worth changing today; I am watching the trend.")
     for kind, pairs, ref in w.know.rejected[:2]:
         bits = " ".join(f"{k}={v}" for k, v in pairs.items())
         parts.append(f"The founder rejected {ref} ({kind} {bits}".rstrip() + "); not repeating it.")

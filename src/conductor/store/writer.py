@@ -118,7 +118,7 @@ class EventWriter:
         flat = [event for events, _ in batch for event in events]
         try:
             stored = commit_events(self._conn, flat, now=self._now)
-        except sqlite3.Error:
+        except Exception:  # retry each producer alone, so one bad event fails only its own producer
             results: list = []
             for events, _ in batch:
                 try:

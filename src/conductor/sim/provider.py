@@ -1,0 +1,75 @@
+"""The simulated model as a litellm custom provider: `litellm.acompletion(model="sim/standard", ...)`.
+
+Imported only by `conductor.engine.provider.load_litellm`, after litellm itself is loaded. The handler hands
+the messages, and nothing else, to `conductor.sim.model.respond`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import litellm
+from litellm import CustomLLM
+from litellm.exceptions import BadRequestError
+
+from conductor.sim.model import Profile, SimReply, parse_profile, respond
+
+PROVIDER = "sim"
+
+
+def _profile(model: str) -> Profile:
+    try:
+        return parse_profile(model)
+    except ValueError as exc:
+        # A litellm exception type passes through litellm's mapping unchanged, and a 400 is never retried.
+        raise BadRequestError(message=str(exc), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER) from None
+
+
+def _fill(model_response: Any, model: str, reply: SimReply) -> Any:
+    model_response.choices[0].message.content = reply.text
+    model_response.model = f"{PROVIDER}/{model}"
+    model_response.usage = litellm.Usage(
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        total_tokens=reply.prompt_tokens + reply.completion_tokens,
+    )
+    hidden = getattr(model_response, "_hidden_params", None)
+    if not isinstance(hidden, dict):
+        hidden = {}
+    # A fresh dict: the class-level default is shared between responses and must never be mutated.
+    model_response._hidden_params = {**hidden, "sim_latency_ms": reply.latency_ms}
+    return model_response
+
+
+class SimProvider(CustomLLM):
+    """Answers from the simulated model; the only input it ever reads is `messages` (and the profile name)."""
+
+    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict, model_response: Any,
+                   print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict,
+                   *args: Any, **kwargs: Any) -> Any:
+        profile = _profile(model)
+        return _fill(model_response, model, respond(list(messages), profile))
+
+    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                          model_response: Any, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
+                          optional_params: dict, *args: Any, **kwargs: Any) -> Any:
+        profile = _profile(model)
+        reply = respond(list(messages), profile)
+        if profile.sleep_ms > 0:
+            await asyncio.sleep(profile.sleep_ms / 1000)
+        return _fill(model_response, model, reply)
+
+
+def register_sim_provider(litellm_module: Any) -> None:
+    """Add the "sim" provider to litellm's custom provider map, once, keeping every other entry."""
+    current = list(getattr(litellm_module, "custom_provider_map", None) or [])
+    if any(isinstance(e, dict) and e.get("provider") == PROVIDER for e in current):
+        return
+    current.append({"provider": PROVIDER, "custom_handler": SimProvider()})
+    litellm_module.custom_provider_map = current
+    # litellm reads the map into its provider lists when a call starts; do it now as well, so helpers that
+    # look the provider up before any call already know it.
+    setup = getattr(getattr(litellm_module, "utils", None), "custom_llm_setup", None)
+    if callable(setup):
+        setup()
