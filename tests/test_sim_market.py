@@ -108,12 +108,15 @@ def test_replaying_executed_decisions_reproduces_the_numbers() -> None:
     assert replayed.state() == original.state()
 
 
-def test_start_day_keeps_noise_tied_to_the_absolute_day() -> None:
-    early = studio_market("ledgerly")
-    trajectory(early, 5)
-    late = Market(early.venture_id, early.seed, studio_market("ledgerly").values(), start_day=5)
+def test_start_day_sets_the_day_and_noise_follows_the_absolute_day() -> None:
+    initial = studio_market("ledgerly").values()
+    late = Market("ledgerly", 23, initial, start_day=5)
     assert late.day == 5
-    assert_sane(late.step())
+    first = late.step()
+    assert late.day == 6
+    assert_sane(first)
+    assert first == Market("ledgerly", 23, initial, start_day=5).step()
+    assert first != Market("ledgerly", 23, initial, start_day=6).step()
 
 
 # --- economics --------------------------------------------------------------------------------------------
@@ -135,18 +138,14 @@ def test_campaign_raises_signups_with_a_lag() -> None:
 def test_campaign_spend_has_diminishing_returns() -> None:
     def week_lift(budget: float) -> float:
         control = trajectory(studio_market("inkwell"), 10)
-        treated = trajectory(
-            studio_market("inkwell"), 10, {0: [("campaign", {"channel": "seo", "budget": budget})]}
-        )
+        treated = trajectory(studio_market("inkwell"), 10, {0: [("campaign", {"channel": "seo", "budget": budget})]})
         return sum(t["signups"] - c["signups"] for t, c in zip(treated, control, strict=True))
 
     small, large = week_lift(1000), week_lift(10000)
     assert 0 < small < large < 10 * small
 
 
-def relative_effect(
-    venture_id: str, lever: str, params: dict[str, object], metric: str, days: int = 14
-) -> float:
+def relative_effect(venture_id: str, lever: str, params: dict[str, object], metric: str, days: int = 14) -> float:
     """Treatment minus control (same seed, hence same noise) over control, in the last 3 of `days` days."""
     control = trajectory(studio_market(venture_id), days + 2)
     treated = trajectory(studio_market(venture_id), days + 2, {2: [(lever, params)]})
@@ -164,9 +163,7 @@ def test_price_rise_pays_in_one_venture_and_loses_money_in_another() -> None:
     effects = {}
     for venture in ORG.ventures:
         arpu = studio_market(venture.id).values()["arpu"]
-        effects[venture.id] = relative_effect(
-            venture.id, "pricing", {"plan": "main", "price": arpu * 1.3}, "mrr"
-        )
+        effects[venture.id] = relative_effect(venture.id, "pricing", {"plan": "main", "price": arpu * 1.3}, "mrr")
     assert max(effects.values()) > 0.08, effects
     assert min(effects.values()) < -0.08, effects
     # The flip follows the hidden elasticity, not the venture's name.
@@ -262,11 +259,7 @@ def test_absurd_decisions_keep_values_sane() -> None:
 
 
 json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )

@@ -21,6 +21,9 @@ seed; the agents never see them and can only infer them from how the seven metri
 * support      = tickets flow in with customers x `support_load`; a team of fixed capacity clears them with
                  a saturating service rate, so the backlog sits at its initial level until demand or
                  capacity changes, and the support lever adds capacity or removes tickets at the source.
+* money        = campaign budget, allocate amount and a contractor's weekly cost all buy their lever through
+                 log1p(amount / reference), so twice the money never buys twice the effect; `stage` only
+                 nudges baseline demand (idea 0.9x ... scale 1.08x).
 
 Every decision becomes one or more lagged `Effect`s (ramp in, hold, decay), and every day's noise comes from
 ``random.Random(f"...:{seed}:{day}")``, so noise depends only on (seed, day): replaying the executed decisions
@@ -439,10 +442,8 @@ class Market:
         # drawn momentum: a venture neither collapses nor explodes without decisions.
         activated0 = self._signups0 * self._activation0 / 100.0
         churned0 = self._paying0 * self._churn0 / 100.0 / 30.0
-        if activated0 > 1e-6 and churned0 > 1e-6:
-            conv0 = churned0 * (1.0 + p.trial_momentum) / activated0
-        else:
-            conv0 = 0.04
+        calibrated = activated0 > 1e-6 and churned0 > 1e-6
+        conv0 = churned0 * (1.0 + p.trial_momentum) / activated0 if calibrated else 0.04
         self._conv0 = _clamp(conv0, 0.003, 0.6)
 
         # Support capacity and the service curve are calibrated so the initial backlog is the equilibrium.
@@ -545,9 +546,7 @@ class Market:
 
         # Activation: each improvement closes part of the remaining gap to the ceiling.
         gap = (self._ceiling - self._activation0) * drivers["activation_gap"]
-        activation = (self._ceiling - gap) * _clamp(
-            backlog_ratio ** (-0.04 * cd.support_sensitivity), 0.8, 1.1
-        )
+        activation = (self._ceiling - gap) * _clamp(backlog_ratio ** (-0.04 * cd.support_sensitivity), 0.8, 1.1)
         cohort_size = max(signups, 1.0) * 14.0
         act_sd = _clamp(50.0 * math.sqrt(activation / 100 * (1 - activation / 100) / cohort_size), 0.2, 2.0)
         activation = _clamp(activation + act_sd * z[1], 0.5, 99.0)
@@ -578,9 +577,7 @@ class Market:
         price_pressure = _clamp((self._paid_price / self._price0) ** (0.3 * p.price_elasticity), 0.5, 3.0)
         support_pressure = _clamp(backlog_ratio ** (0.25 * cd.support_sensitivity), 0.7, 2.5)
         base_rate = self._churn0 * price_pressure * support_pressure * math.exp(drivers["churn"])
-        base_rate *= (
-            1.0 + _clamp(p.noise + 0.15 / math.sqrt(1.0 + paying * self._churn0 / 100.0), 0, 0.4) * z[3]
-        )
+        base_rate *= 1.0 + _clamp(p.noise + 0.15 / math.sqrt(1.0 + paying * self._churn0 / 100.0), 0, 0.4) * z[3]
         base_rate = max(0.0, base_rate)
         shock = 1.0 - math.exp(-drivers["shock"])  # share lost today to a price rise
         lost = 0.0
@@ -799,9 +796,7 @@ class Market:
         if new > old > 0:
             # Some existing customers leave rather than pay more; the more elastic the market, the more.
             lost = 1.0 - (new / old) ** (-0.6 * self.params.price_elasticity)
-            self._add(
-                "shock", -math.log(max(1e-9, 1.0 - lost)) / SHOCK_DAYS, did, hold=SHOCK_DAYS, half_life=0.3
-            )
+            self._add("shock", -math.log(max(1e-9, 1.0 - lost)) / SHOCK_DAYS, did, hold=SHOCK_DAYS, half_life=0.3)
         plan = _text(args.get("plan"))[:40] or "the plan"
         note = f"{plan} list price set to ${new:,.2f}; existing customers move to it at renewal"
         if new != price:
@@ -822,9 +817,7 @@ class Market:
                 at_risk = min(0.3, 3.0 * self._churn0 / 100.0)
                 self._add("churn", math.log(1.0 - retain), did, ramp=1, hold=OFFER_DAYS, half_life=3.0)
                 self._add("arpu", math.log(1.0 - at_risk * percent / 100.0), did, hold=90, half_life=10.0)
-            return _accept(
-                f"{percent:g}% retention discount offered to at-risk customers for {OFFER_DAYS} days"
-            )
+            return _accept(f"{percent:g}% retention discount offered to at-risk customers for {OFFER_DAYS} days")
         if percent == 0:
             self._offers.pop(segment, None)
             return _accept(f"discount for {segment} customers withdrawn")
@@ -929,7 +922,7 @@ class Market:
             return _refuse("hire needs a non-negative weekly_cost in USD")
         weekly = min(weekly, MAX_MONEY)
         skill = _text(args.get("skill"))
-        target = next((t for word, t in _HIRE_WORDS if word in skill), "product")
+        target = _keyword(skill, _HIRE_WORDS) or "product"
         # A contractor is engaged for four weeks and needs about a week to become useful.
         self._money(target, weekly * 4.0, 28, did, delay=5)
         return _accept(f"contractor for {skill[:40] or 'general work'} engaged for 4 weeks ({target})")
@@ -1046,12 +1039,20 @@ def _match(value: object, choices: tuple[str, ...], words: tuple[tuple[str, str]
     norm = text.replace("-", "_").replace(" ", "_")
     if norm in choices:
         return norm
+    found = _keyword(text, words)
+    if found is not None:
+        return found
+    for choice in choices:
+        if choice in norm:
+            return choice
+    return None
+
+
+def _keyword(text: str, words: tuple[tuple[str, str], ...]) -> str | None:
+    """The first keyword found in `text`: short words must be whole words ("ads" is not in "leads")."""
     tokens = set(re.split(r"[^a-z0-9]+", text))
     for word, choice in words:
         if (word in tokens) if len(word) <= 3 else (word in text):
-            return choice
-    for choice in choices:
-        if choice in norm:
             return choice
     return None
 

@@ -176,9 +176,20 @@ class _Flags:
 # ---------------------------------------------------------------------------------------------------------
 
 _TITLES = {
-    "Your role", "Your metric", "Founder directives", "Venture brief", "Platform insights", "Tasks for you",
-    "Messages for you", "Outcomes of your recent decisions", "Founder verdicts on your escalations",
-    "Returned for revision", "Decisions you may take", "What to answer", "Review request", "Earlier rounds",
+    "Your role",
+    "Your metric",
+    "Founder directives",
+    "Venture brief",
+    "Platform insights",
+    "Tasks for you",
+    "Messages for you",
+    "Outcomes of your recent decisions",
+    "Founder verdicts on your escalations",
+    "Returned for revision",
+    "Decisions you may take",
+    "What to answer",
+    "Review request",
+    "Earlier rounds",
     "Synthesis request",
 }
 _HEADING = re.compile(r"^# (.+?)\s*$")
@@ -288,6 +299,8 @@ def _parse_kind(line: str) -> _Kind | None:
                     lo, _, hi = bit.partition("..")
                     param.lo, param.hi = _num(lo) if lo else None, _num(hi) if hi else None
             params.append(param)
+    if not any(p.name == spend and p.type in ("number", "integer") for p in params):
+        spend = None  # only a numeric parameter can hold money spent
     return _Kind(kind_id, description, params, spend)
 
 
@@ -430,25 +443,58 @@ def _numeric_sentiment(text: str, metric: str, up: bool) -> int:
 # ---------------------------------------------------------------------------------------------------------
 
 _DEFAULT_RANGES = {
-    "budget": (150, 600), "amount": (200, 700), "weekly_cost": (250, 700), "percent": (5, 30), "hours": (4, 30),
-    "price": (9, 59), "value": (2000, 24000), "effort_days": (2, 10), "days": (7, 30),
+    "budget": (150, 600),
+    "amount": (200, 700),
+    "weekly_cost": (250, 700),
+    "percent": (5, 30),
+    "hours": (4, 30),
+    "price": (9, 59),
+    "value": (2000, 24000),
+    "effort_days": (2, 10),
+    "days": (7, 30),
 }
 _TEXTS = {
-    "topic": ["a step-by-step setup guide", "a customer case study", "this month's changelog", "a pricing explainer",
-              "migration checklist", "how our best customers use us", "a comparison with the free tools"],
-    "feature": ["one-click import", "guided setup checklist", "Slack alerts", "CSV export", "team workspaces",
-                "weekly digest email", "saved filters", "bulk edit"],
+    "topic": [
+        "a step-by-step setup guide",
+        "a customer case study",
+        "this month's changelog",
+        "a pricing explainer",
+        "migration checklist",
+        "how our best customers use us",
+        "a comparison with the free tools",
+    ],
+    "feature": [
+        "one-click import",
+        "guided setup checklist",
+        "Slack alerts",
+        "CSV export",
+        "team workspaces",
+        "weekly digest email",
+        "saved filters",
+        "bulk edit",
+    ],
     "area": ["background jobs", "page load times", "email delivery", "API error rate", "sync worker", "login flow"],
     "version": [],
     "plan": ["Pro", "Studio", "Team", "Starter"],
     "customer": ["Northfield Collective", "Brightline Partners", "Harbor & Co", "Maple Street Studio"],
-    "commitment": ["priority support with a 4-hour first reply", "an export API by next quarter",
-                   "a dedicated onboarding call"],
-    "change": ["a shorter signup form", "a sample project on first run", "an inline setup checklist",
-               "a welcome email with the first three steps", "clearer empty states"],
+    "commitment": [
+        "priority support with a 4-hour first reply",
+        "an export API by next quarter",
+        "a dedicated onboarding call",
+    ],
+    "change": [
+        "a shorter signup form",
+        "a sample project on first run",
+        "an inline setup checklist",
+        "a welcome email with the first three steps",
+        "clearer empty states",
+    ],
     "name": ["sentry-sdk", "postmark", "stripe-python", "tenacity"],
-    "purpose": ["replaces a hand-rolled retry loop", "error reporting we do not have today",
-                "transactional email with better deliverability"],
+    "purpose": [
+        "replaces a hand-rolled retry loop",
+        "error reporting we do not have today",
+        "transactional email with better deliverability",
+    ],
     "skill": ["lifecycle email copy", "Postgres performance", "SEO content writing", "mobile QA"],
 }
 _IRREVERSIBLE = {"stage.change", "customer.commitment", "security.change"}
@@ -509,8 +555,10 @@ def _read_wake(prompt: str) -> _Wake:
         if tm:
             w.tasks.append((int(tm.group(1)), tm.group(2)))
     w.messages = _bullets(sec.get("Messages for you", ""))
-    for name, target in (("Outcomes of your recent decisions", w.outcomes),
-                         ("Founder verdicts on your escalations", w.verdicts)):
+    for name, target in (
+        ("Outcomes of your recent decisions", w.outcomes),
+        ("Founder verdicts on your escalations", w.verdicts),
+    ):
         for text in _bullets(sec.get(name, "")):
             im = re.match(r"#(\d+)\s*(.*)", text)
             target.append((int(im.group(1)), im.group(2)) if im else (None, text))
@@ -521,14 +569,20 @@ def _read_wake(prompt: str) -> _Wake:
             w.revisions.append((int(rm.group(1)), body))
     know = w.know
     _learn(know, sec.get("Venture brief", ""), w.kinds, weight=1.0, metric=w.metric, up=w.up)
-    _learn(know, sec.get("Platform insights", ""), w.kinds, weight=0.7, metric=w.metric, up=w.up,
-           source="the platform insights")
+    _learn(
+        know,
+        sec.get("Platform insights", ""),
+        w.kinds,
+        weight=0.7,
+        metric=w.metric,
+        up=w.up,
+        source="the platform insights",
+    )
     _learn(know, sec.get("Founder directives", ""), w.kinds, weight=1.5, source="a founder directive")
     for _, text in w.outcomes:
         s = _sentiment(text) or _numeric_sentiment(text, w.metric, w.up)
         w.outcome_balance += s
-        _learn(know, text, w.kinds, weight=1.0, metric=w.metric, up=w.up, bare_words=False,
-               source="a recent outcome")
+        _learn(know, text, w.kinds, weight=1.0, metric=w.metric, up=w.up, bare_words=False, source="a recent outcome")
     for vid, text in w.verdicts:
         if re.search(r"\breject", text, re.I):
             kind = next((k for k in re.findall(_KIND_ID, text) if w.kind(k)), "")
@@ -653,8 +707,10 @@ def _is_rejected(w: _Wake, kind: str, params: dict[str, Any]) -> str | None:
     for rkind, pairs, ref in w.know.rejected:
         if rkind and rkind != kind:
             continue
-        if pairs and all(str(params.get(k, "")).lower() == v for k, v in pairs.items() if k in params) and any(
-            k in params for k in pairs
+        if (
+            pairs
+            and all(str(params.get(k, "")).lower() == v for k, v in pairs.items() if k in params)
+            and any(k in params for k in pairs)
         ):
             return ref
         if not pairs and rkind == kind:
@@ -692,7 +748,7 @@ def _decision(kind: _Kind, params: dict[str, Any], w: _Wake, rng: random.Random,
     return {
         "kind": kind.id,
         "params": params,
-        "rationale": f"{trend[0].upper()}{trend[1:]}; {why}.",
+        "rationale": f"{trend[0].upper()}{trend[1:]}; {why.strip().rstrip('.')}.",
         "expected_effect": {"metric": w.metric or "overall", "direction": "up" if w.up else "down", "size": size},
         "confidence": round(rng.uniform(0.6, 0.9), 2),
         "reversible": kind.id not in _IRREVERSIBLE,
@@ -756,8 +812,11 @@ def _revise(w: _Wake, rid: int, text: str, rng: random.Random) -> dict[str, Any]
         hit = next((n for n in names if re.search(rf"\b{re.escape(n)}\b", feedback, re.I)), None)
         if hit is None:
             continue
-        m = re.search(rf"\b{re.escape(hit)}\b[^.;]{{0,40}}?\b(?:to|at|under|below|of|max(?:imum)?)\s*\$?({_NUMBER.pattern})",
-                      feedback, re.I)
+        m = re.search(
+            rf"\b{re.escape(hit)}\b[^.;]{{0,40}}?\b(?:to|at|under|below|of|max(?:imum)?)\s*\$?({_NUMBER.pattern})",
+            feedback,
+            re.I,
+        )
         target = _num(m.group(1)) if m else None
         if target is not None:
             params[param.name] = _clamp(param, target)
@@ -770,8 +829,11 @@ def _revise(w: _Wake, rid: int, text: str, rng: random.Random) -> dict[str, Any]
         named = [c for c in param.choices if re.search(rf"\b{re.escape(c)}\b", feedback, re.I)]
         named = [c for c in named if c != params[param.name]]
         if named:
-            pointed = [c for c in named
-                       if re.search(rf"\b(?:to|use|try|prefer|with|on)\s+(?:the\s+)?{re.escape(c)}\b", feedback, re.I)]
+            pointed = [
+                c
+                for c in named
+                if re.search(rf"\b(?:to|use|try|prefer|with|on)\s+(?:the\s+)?{re.escape(c)}\b", feedback, re.I)
+            ]
             params[param.name] = (pointed or named)[0]
     if params == before:  # nothing concrete: change something sensible
         params = _sensible_change(kind, params, w, rng)
@@ -794,7 +856,9 @@ def _coerce(param: _Param, raw: Any) -> Any:
             return None
         if (param.lo is not None and value < param.lo) or (param.hi is not None and value > param.hi):
             return _clamp(param, value)
-        return round(value) if param.type == "integer" else value
+        if param.type == "integer":
+            return round(value)
+        return int(value) if value.is_integer() else value
     if param.type == "boolean":
         return {"true": True, "false": False}.get(text.lower())
     if param.choices is not None:
@@ -862,11 +926,17 @@ def _wake(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) ->
     if w.reports and rng.random() < (0.35 if manager else 0.1):
         to = rng.choice(w.reports)
         title, body = rng.choice(_TASK_IDEAS)
-        out["tasks"].append({"to": to, "title": title.format(metric=w.metric or "the numbers"),
-                             "body": body.format(trend=trend_text)})
+        out["tasks"].append(
+            {"to": to, "title": title.format(metric=w.metric or "the numbers"), "body": body.format(trend=trend_text)}
+        )
     elif w.reports_to and not w.reports and rng.random() < 0.06:
-        out["tasks"].append({"to": w.reports_to, "title": "Decide on budget for next week's tests",
-                             "body": f"{trend_text[0].upper()}{trend_text[1:]}. I need a budget call."})
+        out["tasks"].append(
+            {
+                "to": w.reports_to,
+                "title": "Decide on budget for next week's tests",
+                "body": f"{trend_text[0].upper()}{trend_text[1:]}. I need a budget call.",
+            }
+        )
     asked = [m.group(1) for t in w.messages if (m := re.search(r"\bfrom ([a-z][a-z0-9_-]*)", t))]
     reply_to = next((a for a in asked if a == w.reports_to or a in w.reports), None)
     p_message = 0.5 if reply_to else 0.3 if word == "slipping" else 0.12
@@ -889,8 +959,12 @@ def _task_result(text: str, decisions: list[dict[str, Any]], rng: random.Random)
         d = decisions[0]
         bits = " ".join(f"{k}={v}" for k, v in d["params"].items())
         return f"Done: answered with {d['kind']} {bits}."[:400]
-    return rng.choice([f"Done: looked into '{text[:80]}'; no change needed this week.",
-                       f"Done: '{text[:80]}' is handled; notes are in my summary."])
+    return rng.choice(
+        [
+            f"Done: looked into '{text[:80]}'; no change needed this week.",
+            f"Done: '{text[:80]}' is handled; notes are in my summary.",
+        ]
+    )
 
 
 def _message_text(w: _Wake, decisions: list[dict[str, Any]], trend: str) -> str:
@@ -940,8 +1014,13 @@ def _imperfect_decisions(w: _Wake, decisions: list[dict[str, Any]], flags: _Flag
         risky = [k for k in w.kinds if k.id in w.policy.always]
         if risky:
             kind = imp.choice(risky)
-            decision = _decision(kind, _make_params(kind, w, imp), w, imp,
-                                 "a bolder move than usual, because small steps have not been enough")
+            decision = _decision(
+                kind,
+                _make_params(kind, w, imp),
+                w,
+                imp,
+                "a bolder move than usual, because small steps have not been enough",
+            )
             i = slot()
             if i >= 0:
                 decisions[i] = decision
@@ -952,12 +1031,12 @@ def _imperfect_decisions(w: _Wake, decisions: list[dict[str, Any]], flags: _Flag
         if spenders:
             kind = imp.choice(spenders)
             params = _make_params(kind, w, imp)
-            spec = next(p for p in kind.params if p.name == kind.spend) if any(
-                p.name == kind.spend for p in kind.params) else None
+            spec = next((p for p in kind.params if p.name == kind.spend), None)
             if spec is not None:
                 params[spec.name] = _clamp(spec, _round_to(w.policy.threshold * imp.uniform(1.2, 2.5), 50))
-                decision = _decision(kind, params, w, imp,
-                                     "going bigger this time so the result is large enough to read")
+                decision = _decision(
+                    kind, params, w, imp, "going bigger this time so the result is large enough to read"
+                )
                 i = slot()
                 if i >= 0:
                     decisions[i] = decision
@@ -1005,8 +1084,9 @@ def _review(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) 
 
     # The brief may say this exact option failed.
     know = _Knowledge()
-    pseudo = _Kind(kind, "", [_Param(k, choices=[str(v)] if isinstance(v, str) else None) for k, v in params.items()],
-                   spend_name)
+    pseudo = _Kind(
+        kind, "", [_Param(k, choices=[str(v)] if isinstance(v, str) else None) for k, v in params.items()], spend_name
+    )
     _learn(know, sec.get("Venture brief", ""), [pseudo], weight=1.0, bare_words=False)
     failed = [f"{k}={v}" for k, v in params.items() if know.scores(kind, k).get(str(v).lower(), 0) < 0]
 
@@ -1017,8 +1097,10 @@ def _review(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) 
         elif finance and spend is not None and spend > 350:
             target = max(100.0, _round_to(min(300.0, spend * 0.5), 50))
             verdict = "revise"
-            feedback = (f"Cut {spend_name} to {target:g}: {spend:g} is more than we can pay back at current "
-                        f"conversion. Run it smaller first and scale what works.")
+            feedback = (
+                f"Cut {spend_name} to {target:g}: {spend:g} is more than we can pay back at current "
+                f"conversion. Run it smaller first and scale what works."
+            )
         elif finance and isinstance(params.get("percent"), int | float) and params["percent"] > 25:
             verdict = "revise"
             feedback = f"Cut percent to 15: {params['percent']:g}% gives away too much margin."
@@ -1032,16 +1114,22 @@ def _review(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) 
         elif confidence is not None and confidence < 0.6 and rng.random() < 0.5:
             verdict = "revise"
             feedback = "Confidence is low: reduce the size of the bet and say what result would change your mind."
-        elif rng.random() < 0.12:
+        elif kind != "feature.ship" and rng.random() < 0.1:
             verdict = "revise"
             feedback = _generic_feedback(params, spend_name, rng)
     elif rng.random() < 0.2:
         verdict = "revise"
-        feedback = (f"Still not convinced after round {round_no} of {max_rounds}: "
-                    + _generic_feedback(params, spend_name, rng))
+        feedback = f"Still not convinced after round {round_no} of {max_rounds}: " + _generic_feedback(
+            params, spend_name, rng
+        )
     if verdict == "approve":
-        feedback = rng.choice(["Looks reasonable; go ahead.", "Fits the plan and the budget.",
-                               "Approved: measure it against the expected effect."])
+        feedback = rng.choice(
+            [
+                "Looks reasonable; go ahead.",
+                "Fits the plan and the budget.",
+                "Approved: measure it against the expected effect.",
+            ]
+        )
     out = {"verdict": verdict, "feedback": feedback}
     return _finish(out, rng, flags, imp, "review")
 
@@ -1052,8 +1140,12 @@ def _generic_feedback(params: dict[str, Any], spend_name: str | None, rng: rando
     effort = params.get("effort_days") or params.get("days")
     if isinstance(effort, int | float) and effort > 2:
         return f"Cut effort_days to {max(1, int(effort) - 2)}: a smaller first version is enough."
-    return rng.choice(["Narrow the scope to one segment and state the expected result in numbers.",
-                       "Make the change smaller and easier to roll back."])
+    return rng.choice(
+        [
+            "Narrow the scope to one segment and state the expected result in numbers.",
+            "Make the change smaller and easier to roll back.",
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1084,12 +1176,18 @@ def _synthesis(prompt: str, rng: random.Random, flags: _Flags, imp: random.Rando
         slot["deltas"].append(delta)
     worked, failed = [], []
     for (s, _), g in groups.items():
-        item = {"lesson": g["lesson"], "evidence": g["evidence"], "delta": round(sum(g["deltas"]) / len(g["deltas"]), 4)}
+        item = {
+            "lesson": g["lesson"],
+            "evidence": g["evidence"],
+            "delta": round(sum(g["deltas"]) / len(g["deltas"]), 4),
+        }
         (worked if s > 0 else failed).append(item)
     worked.sort(key=lambda i: -abs(i["delta"]))
     failed.sort(key=lambda i: -abs(i["delta"]))
     if worked:
-        strategy = "Keep doing what moved the numbers: " + "; ".join(i["lesson"].split(":")[0] for i in worked[:3]) + "."
+        strategy = (
+            "Keep doing what moved the numbers: " + "; ".join(i["lesson"].split(":")[0] for i in worked[:3]) + "."
+        )
     else:
         strategy = "No clear winner yet: keep experiments small and measure each one."
     if failed:
@@ -1110,8 +1208,9 @@ def _synthesis(prompt: str, rng: random.Random, flags: _Flags, imp: random.Rando
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _finish(out: dict[str, Any], rng: random.Random, flags: _Flags, imp: random.Random, what: str,
-            w: _Wake | None = None) -> str:
+def _finish(
+    out: dict[str, Any], rng: random.Random, flags: _Flags, imp: random.Random, what: str, w: _Wake | None = None
+) -> str:
     if flags.schema_violation and what != "synthesis":
         out = _violate(out, imp, what, w)
     text = json.dumps(out, ensure_ascii=False)
@@ -1125,17 +1224,28 @@ def _finish(out: dict[str, Any], rng: random.Random, flags: _Flags, imp: random.
 def _violate(out: dict[str, Any], imp: random.Random, what: str, w: _Wake | None) -> dict[str, Any]:
     out = json.loads(json.dumps(out))
     if what == "review":
-        return imp.choice([{"feedback": out.get("feedback", "")}, {**out, "verdict": "approved"},
-                           {**out, "verdict": "revise", "notes": "extra field"}])
+        return imp.choice(
+            [
+                {"feedback": out.get("feedback", "")},
+                {**out, "verdict": "approved"},
+                {**out, "verdict": "revise", "notes": "extra field"},
+            ]
+        )
     decisions = out.get("decisions") or []
     variant = imp.randrange(5)
     if variant == 0:
         out.pop("summary", None)
         return out
     if not decisions:
-        decisions.append({"kind": w.kinds[0].id if w and w.kinds else "campaign.launch", "params": {},
-                          "rationale": "Trying something.", "confidence": 0.7,
-                          "expected_effect": {"metric": (w.metric if w else "") or "overall", "direction": "up"}})
+        decisions.append(
+            {
+                "kind": w.kinds[0].id if w and w.kinds else "campaign.launch",
+                "params": {},
+                "rationale": "Trying something.",
+                "confidence": 0.7,
+                "expected_effect": {"metric": (w.metric if w else "") or "overall", "direction": "up"},
+            }
+        )
         out["decisions"] = decisions
     d = decisions[0]
     if variant == 1:

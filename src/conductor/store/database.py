@@ -152,6 +152,8 @@ def open_database(
     exists = path.exists()
     if exists:
         _header_check(path)
+        if not os.access(path, os.W_OK):
+            raise StoreError(f"{path}: the database file is read-only; choose a writable --db")
         if path.stat().st_size > 0:
             try:
                 _check_ours(path, *_inspect(path))
