@@ -160,6 +160,8 @@ class Engine:
                                           venture=rt.venture, agent=agent_id))
         await self.emit(events)
         for venture in self.org.ventures:
+            if not self._has_market(venture.id):
+                continue
             market = self.actions.market(venture, self.org.venture_seed(venture))
             for op, arg in self.state.market_log[venture.id]:
                 if op == "apply":
@@ -180,6 +182,12 @@ class Engine:
                     "day": self.state.day_index()}, venture=d.venture, agent=d.agent)])
             elif d.state == "approved":
                 self.execute_queue.append((d.id, None))
+
+    def _has_market(self, venture_id: str) -> bool:
+        """A venture gets a simulated market only if one of its agents can take a decision that moves it."""
+        venture = self.org.venture(venture_id)
+        sim_kinds = {k.id for k in self.org.decision_kinds if k.action == "sim"}
+        return venture is not None and any(sim_kinds.intersection(a.decision_kinds) for a in venture.agents)
 
     # -- main loop ---------------------------------------------------------------------------------------
     async def _loop(self) -> None:

@@ -999,33 +999,31 @@ def _imperfect_decisions(w: _Wake, decisions: list[dict[str, Any]], flags: _Flag
     """Low confidence, risky kinds and overspending, as a real model sometimes does."""
     normal = [k for k in w.kinds if k.id not in w.policy.always] or list(w.kinds)
 
-    def slot() -> int:
+    touched: set[int] = set()
+
+    def place(decision: dict[str, Any]) -> None:
+        """Replace a fresh decision not yet replaced, else add one, else replace the last fresh one."""
         fresh = [i for i, d in enumerate(decisions) if not d.get("revises")]
-        if fresh:
-            return fresh[-1]
-        if len(decisions) < 2 and normal:
-            decision = _new_decision(w, imp, set(), normal)
-            if decision:
-                decisions.append(decision)
-                return len(decisions) - 1
-        return -1
+        untouched = [i for i in fresh if i not in touched]
+        if untouched:
+            i = untouched[-1]
+            decisions[i] = decision
+        elif len(decisions) < 2:
+            decisions.append(decision)
+            i = len(decisions) - 1
+        elif fresh:
+            i = fresh[-1]
+            decisions[i] = decision
+        else:
+            return
+        touched.add(i)
 
     if flags.risky:
         risky = [k for k in w.kinds if k.id in w.policy.always]
         if risky:
             kind = imp.choice(risky)
-            decision = _decision(
-                kind,
-                _make_params(kind, w, imp),
-                w,
-                imp,
-                "a bolder move than usual, because small steps have not been enough",
-            )
-            i = slot()
-            if i >= 0:
-                decisions[i] = decision
-            elif len(decisions) < 2:
-                decisions.append(decision)
+            why = "a bolder move than usual, because small steps have not been enough"
+            place(_decision(kind, _make_params(kind, w, imp), w, imp, why))
     if flags.over_budget:
         spenders = [k for k in w.kinds if k.spend and k.id not in w.policy.always] or [k for k in w.kinds if k.spend]
         if spenders:
@@ -1034,17 +1032,16 @@ def _imperfect_decisions(w: _Wake, decisions: list[dict[str, Any]], flags: _Flag
             spec = next((p for p in kind.params if p.name == kind.spend), None)
             if spec is not None:
                 params[spec.name] = _clamp(spec, _round_to(w.policy.threshold * imp.uniform(1.2, 2.5), 50))
-                decision = _decision(
-                    kind, params, w, imp, "going bigger this time so the result is large enough to read"
-                )
-                i = slot()
-                if i >= 0:
-                    decisions[i] = decision
-                elif len(decisions) < 2:
-                    decisions.append(decision)
+                place(_decision(kind, params, w, imp, "going bigger this time so the result is large enough to read"))
     if flags.low_confidence:
-        i = slot()
-        if i >= 0:
+        fresh = [i for i, d in enumerate(decisions) if not d.get("revises")]
+        if not fresh and len(decisions) < 2 and normal:
+            decision = _new_decision(w, imp, set(), normal)
+            if decision:
+                decisions.append(decision)
+                fresh = [len(decisions) - 1]
+        if fresh:
+            i = fresh[-1]
             decisions[i]["confidence"] = round(imp.uniform(0.2, 0.45), 2)
             decisions[i]["rationale"] += " I am unsure this is the right call."
 
