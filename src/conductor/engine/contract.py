@@ -7,6 +7,7 @@ the org: kinds must exist, parameters must fit the kind. Whatever fails is quote
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Literal
@@ -176,6 +177,7 @@ def parse_review_output(text: str) -> ReviewOutput:
         raise OutputError(f"the review does not fit the schema: {_format_validation(exc)}") from None
 
 
+@functools.cache
 def schema_text(model: type[BaseModel]) -> str:
     """The JSON schema, compact, for prompts to models that do not take a response schema."""
     return json.dumps(model.model_json_schema(), separators=(",", ":"))

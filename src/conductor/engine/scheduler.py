@@ -91,6 +91,7 @@ class Engine:
         self.review_queue: list[int] = []
         self.execute_queue: list[tuple[int, dict[str, Any] | None]] = []
         self.route_queue: list[int] = []
+        self._escalate_after_batch: list[int] = []
         self._stopping = False
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
@@ -300,22 +301,36 @@ class Engine:
             decision_id, amended = self.execute_queue.pop(0)
             await self._execute(decision_id, amended)
             progressed = True
-        jobs: list[Job] = []
+        # Prepare every due wake-up and review, starting each call as soon as it is prepared, then commit the
+        # wave's wake/idle events at once and each result in a fixed order, as soon as it and those before it
+        # are done: calls overlap with preparation and with commits, and the event order stays deterministic.
+        batch: list[NewEvent] = []
+        tasks: list[asyncio.Task[JobResult]] = []
         for agent_id in self._due():
-            job = await self._prepare_wake(agent_id)
+            job = self._prepare_wake(agent_id, batch)
             progressed = True
             if job is not None:
-                jobs.append(job)
+                tasks.append(asyncio.create_task(self._run(job)))
         reviews, self.review_queue = self.review_queue, []
         for decision_id in reviews:
-            job = await self._prepare_review(decision_id)
+            job = self._prepare_review(decision_id, batch)
             progressed = True
             if job is not None:
-                jobs.append(job)
-        if jobs:
-            results = await asyncio.gather(*(self._run(job) for job in jobs))
-            for result in results:
-                await self._commit(result)
+                tasks.append(asyncio.create_task(self._run(job)))
+        try:
+            if batch:
+                await self.emit(batch)
+            for task in tasks:
+                await self._commit(await task)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        for decision_id in self._escalate_after_batch:
+            d = self.state.decisions.get(decision_id)
+            if d is not None:
+                await self._escalate_decision(d, Route("escalate", "the reviewer is out of budget", ("budget",)))
+        self._escalate_after_batch.clear()
         return progressed
 
     async def _run(self, job: Job) -> JobResult:
@@ -361,10 +376,11 @@ class Engine:
         for scope in scopes:
             self.reserved[(day, scope)] = self.reserved.get((day, scope), 0.0) + sign * amount
 
-    async def _budget_stop(self, agent_id: str, venture: str | None, scope: str, budget: float) -> None:
+    def _budget_stop_events(self, agent_id: str, venture: str | None, scope: str, budget: float) -> list[NewEvent]:
         day = self.state.day_key()
         events = [self._event("agent.budget_stopped", {"day": day, "scope": scope}, venture=venture, agent=agent_id)]
         if (day, agent_id) not in self.state.budget_escalated:
+            self.state.budget_escalated.add((day, agent_id))
             spent = self.state.spend[(day, f"agent:{agent_id}")]
             events.append(self._event("escalation.opened", {
                 "kind": "budget_exhausted", "urgency": 2,
@@ -373,7 +389,7 @@ class Engine:
                 "expires": iso(self.state.now.replace(hour=23, minute=59, second=59)),
                 "detail": {"day": day, "scope": scope, "allowance": budget, "spent": spent}},
                 venture=venture, agent=agent_id))
-        await self.emit(events)
+        return events
 
     # -- wake-ups ----------------------------------------------------------------------------------------
     def _model_for(self, agent_id: str) -> str:
@@ -393,7 +409,8 @@ class Engine:
         noise = statistics.pstdev(diffs) if len(diffs) > 1 else abs(diffs[0])
         return abs(values[-1] - rt.metric_at_wake) > max(2.5 * noise, 1e-9)
 
-    async def _prepare_wake(self, agent_id: str) -> Job | None:
+    def _prepare_wake(self, agent_id: str, batch: list[NewEvent]) -> Job | None:
+        """Decide whether a due agent calls its model; events go to the wave's batch, nothing is awaited."""
         rt = self.state.agents[agent_id]
         found = self.org.agent(agent_id)
         agent = found[1] if found else None
@@ -402,35 +419,41 @@ class Engine:
         window = [t for t in rt.wakes if t > self.state.now - timedelta(hours=1)]
         if len(window) >= self.org.engine.wake_cap_per_hour:
             until = window[0] + timedelta(hours=1)
-            await self.emit([self._event("agent.wake_capped", {
+            rt.capped_until = until
+            batch.append(self._event("agent.wake_capped", {
                 "until": iso(until), "cap": self.org.engine.wake_cap_per_hour,
                 "reason": f"{len(window)} wake-ups in the last hour; further wake-ups wait until {iso(until)}"},
-                venture=rt.venture, agent=agent_id)])
+                venture=rt.venture, agent=agent_id))
             return None
         first = not rt.wakes
         news = rt.mailbox.has_news() or self._metric_moved(agent_id)
         if not first and not news and rt.next_wake <= self.state.now:
-            await self.emit([self._event("agent.idle", {"next_wake": iso(next_wake), "reason": "nothing new"},
-                                         venture=rt.venture, agent=agent_id)])
+            rt.next_wake = next_wake
+            batch.append(self._event("agent.idle", {"next_wake": iso(next_wake), "reason": "nothing new"},
+                                     venture=rt.venture, agent=agent_id))
             return None
         reason = self._wake_reason(agent_id, first)
         ctx, brain_version = build_wake_context(self, agent_id, reason)
         model = self._model_for(agent_id)
         messages = wake_messages(ctx)
-        estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
+        prompt_chars = sum(len(m["content"]) for m in messages)
+        estimate = estimate_cost(self.org, model, prompt_chars, MAX_TOKENS)
         scope = self._over_budget(agent, agent_id, rt.venture, estimate)
         if scope is not None:
-            await self._budget_stop(agent_id, rt.venture, scope, agent.budget_per_day if agent else 0.0)
+            rt.budget_stopped_day = self.state.day_key()
+            batch.extend(self._budget_stop_events(agent_id, rt.venture, scope, agent.budget_per_day if agent else 0.0))
             return None
         self._reserve(agent_id, rt.venture, estimate)
         metric_value = None
         if found is not None:
             values = self.state.metric_values(found[0].id, found[1].owns_metric, last=1)
             metric_value = values[-1] if values else None
-        await self.emit([self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
-                                                   "metric_value": metric_value, "model": model,
-                                                   "prompt_chars": sum(len(m["content"]) for m in messages)},
-                                     venture=rt.venture, agent=agent_id)])
+        # Mark it in flight now: the wave's events commit together after every job has been prepared.
+        rt.in_flight = True
+        rt.wakes.append(self.state.now)
+        batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
+                                               "metric_value": metric_value, "model": model,
+                                               "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
         return Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
 
     def _wake_reason(self, agent_id: str, first: bool) -> str:
@@ -456,15 +479,14 @@ class Engine:
             reasons.append("a new brain version")
         return ", ".join(reasons) or "your heartbeat (your metric moved)"
 
-    async def _prepare_review(self, decision_id: int) -> Job | None:
+    def _prepare_review(self, decision_id: int, batch: list[NewEvent]) -> Job | None:
         d = self.state.decisions.get(decision_id)
         if d is None or d.state != "in_review":
             return None
         found = self.org.agent(d.agent)
         if found is None:
             return None
-        reviewer_id = found[1].reviewers.get(d.kind)
-        reviewer = self.org.agent(reviewer_id or "")
+        reviewer = self.org.agent(found[1].reviewers.get(d.kind) or "")
         if reviewer is None:
             return None
         ctx = build_review_context(self, d, reviewer[1])
@@ -473,12 +495,12 @@ class Engine:
         estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
         scope = self._over_budget(reviewer[1], reviewer[1].id, d.venture, estimate)
         if scope is not None:
-            await self._budget_stop(reviewer[1].id, d.venture, scope, reviewer[1].budget_per_day)
-            await self._escalate_decision(d, Route("escalate", f"reviewer {reviewer[1].id} is out of budget", ("budget",)))
+            batch.extend(self._budget_stop_events(reviewer[1].id, d.venture, scope, reviewer[1].budget_per_day))
+            self._escalate_after_batch.append(d.id)
             return None
         self._reserve(reviewer[1].id, d.venture, estimate)
-        await self.emit([self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
-                                                         "author": d.agent}, venture=d.venture, agent=reviewer[1].id)])
+        batch.append(self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
+                                                     "author": d.agent}, venture=d.venture, agent=reviewer[1].id))
         return Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)
 
     # -- committing results ------------------------------------------------------------------------------

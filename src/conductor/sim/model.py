@@ -127,11 +127,12 @@ def respond(messages: list[dict], profile: Profile) -> SimReply:
     retry = bool(users) and users[-1].lstrip().startswith(RETRY_MARK)
     prompt = _original_prompt(users)
     flags = _Flags.draw(imp, profile, enabled=not retry)
-    if "# Review request" in prompt:
+    kind = _prompt_kind(prompt)
+    if kind == "Review request":
         text = _review(prompt, rng, flags, imp)
-    elif "# Synthesis request" in prompt:
+    elif kind == "Synthesis request":
         text = _synthesis(prompt, rng, flags, imp)
-    elif "# Your role" in prompt:
+    elif kind == "Your role":
         text = _wake(prompt, rng, flags, imp)
     else:
         text = _finish({"summary": "Nothing in the request called for a decision."}, rng, flags, imp, "wake")
@@ -140,12 +141,19 @@ def respond(messages: list[dict], profile: Profile) -> SimReply:
     return SimReply(text, max(1, len(joined) // 4), completion, round(latency, 1))
 
 
+_KIND_HEADING = re.compile(r"^# (Review request|Synthesis request|Your role)\s*$", re.MULTILINE)
+
+
+def _prompt_kind(text: str) -> str | None:
+    """What the prompt asks for, by its first recognised heading."""
+    m = _KIND_HEADING.search(text)
+    return m.group(1) if m else None
+
+
 def _original_prompt(users: list[str]) -> str:
-    for marker in ("# Review request", "# Synthesis request", "# Your role"):
-        for text in users:
-            if marker in text and not text.lstrip().startswith(RETRY_MARK):
-                return text
-    return next((t for t in users if not t.lstrip().startswith(RETRY_MARK)), users[0] if users else "")
+    """The request itself: the first user message with a recognised heading that is not a retry."""
+    firsts = [t for t in users if not t.lstrip().startswith(RETRY_MARK)]
+    return next((t for t in firsts if _prompt_kind(t)), firsts[0] if firsts else users[0] if users else "")
 
 
 @dataclass
