@@ -29,7 +29,7 @@ from conductor.store.rebuild import projection_differences
 
 DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"
 MODEL = "test/scripted"
-RUN_TIMEOUT_S = 8.0
+RUN_TIMEOUT_S = 5.0
 RETRY_HEADER = "# Your previous answer could not be used"
 
 
@@ -260,7 +260,7 @@ async def test_an_agent_that_never_answers_well_is_stuck_and_the_others_go_on(
     assert [c.retry for c in ops_calls] == [False] + [True] * org.engine.max_retries
 
     (stuck,) = run.events("agent.stuck", "duo-ops")
-    assert "invalid output after 3 attempts" in stuck["payload"]["reason"]
+    assert f"invalid output after {org.engine.max_retries + 1} attempts" in stuck["payload"]["reason"]
     (esc,) = run.sql("SELECT * FROM escalations WHERE kind = 'agent_stuck'")
     assert esc["agent"] == "duo-ops" and esc["state"] == "pending"
     detail = json.loads(esc["detail"])
@@ -379,9 +379,13 @@ async def test_an_always_kind_waits_for_the_founder_and_runs_once_after_approval
 
     assert len(run.executed(sign["id"])) == 1, "approved while the engine was stopped: it must run, exactly once"
     assert run.decisions("duo-lead", "vendor.sign")[0]["state"] == "executed"
-    later = [c for c in fake.of("duo-lead")[1:] if fake.calls.index(c) >= calls_before]
+    later = [c for c in fake.calls[calls_before:] if c.agent == "duo-lead" and c.kind == "wake"]
     assert later, "the verdict is news: duo-lead wakes to read it"
     assert f"#{esc_id} vendor.sign approved" in later[0].prompt
+
+    # Yet another restart never runs it again.
+    run = await scripted(fake.respond, fake=fake, db=run.db, until=timedelta(days=3))
+    assert len(run.executed(sign["id"])) == 1
 
 
 async def test_founder_approval_while_running_executes_once(scripted: Callable[..., Any], org: Org,
@@ -487,3 +491,140 @@ async def test_a_message_loop_is_capped_per_hour(scripted: Callable[..., Any], o
             assert len(in_hour) <= cap, (agent, t, len(in_hour))
     # The loop is slowed, not allowed to spend freely: about `cap` wake-ups an hour at most.
     assert len(run.fake.calls) <= 2 * cap * 24 + 2
+
+
+async def test_the_wake_cap_counts_real_wake_ups_only(scripted: Callable[..., Any], org: Org) -> None:
+    """The cap stops the `cap + 1`-th wake-up in an hour, not an earlier one: each wake-up counts once."""
+    run = await scripted(ping_pong, until=timedelta(hours=3))
+    cap = org.engine.wake_cap_per_hour
+    for agent in ("duo-lead", "duo-ops"):
+        woke = [at(e) for e in run.events("agent.woke", agent)]
+        assert woke.count(org.start) == cap, (agent, woke)
+        for e in run.events("agent.wake_capped", agent):
+            in_last_hour = [t for t in woke if at(e) - timedelta(hours=1) < t <= at(e)]
+            assert len(in_last_hour) == cap, (agent, e["sim_time"], e["payload"]["reason"])
+            assert e["payload"]["reason"].startswith(f"{cap} wake-ups in the last hour")
+
+
+# -- 10. declared shell commands -------------------------------------------------------------------------
+@pytest.mark.parametrize("version", ["1.2", "1; rm -rf /", "$(touch /tmp/conductor-pwned)", "`id`\n--help"])
+async def test_a_shell_kind_runs_only_the_declared_command(scripted: Callable[..., Any], version: str) -> None:
+    run = await scripted(first_wake("duo-lead", decisions=[decision("deploy.run", {"version": version})]),
+                         until=timedelta(hours=12))
+    (deploy,) = run.decisions("duo-lead", "deploy.run")
+    assert deploy["state"] == "executed"
+    (executing,) = run.events("decision.executing")
+    (executed,) = run.executed(deploy["id"])
+    assert executing["id"] < executed["id"]
+    assert executing["payload"]["idempotency_key"] == executed["payload"]["idempotency_key"] == f"decision-{deploy['id']}"
+    result = executed["payload"]["result"]
+    assert executed["payload"]["ok"] is True
+    assert result["command"] == "deploy"
+    assert result["exit_code"] == 0
+    # The argv is fixed by the org file; the parameter only ever reaches the command as JSON on stdin.
+    assert result["stdout"] == "deployed\n"
+    assert result["stderr"] == ""
+    assert not Path("/tmp/conductor-pwned").exists()
+
+
+# -- 11. tasks and messages follow the venture and the chart ---------------------------------------------
+async def test_tasks_and_messages_are_routed_or_refused(scripted: Callable[..., Any]) -> None:
+    def respond(call: Call) -> str | dict[str, Any]:
+        if call.kind == "wake" and call.agent == "duo-lead" and call.n == 0:
+            return {"summary": "delegate",
+                    "tasks": [{"to": "Ops", "title": "Check the servers", "body": "all of them"},
+                              {"to": "someone", "title": "Nobody does this"},
+                              {"to": "duo-lead", "title": "Note to self"}],
+                    "messages": [{"to": "duo-lead", "text": "talking to myself"},
+                                 {"to": "duo-ops", "text": "welcome"}]}
+        if call.kind == "wake" and call.agent == "duo-ops" and call.open_tasks():
+            return {"summary": "done", "completed_tasks": [{"task_id": t, "result": "all green"} for t in call.open_tasks()],
+                    "messages": [{"to": "duo-lead", "text": "servers checked"}]}
+        return quiet(call)
+
+    run = await scripted(respond, until=timedelta(hours=12))
+    (created,) = run.events("task.created")
+    assert created["payload"]["to_agent"] == "duo-ops" and created["payload"]["from_agent"] == "duo-lead"
+    refused = run.events("task.refused")
+    assert [e["payload"]["to"] for e in refused] == ["someone", "duo-lead"]
+    assert "no agent or role 'someone'" in refused[0]["payload"]["reason"]
+    assert "cannot address itself" in refused[1]["payload"]["reason"]
+
+    (self_message,) = run.events("message.refused")
+    assert self_message["agent"] == "duo-lead" and "cannot address itself" in self_message["payload"]["reason"]
+    sent = [(e["agent"], e["payload"]["to"], e["payload"]["text"]) for e in run.events("message.sent")]
+    assert ("duo-lead", "duo-ops", "welcome") in sent
+    assert ("duo-ops", "duo-lead", "servers checked") in sent
+
+    (task,) = run.sql("SELECT * FROM tasks")
+    assert (task["to_agent"], task["state"], task["result"]) == ("duo-ops", "done", "all green")
+    # The task and the message woke ops at once, with both in its prompt.
+    ops_second = run.fake.of("duo-ops")[1]
+    assert f"task #{task['id']}: from duo-lead: Check the servers — all of them" in ops_second.prompt
+    assert "from duo-lead: welcome" in ops_second.prompt
+    # The reply woke lead, with it in its prompt.
+    assert any("from duo-ops: servers checked" in c.prompt for c in run.fake.of("duo-lead")[1:])
+
+
+# -- 12. determinism -------------------------------------------------------------------------------------
+def busy(call: Call) -> str | dict[str, Any]:
+    """A bit of everything: a retry, a review with a revision, a founder gate, a task, messages."""
+    if call.kind == "review":
+        return {"verdict": "revise" if call.n == 0 else "approve", "feedback": "smaller"}
+    if call.agent == "duo-lead" and call.n == 0:
+        return "{not json"
+    if call.agent == "duo-lead" and call.n == 1:
+        return {"summary": "plan", "decisions": [decision("vendor.sign", {"vendor": "Acme"}),
+                                                 decision("note.write", {"text": "plan"})],
+                "tasks": [{"to": "duo-ops", "title": "buy some ads"}]}
+    if call.agent == "duo-ops":
+        if call.revisions():
+            return {"summary": "revised", "decisions": [decision("ad.buy", {"budget": 40}, revises=i)
+                                                        for i in call.revisions()]}
+        if call.open_tasks():
+            return {"summary": "buying", "decisions": [decision("ad.buy", {"budget": 80})],
+                    "completed_tasks": [{"task_id": t, "result": "proposed"} for t in call.open_tasks()],
+                    "messages": [{"to": "duo-lead", "text": "proposed an ad buy"}]}
+    return quiet(call)
+
+
+def stream(db: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        out = []
+        for kind, venture, agent, sim_time, payload in conn.execute(
+            "SELECT kind, venture, agent, sim_time, payload FROM events ORDER BY id"
+        ):
+            data = json.loads(payload)
+            if kind == "run.started":
+                data.pop("pid", None)
+            if kind == "org.loaded":
+                data.pop("path", None)
+            out.append((kind, venture, agent, sim_time, data))
+        return out
+    finally:
+        conn.close()
+
+
+async def test_the_same_script_and_seed_give_the_same_event_stream(scripted: Callable[..., Any],
+                                                                    tmp_path: Path) -> None:
+    first = await scripted(busy, db=tmp_path / "a.db", until=timedelta(days=3))
+    second = await scripted(busy, db=tmp_path / "b.db", until=timedelta(days=3))
+    a, b = stream(first.db), stream(second.db)
+    kinds = {k for k, *_ in a}
+    assert {"review.answered", "escalation.opened", "decision.executed", "task.created", "message.sent"} <= kinds
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert x == y
+
+
+# -- 13. projections are derivable from the log ----------------------------------------------------------
+async def test_projections_rebuild_from_the_events(scripted: Callable[..., Any], org: Org) -> None:
+    run = await scripted(busy, until=timedelta(days=3))
+    conn = open_database(run.db)
+    try:
+        assert conn.execute("SELECT count(*) FROM decisions").fetchone()[0] >= 3
+        assert conn.execute("SELECT count(*) FROM escalations").fetchone()[0] >= 1
+        assert projection_differences(conn) == []
+    finally:
+        conn.close()

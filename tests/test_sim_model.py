@@ -457,3 +457,50 @@ def test_sync_completion_through_litellm() -> None:
     response = litellm.completion(model="sim/standard", messages=messages)
     assert response.choices[0].message.content == respond(messages, STANDARD).text
     assert response.usage.prompt_tokens > 0
+
+
+def test_mangled_prompts_never_crash_the_model() -> None:
+    rng = random.Random(11)
+    briefs = ["# What worked\n- channel=ads budget=400 worked; channel=seo failed", ADS_WORKED, "stop ads"]
+    bases = [
+        wake(
+            a.id,
+            venture_brief=rng.choice(briefs),
+            revisions=[Item(9, "campaign.launch budget=abc: cut it")],
+            verdicts=[Item(1, "rejected")],
+            outcomes=[Item(2, "signups +5%")],
+        )
+        for _, a in ORG.agents()
+    ]
+    bases.append(review("inkwell-finance", "campaign.launch", {"channel": "ads", "budget": 900, "days": 3}))
+    for profile in (PROFILES["careless"], PERFECT):
+        for _ in range(300):
+            messages = rng.choice(bases)
+            lines = messages[-1]["content"].splitlines()
+            op = rng.randrange(4)
+            if op == 0:
+                lines = [line for line in lines if rng.random() > 0.3]
+            elif op == 1:
+                lines = lines[: rng.randrange(len(lines) + 1)]
+            elif op == 2:
+                old, new = rng.choice(["..", ", ", "/", ":", "(", ")", "$", "#", "-", "{"]), rng.choice(["", "x", "{"])
+                lines = [line.replace(old, new) for line in lines]
+            else:
+                rng.shuffle(lines)
+            reply = respond([*messages[:-1], {"role": "user", "content": "\n".join(lines)}], profile)
+            assert reply.text and reply.completion_tokens > 0
+    assert respond([], PERFECT).text
+
+
+def test_registration_is_idempotent_and_keeps_other_providers() -> None:
+    from types import SimpleNamespace
+
+    from conductor.sim.provider import SimProvider, register_sim_provider
+
+    other = {"provider": "mine", "custom_handler": object()}
+    fake = SimpleNamespace(custom_provider_map=[other])
+    register_sim_provider(fake)
+    register_sim_provider(fake)
+    assert fake.custom_provider_map[0] is other
+    assert [e["provider"] for e in fake.custom_provider_map] == ["mine", "sim"]
+    assert isinstance(fake.custom_provider_map[1]["custom_handler"], SimProvider)

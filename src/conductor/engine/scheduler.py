@@ -18,7 +18,7 @@ import sqlite3
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,13 @@ class Engine:
         """Replay the log into working memory, then finish whatever the last run left half done."""
         assert self._reader is not None
         first_run = True
-        for row in self._reader.execute("SELECT * FROM events ORDER BY id"):
+        rows = self._reader.execute("SELECT * FROM events ORDER BY id").fetchall()
+        # Founder commands written after the last run's own events (while no engine ran) have not been acted
+        # on yet: leave them to the first poll, which observes them and reacts (executes, grants trust).
+        tail = len(rows)
+        while tail and json.loads(rows[tail - 1]["payload"]).get("by") == "founder":
+            tail -= 1
+        for row in rows[:tail]:
             event = StoredEvent.from_row(row)
             if event.kind == "run.started":
                 first_run = False
@@ -146,7 +152,7 @@ class Engine:
                 self.state.now = max(self.state.now, parse_iso(event.sim_time))
         if self.org.clock == "real":
             self.state.now = self.wall()
-        self.cursor = self.state.last_event_id
+        self.cursor = rows[tail - 1]["id"] if tail else 0
         started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run}
         if first_run:
             started["origin"] = iso(self.state.origin)
@@ -450,7 +456,6 @@ class Engine:
             metric_value = values[-1] if values else None
         # Mark it in flight now: the wave's events commit together after every job has been prepared.
         rt.in_flight = True
-        rt.wakes.append(self.state.now)
         batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
                                                "metric_value": metric_value, "model": model,
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
@@ -735,10 +740,15 @@ class Engine:
     # -- the clock ---------------------------------------------------------------------------------------
     def _next_due(self) -> datetime:
         candidates = [self._next_day_start()]
+        today = self.state.day_key()
+        midnight = datetime.combine(self.state.now.date() + ONE_DAY, time.min, tzinfo=self.state.now.tzinfo)
         for agent_id, rt in self.state.agents.items():
             if rt.stuck or self.state.is_paused(agent_id):
                 continue
-            candidates.append(max(rt.next_wake, rt.capped_until or rt.next_wake))
+            due = max(rt.next_wake, rt.capped_until or rt.next_wake)
+            if rt.budget_stopped_day == today:  # its budget comes back with the next calendar day
+                due = max(due, midnight)
+            candidates.append(due)
         candidates += [e.expires for e in self.state.escalations.values() if e.expires is not None]
         if self.opts.until is not None:
             candidates.append(self.opts.until)
