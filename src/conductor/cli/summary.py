@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from rich import box
 from rich.table import Table
 
 
@@ -19,7 +20,7 @@ def compact(value: float) -> str:
 
 def run_summary(conn: sqlite3.Connection) -> list[Table]:
     ventures = [r[0] for r in conn.execute("SELECT id FROM ventures ORDER BY id")]
-    overview = Table(title="Per venture", title_justify="left")
+    overview = Table(title="Per venture", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("venture", "stage", "wakes", "idle", "calls", "decid", "exec", "revised", "escal", "open", "spend"):
         overview.add_column(col, justify="left" if col in ("venture", "stage") else "right")
 
@@ -41,7 +42,7 @@ def run_summary(conn: sqlite3.Connection) -> list[Table]:
             str(int(one("SELECT count(*) FROM escalations WHERE venture = ? AND state = 'pending'", v))),
             f"${one('SELECT sum(cost) FROM calls WHERE venture = ?', v):,.2f}",
         )
-    metrics = Table(title="Metrics, first day → last day", title_justify="left")
+    metrics = Table(title="Metrics, first day → last day", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     metrics.add_column("venture")
     names = [r[0] for r in conn.execute("SELECT DISTINCT metric FROM metric_points ORDER BY metric")]
     short = {"activation_rate": "activ %", "churn_rate": "churn %", "paying_customers": "paying",
@@ -56,7 +57,7 @@ def run_summary(conn: sqlite3.Connection) -> list[Table]:
             ).fetchall()
             cells.append(f"{compact(rows[0][0])}→{compact(rows[-1][0])}" if rows else "-")
         metrics.add_row(v, *cells)
-    kinds = Table(title="Escalations by kind and state", title_justify="left")
+    kinds = Table(title="Escalations by kind and state", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("kind", "pending", "approved", "rejected", "expired"):
         kinds.add_column(col, justify="left" if col == "kind" else "right")
     for (kind,) in conn.execute("SELECT DISTINCT CASE WHEN kind = 'decision' THEN "
