@@ -112,20 +112,13 @@ def run_command(
 
     Example: conductor run orgs/studio.toml --days 30 --db /tmp/r.db
     """
-    from conductor.cli.run_cmd import run_headless
-    from conductor.cli.summary import run_summary
-    from conductor.store import open_reader, resolve_db_path
+    from conductor.cli.run_cmd import print_summary, run_headless
+    from conductor.store import resolve_db_path
 
     path = resolve_db_path(db)
     run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
                  ablate_brief=no_brief)
-    conn = open_reader(path)
-    try:
-        console = Console()
-        for table in run_summary(conn):
-            console.print(table)
-    finally:
-        conn.close()
+    print_summary(path)
 
 
 @app.command()
@@ -144,22 +137,14 @@ def demo(
     import tempfile
     import time
 
-    from conductor.cli.run_cmd import run_headless
-    from conductor.cli.summary import run_summary
-    from conductor.store import open_reader
+    from conductor.cli.run_cmd import print_summary, run_headless
 
     path = db or Path(tempfile.mkdtemp(prefix="conductor-demo-")) / "conductor.db"
     started = time.perf_counter()
     run_headless(example_org_path(), path, model=model, days=days, pace=pace if pace is not None else (0 if headless else 0.5))
     elapsed = time.perf_counter() - started
-    console = Console()
-    conn = open_reader(path)
-    try:
-        for table in run_summary(conn):
-            console.print(table)
-    finally:
-        conn.close()
-    console.print(f"{days:g} simulated days in {elapsed:.1f} s. Database: {path}")
+    print_summary(path)
+    Console().print(f"{days:g} simulated days in {elapsed:.1f} s. Database: {path}")
 
 
 def run() -> None:

@@ -115,3 +115,17 @@ def run_headless(
 
         asyncio.run(main())
     return tally
+
+
+def print_summary(db: Path) -> None:
+    """The end-of-run tables, read from the database the run wrote."""
+    from conductor.cli.summary import run_summary
+    from conductor.store import open_reader
+
+    conn = open_reader(db)
+    try:
+        console = Console()
+        for table in run_summary(conn):
+            console.print(table)
+    finally:
+        conn.close()

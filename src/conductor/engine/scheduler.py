@@ -342,9 +342,7 @@ class Engine:
     async def _run(self, job: Job) -> JobResult:
         async with self.semaphore:
             rng = random.Random(f"{self.org.seed}:{job.agent_id}:{iso(self.state.now)}:{job.kind}")
-            response_format = None
-            result = await run_job(job, self.org, retry=self.retry, rng=rng, response_format=response_format,
-                                   extra=self._call_extra())
+            result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra())
         self.calls_made += len(result.calls)
         return result
 
@@ -461,27 +459,17 @@ class Engine:
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
         return Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
 
+    _NEWS = (
+        ("founder_wake", "the founder"), ("revisions", "a decision returned for revision"), ("tasks", "a new task"),
+        ("messages", "a new message"), ("verdicts", "a founder verdict"), ("outcomes", "a measured outcome"),
+        ("directives", "a new directive"), ("brain", "a new brain version"),
+    )
+
     def _wake_reason(self, agent_id: str, first: bool) -> str:
-        box = self.state.agents[agent_id].mailbox
         if first:
             return "first wake-up of this run"
-        reasons = []
-        if box.founder_wake:
-            reasons.append("the founder")
-        if box.revisions:
-            reasons.append("a decision returned for revision")
-        if box.tasks:
-            reasons.append("a new task")
-        if box.messages:
-            reasons.append("a new message")
-        if box.verdicts:
-            reasons.append("a founder verdict")
-        if box.outcomes:
-            reasons.append("a measured outcome")
-        if box.directives:
-            reasons.append("a new directive")
-        if box.brain:
-            reasons.append("a new brain version")
+        box = self.state.agents[agent_id].mailbox
+        reasons = [text for attr, text in self._NEWS if getattr(box, attr)]
         return ", ".join(reasons) or "your heartbeat (your metric moved)"
 
     def _prepare_review(self, decision_id: int, batch: list[NewEvent]) -> Job | None:
@@ -845,12 +833,3 @@ class Engine:
             d = self.state.decisions.get(esc.decision_id or -1)
             if d is not None:
                 await self._apply_verdict(d, "approved" if approve else "expired", None, "expired")
-
-    # -- introspection for summaries ----------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        return {"now": iso(self.state.now), "day": self.state.day_index(), "calls": self.calls_made,
-                "pending": len(self.state.escalations)}
-
-
-def describe_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
