@@ -1,0 +1,36 @@
+"""Making model-written text safe to show in a terminal.
+
+Agents write rationales, summaries and notes; a model can put terminal escape sequences in them (to move the
+cursor, retitle the window, hide text or fake a prompt). Everything that reaches the CLI or the control room
+from the store goes through `printable` first, so output written by a model can never drive the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+
+# CSI, OSC, DCS/PM/APC/SOS strings and two-byte escapes, then any other C0/C1 control except tab and newline.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"            # CSI ... final byte
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"       # DCS, SOS, PM, APC ... ST
+    r"|\x1b[@-Z\\-_]"                       # two-byte escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"               # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object, *, limit: int | None = None, one_line: bool = False) -> str:
+    """`text` with escape sequences and control characters removed, optionally cut to `limit` characters.
+
+    `one_line` also folds newlines and tabs into spaces, for table cells and list rows.
+    """
+    s = text if isinstance(text, str) else str(text)
+    if limit is not None and len(s) > limit * 4:
+        s = s[: limit * 4]  # bound the regex work on enormous output before cleaning
+    s = _CONTROLS.sub("", _ESCAPES.sub("", s))
+    if one_line:
+        s = " ".join(s.split())
+    if limit is not None and len(s) > limit:
+        s = s[: max(limit - 1, 0)] + "…"
+    return s
