@@ -628,3 +628,34 @@ async def test_projections_rebuild_from_the_events(scripted: Callable[..., Any],
         assert projection_differences(conn) == []
     finally:
         conn.close()
+
+
+# -- 12. why a run ended ---------------------------------------------------------------------------------
+async def test_run_stopped_says_why_the_run_ended(scripted: Callable[..., Any], org: Org, tmp_path: Path) -> None:
+    run = await scripted(quiet, until=timedelta(hours=6))
+    assert [e["payload"]["reason"] for e in run.events("run.stopped")] == ["finished: reached its end time"]
+
+    engine = Engine(org, tmp_path / "stop.db", EngineOptions(model=MODEL))  # no end time: runs until stopped
+    task = asyncio.create_task(engine.run())
+    while engine.calls_made == 0:
+        await asyncio.sleep(0)
+    engine.stop()
+    await asyncio.wait_for(task, RUN_TIMEOUT_S)
+    stopped = Run(tmp_path / "stop.db", org, run.fake).events("run.stopped")
+    assert [e["payload"]["reason"] for e in stopped] == ["stopped by the founder"]
+
+
+async def test_an_agent_whose_retries_hit_its_cap_is_budget_stopped_not_stuck(
+        scripted: Callable[..., Any]) -> None:
+    def respond(call: Call) -> str:
+        return "still not json" if call.agent == "duo-lead" and call.kind == "wake" else '{"summary": "fine"}'
+
+    run = await scripted(respond, cost=1.2, until=timedelta(hours=20))
+    lead_calls = run.sql("SELECT day, sum(cost) AS spent, count(*) AS n FROM calls WHERE agent = 'duo-lead' GROUP BY day")
+    budget = next(a.budget_per_day for _, a in run.org.agents() if a.id == "duo-lead")
+    for r in lead_calls:
+        assert r["spent"] <= budget + 0.9 + 1e-9, dict(r)
+    assert run.events("agent.budget_stopped", "duo-lead")
+    assert not run.events("agent.stuck", "duo-lead")
+    kinds = {r["kind"] for r in run.sql("SELECT kind FROM escalations WHERE agent = 'duo-lead'")}
+    assert "budget_exhausted" in kinds

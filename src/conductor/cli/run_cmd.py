@@ -101,8 +101,8 @@ def run_headless(
         async def main() -> None:
             loop = asyncio.get_running_loop()
             try:
-                loop.add_signal_handler(signal.SIGINT, engine.stop)
-                loop.add_signal_handler(signal.SIGTERM, engine.stop)
+                loop.add_signal_handler(signal.SIGINT, engine.stop, "interrupted (Ctrl-C)")
+                loop.add_signal_handler(signal.SIGTERM, engine.stop, "terminated (SIGTERM)")
             except (NotImplementedError, RuntimeError):
                 pass
             task = asyncio.create_task(engine.run())

@@ -8,6 +8,7 @@ seed gives the same event stream however the calls happen to finish.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +37,9 @@ class Job:
     reason: str = ""
     decision_id: int | None = None
     brain_version: int | None = None
+    # Called before each retry with the longer prompt's size and the job's cost so far: reserves what the next
+    # call may cost, or names the cap it would break.
+    budget_check: Callable[[int, float], str | None] | None = None
 
 
 @dataclass
@@ -57,6 +61,7 @@ class JobResult:
     failure: str | None = None
     calls: list[CallRecord] = field(default_factory=list)
     transcript: list[dict[str, str]] = field(default_factory=list)
+    budget_scope: str | None = None  # set when retrying stopped because a budget cap would be exceeded
 
 
 def _clip(text: str, limit: int = TRANSCRIPT_CHARS) -> str:
@@ -101,6 +106,15 @@ async def run_job(
             messages = [*messages, {"role": "assistant", "content": _clip(call.text, 4000)}, retry_message(str(exc))]
             if attempt >= org.engine.max_retries:
                 result.failure = f"invalid output after {attempt + 1} attempts: {exc}"
+                result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-6:]]
+                return result
+            scope = None
+            if job.budget_check is not None:
+                spent = sum(c.cost for c in result.calls)
+                scope = job.budget_check(sum(len(m["content"]) for m in messages), spent)
+            if scope is not None:
+                result.failure = f"invalid output, and a retry would exceed the {scope} budget: {exc}"
+                result.budget_scope = scope
                 result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-6:]]
                 return result
     return result  # pragma: no cover

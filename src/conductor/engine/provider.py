@@ -9,6 +9,7 @@ custom provider), so every call here runs under `asyncio.timeout` in a bounded r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import threading
@@ -70,6 +71,30 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 20.0
     max_total_s: float = 300.0
+    stream: bool = False
+    stream_idle_s: float = 30.0
+
+
+class StreamStalled(TimeoutError):
+    """A streamed answer went silent for longer than the idle limit after it had started."""
+
+
+_schema_support: dict[str, bool] = {}
+
+
+def supports_response_schema(model: str) -> bool:
+    """Whether litellm says `model` takes a JSON-schema response format (cached; unknown models say no)."""
+    if model not in _schema_support:
+        try:
+            _schema_support[model] = bool(load_litellm().supports_response_schema(model=model))
+        except Exception:
+            _schema_support[model] = False
+    return _schema_support[model]
+
+
+def schema_response_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI-style `response_format` that asks a model for JSON matching `schema`."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
 
 
 def price_of(org: Org | None, model: str, prompt_tokens: int, completion_tokens: int, reported: float | None) -> float:
@@ -80,8 +105,23 @@ def price_of(org: Org | None, model: str, prompt_tokens: int, completion_tokens:
     return float(reported or 0.0)
 
 
+def _reported_cost(litellm: Any, model: str, hidden: dict[str, Any], prompt_tokens: int,
+                   completion_tokens: int) -> float | None:
+    """litellm's cost for the call; for a streamed answer (which carries none) litellm's price per token."""
+    reported = hidden.get("response_cost")
+    if reported is not None or not (prompt_tokens or completion_tokens):
+        return reported
+    try:
+        p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        return float(p + c)
+    except Exception:  # a model litellm has no price for: the org file's price or zero
+        return None
+
+
 def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
     """(retryable, retry-after seconds, short description) for a provider exception."""
+    if isinstance(exc, StreamStalled):
+        return True, None, str(exc)
     if isinstance(exc, TimeoutError):
         return True, None, "timed out"
     name = type(exc).__name__
@@ -146,7 +186,10 @@ async def call_model(
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(retry.timeout_s):
-                response = await litellm.acompletion(timeout=retry.timeout_s, num_retries=0, **kwargs)
+                if retry.stream:
+                    response = await _streamed(litellm, kwargs, retry)
+                else:
+                    response = await litellm.acompletion(timeout=retry.timeout_s, num_retries=0, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -174,12 +217,76 @@ async def call_model(
             model=model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost=price_of(org, model, prompt_tokens, completion_tokens, hidden.get("response_cost")),
+            cost=price_of(org, model, prompt_tokens, completion_tokens,
+                          _reported_cost(litellm, model, hidden, prompt_tokens, completion_tokens)),
             latency_ms=float(sim_latency) if sim_latency is not None else latency_ms,
             attempts=attempt + 1,
             faults=faults,
         )
     raise ProviderFault(f"{model}: gave up", retryable=True, attempts=retry.max_retries + 1)  # pragma: no cover
+
+
+@dataclass
+class _Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class _Message:
+    content: str
+
+
+@dataclass
+class _Choice:
+    message: _Message
+
+
+@dataclass
+class _Assembled:
+    """A streamed answer put back together in the shape of a non-streamed response."""
+
+    choices: list[_Choice]
+    usage: _Usage
+    _hidden_params: dict[str, Any] = field(default_factory=dict)
+
+
+async def _streamed(litellm: Any, kwargs: dict[str, Any], retry: RetryPolicy) -> _Assembled:
+    """Read a streamed answer chunk by chunk, cutting it when no chunk arrives within the idle limit.
+
+    litellm never cuts a stream that stalls after its first chunk, and the overall timeout alone would let a
+    stalled stream hold a concurrency slot for minutes: the watchdog bounds each silence separately.
+    """
+    stream = await litellm.acompletion(
+        timeout=retry.timeout_s, num_retries=0, stream=True, stream_options={"include_usage": True}, **kwargs
+    )
+    parts: list[str] = []
+    usage = _Usage()
+    hidden: dict[str, Any] = dict(getattr(stream, "_hidden_params", {}) or {})
+    hidden.pop("response_cost", None)  # a stream wrapper's figure is not the call's cost; priced from usage instead
+    iterator = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), retry.stream_idle_s)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            closer = getattr(iterator, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):  # the stream is abandoned either way
+                    await closer()
+            raise StreamStalled(f"stream stalled: no chunk for {retry.stream_idle_s:g} s after "
+                                f"{sum(map(len, parts))} characters") from None
+        for choice in getattr(chunk, "choices", None) or []:
+            delta = getattr(choice, "delta", None)
+            text = getattr(delta, "content", None) if delta is not None else None
+            if text:
+                parts.append(text)
+        chunk_usage = getattr(chunk, "usage", None)
+        if chunk_usage is not None:
+            usage = _Usage(int(getattr(chunk_usage, "prompt_tokens", 0) or 0),
+                           int(getattr(chunk_usage, "completion_tokens", 0) or 0))
+    return _Assembled([_Choice(_Message("".join(parts)))], usage, hidden)
 
 
 def estimate_cost(org: Org, model: str, prompt_chars: int, max_tokens: int) -> float:

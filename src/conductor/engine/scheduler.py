@@ -30,7 +30,7 @@ from conductor.engine.jobs import Job, JobResult, run_job
 from conductor.engine.org_events import org_loaded_event
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
-from conductor.engine.provider import RetryPolicy, estimate_cost
+from conductor.engine.provider import RetryPolicy, estimate_cost, schema_response_format, supports_response_schema
 from conductor.engine.state import DecisionRuntime, EngineState
 from conductor.org.models import Agent, Org
 from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
@@ -85,7 +85,8 @@ class Engine:
         self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)
         self.semaphore = asyncio.Semaphore(self.opts.concurrency or org.engine.concurrency)
         self.retry = self.opts.retry or RetryPolicy(
-            max_retries=org.engine.max_retries, timeout_s=org.engine.call_timeout.total_seconds()
+            max_retries=org.engine.max_retries, timeout_s=org.engine.call_timeout.total_seconds(),
+            stream=org.engine.stream, stream_idle_s=org.engine.stream_idle.total_seconds(),
         )
         self.reserved: dict[tuple[str, str], float] = {}
         self.review_queue: list[int] = []
@@ -93,14 +94,26 @@ class Engine:
         self.route_queue: list[int] = []
         self._escalate_after_batch: list[int] = []
         self._stopping = False
+        self._failure: str | None = None
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
-    def stop(self) -> None:
+    def stop(self, reason: str = "stopped by the founder") -> None:
         """Ask for a graceful stop: the wave in flight finishes and is committed."""
         self._stopping = True
+        self._stop_asked = reason
+
+    def _stop_reason(self) -> str:
+        """Why the run ended, for `run.stopped`: asked to stop, reached its end time, or failed."""
+        if self._stopping:
+            return getattr(self, "_stop_asked", "stopped")
+        if self._failure is not None:
+            return f"failed: {self._failure}"
+        if self.opts.until is not None and self.state.now >= self.opts.until:
+            return "finished: reached its end time"
+        return "finished"
 
     @property
     def now(self) -> datetime:
@@ -124,9 +137,15 @@ class Engine:
             self._reader.row_factory = sqlite3.Row
             await self._recover()
             await self._loop()
+        except asyncio.CancelledError:
+            self._stopping, self._stop_asked = True, "interrupted"
+            raise
+        except Exception as exc:
+            self._failure = f"{type(exc).__name__}: {exc}"[:300]
+            raise
         finally:
             try:
-                await self.emit([self._event("run.stopped", {"reason": "stopped" if self._stopping else "finished"})])
+                await self.emit([self._event("run.stopped", {"reason": self._stop_reason()})])
             finally:
                 if self._reader is not None:
                     self._reader.close()
@@ -342,9 +361,38 @@ class Engine:
     async def _run(self, job: Job) -> JobResult:
         async with self.semaphore:
             rng = random.Random(f"{self.org.seed}:{job.agent_id}:{iso(self.state.now)}:{job.kind}")
-            result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra())
+            result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra(),
+                                   response_format=self._response_format(job))
         self.calls_made += len(result.calls)
         return result
+
+    def _response_format(self, job: Job) -> dict[str, Any] | None:
+        """The provider's JSON-schema mode where litellm says the model has one; else the prompt's schema only."""
+        if not supports_response_schema(job.model):
+            return None
+        output = AgentOutput if job.kind == "wake" else ReviewOutput
+        return schema_response_format(output.__name__, output.model_json_schema())
+
+    def _budget_for_retry(self, job: Job) -> Callable[[int, float], str | None]:
+        """A check run before each retry of a job: reserve what the longer prompt may cost, or name the cap.
+
+        A retry is another paid call, so it must fit the caps like the first one did; without this a job that
+        used every retry could overspend a cap by several calls. The job's reservation becomes what its calls
+        have cost so far (not yet committed) plus a ceiling for the next one.
+        """
+        found = self.org.agent(job.agent_id)
+        agent = found[1] if found else None
+
+        def check(prompt_chars: int, spent: float) -> str | None:
+            needed = spent + estimate_cost(self.org, job.model, prompt_chars, MAX_TOKENS)
+            extra = needed - job.reserved
+            scope = self._over_budget(agent, job.agent_id, job.venture, extra)
+            if scope is None:
+                self._reserve(job.agent_id, job.venture, extra)
+                job.reserved = needed
+            return scope
+
+        return check
 
     def _call_extra(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -457,7 +505,9 @@ class Engine:
         batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
                                                "metric_value": metric_value, "model": model,
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
-        return Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
+        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
+        job.budget_check = self._budget_for_retry(job)
+        return job
 
     _NEWS = (
         ("founder_wake", "the founder"), ("revisions", "a decision returned for revision"), ("tasks", "a new task"),
@@ -494,7 +544,9 @@ class Engine:
         self._reserve(reviewer[1].id, d.venture, estimate)
         batch.append(self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
                                                      "author": d.agent}, venture=d.venture, agent=reviewer[1].id))
-        return Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)
+        job = Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)
+        job.budget_check = self._budget_for_retry(job)
+        return job
 
     # -- committing results ------------------------------------------------------------------------------
     def _call_events(self, result: JobResult) -> list[NewEvent]:
@@ -515,13 +567,7 @@ class Engine:
         next_wake = iso(self.state.now + heartbeat)
         events = self._call_events(result)
         if result.output is None:
-            events.append(self._event("agent.stuck", {"reason": result.failure, "next_wake": next_wake},
-                                      venture=job.venture, agent=job.agent_id))
-            events.append(self._event("escalation.opened", {
-                "kind": "agent_stuck", "urgency": 2,
-                "reason": f"{job.agent_id} is stuck: {result.failure}; approve to let it try again",
-                "expires": None, "detail": {"transcript": result.transcript, "failure": result.failure}},
-                venture=job.venture, agent=job.agent_id))
+            events.extend(self._failure_events(result, next_wake))
             await self.emit(events)
             return
         output = result.output
@@ -665,6 +711,33 @@ class Engine:
             self._event("decision.updated", {"decision_id": d.id, "state": "escalated", "route": route.reason},
                         venture=d.venture, agent=d.agent)])
 
+    def _failure_events(self, result: JobResult, next_wake: str) -> list[NewEvent]:
+        """A job that produced nothing usable: a budget stop if retrying was stopped by a cap, else stuck.
+
+        A stuck agent always opens an `agent_stuck` escalation with the transcript, reviewers included: an
+        agent marked stuck without one would wait forever for a founder who was never told.
+        """
+        job = result.job
+        if result.budget_scope is not None:
+            found = self.org.agent(job.agent_id)
+            budget = found[1].budget_per_day if found else self.org.platform.budget_per_day
+            stop = self._budget_stop_events(job.agent_id, job.venture, result.budget_scope, budget)
+            if job.kind != "wake":
+                return stop
+            return [self._event("agent.concluded", {"summary": f"stopped retrying: {result.failure}",
+                                                    "next_wake": next_wake, "decisions": 0, "tasks": 0,
+                                                    "messages": 0, "reason": job.reason},
+                                venture=job.venture, agent=job.agent_id), *stop]
+        return [
+            self._event("agent.stuck", {"reason": result.failure, "next_wake": next_wake},
+                        venture=job.venture, agent=job.agent_id),
+            self._event("escalation.opened", {
+                "kind": "agent_stuck", "urgency": 2,
+                "reason": f"{job.agent_id} is stuck: {result.failure}; approve to let it try again",
+                "expires": None, "detail": {"transcript": result.transcript, "failure": result.failure}},
+                venture=job.venture, agent=job.agent_id),
+        ]
+
     async def _commit_review(self, result: JobResult) -> None:
         job = result.job
         events = self._call_events(result)
@@ -673,7 +746,9 @@ class Engine:
             await self.emit(events)
             return
         if result.output is None:
-            events.append(self._event("agent.stuck", {"reason": result.failure}, venture=job.venture, agent=job.agent_id))
+            found = self.org.agent(job.agent_id)
+            heartbeat = found[1].heartbeat if found else self.org.platform.heartbeat
+            events.extend(self._failure_events(result, iso(self.state.now + heartbeat)))
             await self.emit(events)
             d.history.append(f"reviewer {job.agent_id} could not review: {result.failure}")
             await self._escalate_decision(d, Route("escalate", f"reviewer {job.agent_id} could not review it", ("review_failed",)))

@@ -87,6 +87,8 @@ class EngineSettings(_Strict):
     max_retries: int = Field(3, ge=0, le=10, description="Retries per call for provider faults or bad output.")
     call_timeout: Duration = timedelta(seconds=120)
     wake_cap_per_hour: int = Field(6, ge=1, description="Wake-ups one agent may have in one hour at most.")
+    stream: bool = Field(False, description="Stream model answers, cutting a stream that stalls (see stream_idle).")
+    stream_idle: Duration = Field(timedelta(seconds=30), description="Longest silence between streamed chunks.")
 
 
 class BrainSettings(_Strict):
