@@ -79,6 +79,7 @@ def run_headless(
     ablate_brief: bool = False,
     live: bool = True,
     extra: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> Tally:
     """Run the org until its end time or Ctrl-C, showing a live per-venture summary; returns the tally."""
     from conductor.engine.lock import RunLock
@@ -86,6 +87,8 @@ def run_headless(
     from conductor.store import open_database
 
     org = load_org(org_file)
+    if seed is not None:
+        org = org.reseeded(seed)
     if concurrency is not None and concurrency < 1:
         raise BadInput(f"--concurrency {concurrency}: must be at least 1")
     if pace < 0:

@@ -15,48 +15,55 @@ def compact(value: float) -> str:
         return f"{value / 1e6:.3g}M"
     if magnitude >= 1e4:
         return f"{value / 1e3:.3g}k"
+    if magnitude >= 100:
+        return f"{value:,.0f}"
     return f"{value:.3g}"
 
 
 def run_summary(conn: sqlite3.Connection) -> list[Table]:
+    """Ventures as columns (there are few), measures as rows, so every figure fits an 80-column terminal."""
     ventures = [r[0] for r in conn.execute("SELECT id FROM ventures ORDER BY id")]
-    overview = Table(title="Per venture", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("venture", "stage", "wakes", "idle", "calls", "decid", "exec", "revised", "escal", "open", "spend"):
-        overview.add_column(col, justify="left" if col in ("venture", "stage") else "right")
 
     def one(sql: str, *args: object) -> float:
         return conn.execute(sql, args).fetchone()[0] or 0
 
+    overview = Table(title="Per venture", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    overview.add_column("")
     for v in ventures:
-        stage = conn.execute("SELECT stage FROM ventures WHERE id = ?", (v,)).fetchone()[0]
-        overview.add_row(
-            v, stage,
-            str(int(one("SELECT wakes FROM (SELECT sum(wakes) AS wakes FROM agents WHERE venture = ?)", v))),
-            str(int(one("SELECT sum(idle_ticks) FROM agents WHERE venture = ?", v))),
-            str(int(one("SELECT count(*) FROM calls WHERE venture = ?", v))),
-            str(int(one("SELECT count(*) FROM decisions WHERE venture = ?", v))),
-            str(int(one("SELECT count(*) FROM decisions WHERE venture = ? AND state = 'executed'", v))),
-            str(int(one("SELECT count(*) FROM events WHERE venture = ? AND kind = 'review.answered' "
-                        "AND json_extract(payload, '$.verdict') = 'revise'", v))),
-            str(int(one("SELECT count(*) FROM escalations WHERE venture = ?", v))),
-            str(int(one("SELECT count(*) FROM escalations WHERE venture = ? AND state = 'pending'", v))),
-            f"${one('SELECT sum(cost) FROM calls WHERE venture = ?', v):,.2f}",
-        )
+        overview.add_column(v, justify="right")
+    overview.add_column("all", justify="right")
+    measures: list[tuple[str, str]] = [
+        ("wake-ups", "SELECT sum(wakes) FROM agents WHERE {v}"),
+        ("idle heartbeats", "SELECT sum(idle_ticks) FROM agents WHERE {v}"),
+        ("model calls", "SELECT count(*) FROM calls WHERE {v}"),
+        ("decisions", "SELECT count(*) FROM decisions WHERE {v}"),
+        ("executed", "SELECT count(*) FROM decisions WHERE {v} AND state = 'executed'"),
+        ("sent back by review", "SELECT count(*) FROM events WHERE {v} AND kind = 'review.answered' "
+                                "AND json_extract(payload, '$.verdict') = 'revise'"),
+        ("escalations", "SELECT count(*) FROM escalations WHERE {v}"),
+        ("open escalations", "SELECT count(*) FROM escalations WHERE {v} AND state = 'pending'"),
+    ]
+    stages = [conn.execute("SELECT stage FROM ventures WHERE id = ?", (v,)).fetchone()[0] for v in ventures]
+    overview.add_row("stage", *stages, "")
+    for label, sql in measures:
+        cells = [str(int(one(sql.format(v="venture = ?"), v))) for v in ventures]
+        overview.add_row(label, *cells, str(int(one(sql.format(v="1")))))
+    spend = [one("SELECT sum(cost) FROM calls WHERE venture = ?", v) for v in ventures]
+    overview.add_row("model spend", *(f"${x:,.2f}" for x in spend), f"${one('SELECT sum(cost) FROM calls'):,.2f}")
+
     metrics = Table(title="Metrics, first day → last day", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    metrics.add_column("venture")
-    names = [r[0] for r in conn.execute("SELECT DISTINCT metric FROM metric_points ORDER BY metric")]
-    short = {"activation_rate": "activ %", "churn_rate": "churn %", "paying_customers": "paying",
-             "support_backlog": "backlog"}
-    for name in names:
-        metrics.add_column(short.get(name, name), justify="right")
+    metrics.add_column("metric")
     for v in ventures:
+        metrics.add_column(v, justify="right")
+    names = [r[0] for r in conn.execute("SELECT DISTINCT metric FROM metric_points ORDER BY metric")]
+    for name in names:
         cells = []
-        for name in names:
+        for v in ventures:
             rows = conn.execute(
                 "SELECT value FROM metric_points WHERE venture = ? AND metric = ? ORDER BY at", (v, name)
             ).fetchall()
-            cells.append(f"{compact(rows[0][0])}→{compact(rows[-1][0])}" if rows else "-")
-        metrics.add_row(v, *cells)
+            cells.append(f"{compact(rows[0][0])} → {compact(rows[-1][0])}" if rows else "-")
+        metrics.add_row(name, *cells)
     kinds = Table(title="Escalations by kind and state", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("kind", "pending", "approved", "rejected", "expired"):
         kinds.add_column(col, justify="left" if col == "kind" else "right")

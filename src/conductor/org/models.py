@@ -99,6 +99,13 @@ class BrainSettings(_Strict):
     outcome_window: Duration = timedelta(days=3)
     platform_every: Duration = timedelta(days=7)
     synthesis_budget_per_day: Money = 5.0
+    synthesis_every: Duration = Field(
+        timedelta(days=7), description="Synthesize anyway after this long, if there is anything new at all."
+    )
+    synthesis_max_memories: int = Field(150, ge=1, description="New memories one synthesis reads at most.")
+    recency_half_life: Duration = Field(timedelta(days=3), description="Memories lose half their weight this fast.")
+    retrieval_k: int = Field(12, ge=0, le=100, description="Memories retrieved for one wake-up at most.")
+    model: str | None = Field(None, min_length=1, description="Model for syntheses (default: the org's model).")
 
 
 class ModelPrice(_Strict):
@@ -200,6 +207,16 @@ class Org(_Strict):
         if venture.seed is not None:
             return venture.seed
         return (self.seed * 1_000_003 + zlib.crc32(venture.id.encode())) & 0x7FFFFFFF
+
+    def reseeded(self, seed: int) -> Org:
+        """This org under another seed: the org seed and every venture's market seed derive from `seed`.
+
+        Used by `--seed` to rehearse the same org against other draws of the simulated market.
+        """
+        derived = self.model_copy(update={"seed": seed})
+        ventures = [v.model_copy(update={"seed": derived.venture_seed(v.model_copy(update={"seed": None}))})
+                    for v in self.ventures]
+        return derived.model_copy(update={"ventures": ventures})
 
     def model_for(self, agent: Agent | PlatformAgent) -> str:
         return agent.model or self.model
