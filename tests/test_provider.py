@@ -181,3 +181,9 @@ async def test_retries_of_bad_output_stop_at_the_budget_cap(monkeypatch: pytest.
     assert sum(c.cost for c in result.calls) <= cap + 0.9
     assert [round(s, 2) for _, s in checks] == [0.9, 1.8]
     assert checks[0][0] < checks[1][0], "each retry's prompt quotes more, so it is priced again"
+
+
+async def test_a_model_string_litellm_does_not_know_fails_at_once_with_its_reason() -> None:
+    with pytest.raises(ProviderFault, match=r"LLM Provider NOT provided.*after 1 attempt") as info:
+        await call_model("nosuch/model", [{"role": "user", "content": "hi"}], retry=RetryPolicy(max_retries=3))
+    assert info.value.retryable is False

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conductor.org.models import Org
+from conductor.text import printable, redact_secrets
 
 _litellm: Any = None
 _lock = threading.Lock()
@@ -39,6 +40,10 @@ def load_litellm() -> Any:
                 from conductor.sim.provider import register_sim_provider
 
                 register_sim_provider(litellm)
+                # Skip per-call bookkeeping conductor never reads (~2 ms of CPU a call); see litellm_tuning.
+                from conductor.engine.litellm_tuning import tune_litellm
+
+                tune_litellm(litellm)
                 _litellm = litellm
     return _litellm
 
@@ -118,6 +123,14 @@ def _reported_cost(litellm: Any, model: str, hidden: dict[str, Any], prompt_toke
         return None
 
 
+def _detail(exc: BaseException) -> str:
+    """The first line of a provider's message, short and with credentials removed, for a fault that won't heal."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return ": " + printable(redact_secrets(lines[0]), limit=200, one_line=True)
+
+
 def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
     """(retryable, retry-after seconds, short description) for a provider exception."""
     if isinstance(exc, StreamStalled):
@@ -139,7 +152,7 @@ def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
         "PermissionDeniedError", "UnprocessableEntityError", "ContentPolicyViolationError", "UnsupportedParamsError",
     }
     if name in not_retryable or status in (400, 401, 403, 404, 422):
-        return False, None, f"{name} ({status})" if status else name
+        return False, None, (f"{name} ({status})" if status else name) + _detail(exc)
     retryable_names = {
         "RateLimitError", "InternalServerError", "ServiceUnavailableError", "Timeout", "APIConnectionError",
         "APIError", "BadGatewayError", "MidStreamFallbackError",
