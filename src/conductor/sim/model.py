@@ -202,6 +202,7 @@ _TITLES = {
 }
 _HEADING = re.compile(r"^# (.+?)\s*$")
 _KIND_ID = r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+"
+_KIND_RE = re.compile(_KIND_ID)
 _KV = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s,;()\]}]+)")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
@@ -247,10 +248,13 @@ def _clean_value(raw: str) -> str:
     return value.rstrip(".,;:").lstrip("$")
 
 
+_JSON_OBJECT = re.compile(r"\{[^{}]*\}")
+
+
 def _pairs(text: str) -> dict[str, str]:
     """`key=value` pairs and any inline JSON object of parameters in a line."""
-    out = {m.group(1): _clean_value(m.group(2)) for m in _KV.finditer(text)}
-    for m in re.finditer(r"\{[^{}]*\}", text):
+    out = {m.group(1): _clean_value(m.group(2)) for m in _KV.finditer(text)} if "=" in text else {}
+    for m in _JSON_OBJECT.finditer(text) if "{" in text else ():
         try:
             data = json.loads(m.group(0))
         except ValueError:
@@ -397,6 +401,7 @@ def _learn(
 ) -> None:
     """Read lines that say a kind or a parameter value worked or failed."""
     known = {k.id: k for k in kinds}
+    choices = [(k.id, p.name, c) for k in kinds for p in k.params if p.choices for c in p.choices if len(c) >= 3]
     context = 0
     for raw in body.splitlines():
         line = raw.strip().lstrip("-*•").strip()
@@ -408,30 +413,41 @@ def _learn(
             continue
         line_sentiment = _sentiment(line)
         last_kind: str | None = None
-        for clause in _CLAUSE_SPLIT.split(line):
-            s = _sentiment(clause) or line_sentiment or context or _numeric_sentiment(clause, metric, up)
-            mentioned = [k for k in re.findall(_KIND_ID, clause) if k in known]
+        clauses = _CLAUSE_SPLIT.split(line)
+        for clause in clauses:
+            own = line_sentiment if len(clauses) == 1 else _sentiment(clause)
+            s = own or line_sentiment or context or _numeric_sentiment(clause, metric, up)
+            mentioned = [k for k in _KIND_RE.findall(clause) if k in known]
             if mentioned:
                 last_kind = mentioned[-1]
             if not s:
                 continue
             targets: list[str | None] = list(mentioned) or [last_kind]
             pairs = _pairs(clause)
-            stripped = re.sub(_KIND_ID, " ", _KV.sub(" ", clause))
-            note = f"{source} says " + re.sub(r"\s+", " ", clause.strip())[:120]
+            note = f"{source} says " + " ".join(clause.split())[:120]
+            stripped = _KIND_RE.sub(" ", _KV.sub(" ", clause)) if bare_words else ""
+            words = set(_WORDS.findall(stripped.lower())) if bare_words else set()
             for target in targets:
                 for key, value in pairs.items():
                     know.add_param(target, key, str(value), s * weight, note)
                 if target is not None and (s > 0 or not pairs):
                     know.kinds[target] = know.kinds.get(target, 0.0) + (s * weight if not pairs else 0.5 * weight)
                 if bare_words:
-                    for kind in kinds if target is None else [known[target]]:
-                        for param in kind.params:
-                            if param.name in pairs or not param.choices:
-                                continue
-                            for choice in param.choices:
-                                if len(choice) >= 3 and re.search(rf"\b{re.escape(choice)}\b", stripped, re.I):
-                                    know.add_param(kind.id, param.name, choice, 0.5 * s * weight, note)
+                    for kind_id, name, choice in choices:
+                        wanted = (target is None or kind_id == target) and name not in pairs
+                        if wanted and _mentions(choice, words, stripped):
+                            know.add_param(kind_id, name, choice, 0.5 * s * weight, note)
+
+
+_WORDS = re.compile(r"\w+")
+
+
+def _mentions(choice: str, words: set[str], text: str) -> bool:
+    """Whether `text` names `choice` as a whole word (a set lookup for one-word choices, the common case)."""
+    lowered = choice.lower()
+    if _WORDS.fullmatch(lowered):
+        return lowered in words
+    return re.search(rf"\b{re.escape(choice)}\b", text, re.I) is not None
 
 
 def _numeric_sentiment(text: str, metric: str, up: bool) -> int:
@@ -528,9 +544,13 @@ class _Wake:
     revisions: list[tuple[int, str]] = field(default_factory=list)
     know: _Knowledge = field(default_factory=_Knowledge)
     outcome_balance: int = 0
+    record: tuple[int, int] = (0, 0)  # (moved the right way, measured) over the brief's lessons on my kinds
 
     def kind(self, kind_id: str) -> _Kind | None:
         return next((k for k in self.kinds if k.id == kind_id), None)
+
+
+_RECORD = re.compile(r"\b(\d+) of (\d+) moved the metric the right way")
 
 
 def _read_wake(prompt: str) -> _Wake:
@@ -576,6 +596,12 @@ def _read_wake(prompt: str) -> _Wake:
             body = re.sub(r"\s*Answer with a revised decision that sets \"revises\": \d+\.\s*$", "", rm.group(2))
             w.revisions.append((int(rm.group(1)), body))
     know = w.know
+    wins = total = 0
+    for line in sec.get("Venture brief", "").splitlines():
+        rm = _RECORD.search(line)
+        if rm and any(k.id in line for k in w.kinds):
+            wins, total = wins + int(rm.group(1)), total + int(rm.group(2))
+    w.record = (wins, total)
     _learn(know, sec.get("Venture brief", ""), w.kinds, weight=1.0, metric=w.metric, up=w.up)
     _learn(
         know,
@@ -724,6 +750,18 @@ def _is_rejected(w: _Wake, kind: str, params: dict[str, Any]) -> str | None:
         if not pairs and rkind == kind:
             return ref
     return None
+
+
+def _known_bad(w: _Wake, kind: _Kind) -> bool:
+    """The prompt says this kind fails: its own score is negative, or every option of its choice parameter did."""
+    if w.know.kinds.get(kind.id, 0.0) < 0:
+        return True
+    choice = next((p for p in kind.params if p.choices), None)
+    if choice is None or not choice.choices:
+        return False
+    scores = w.know.scores(kind.id, choice.name)
+    known = [scores[c.lower()] for c in choice.choices if c.lower() in scores]
+    return bool(known) and max(known) < 0 and len(known) * 2 >= len(choice.choices)
 
 
 def _kind_weights(w: _Wake, kinds: list[_Kind]) -> list[float]:
@@ -916,9 +954,23 @@ def _wake(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) ->
         wanted = 0 if roll < 0.08 else 1 if roll < 0.65 else 2
     else:
         wanted = 0 if roll < 0.15 else 1 if roll < 0.8 else 2
+    # Hold when everything this agent may do is known (from the prompt) to fail; otherwise avoid what failed.
+    # With enough evidence on its own kinds, act on a good record and hold back on a bad one.
+    viable = [k for k in normal if not _known_bad(w, k)]
+    wins, total = w.record
+    if not decisions and normal and not viable and roll < 0.85:
+        wanted = 0
+    elif not decisions and total >= 6 and wins < 0.5 * total:
+        proven = [k for k in viable if w.know.kinds.get(k.id, 0.0) > 0]
+        if proven and roll >= 0.5:
+            viable, wanted = proven, min(wanted, 1)
+        elif roll < 0.8:
+            wanted = 0
+    elif not decisions and total >= 6 and wins >= 0.65 * total and wanted == 0 and roll < 0.7:
+        wanted = 1
     used = {d["kind"] for d in decisions}
     for _ in range(wanted):
-        decision = _new_decision(w, rng, used, normal)
+        decision = _new_decision(w, rng, used, viable or normal)
         if decision:
             decisions.append(decision)
             used.add(decision["kind"])
@@ -1159,6 +1211,267 @@ def _generic_feedback(params: dict[str, Any], spend_name: str | None, rng: rando
 
 
 def _synthesis(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) -> str:
+    scope = re.search(r"^Scope: (venture|platform)\b", prompt, re.MULTILINE)
+    if scope and scope.group(1) == "platform":
+        return _finish(_platform_synthesis(prompt), rng, flags, imp, "synthesis")
+    if scope:
+        return _finish(_venture_synthesis(prompt), rng, flags, imp, "synthesis")
+    return _line_synthesis(prompt, rng, flags, imp)
+
+
+def _subsections(prompt: str) -> dict[str, str]:
+    """`## Heading` blocks of a synthesis request, keyed by the heading's first two words, lowercased."""
+    out: dict[str, str] = {}
+    current: str | None = None
+    buf: list[str] = []
+    for line in prompt.splitlines():
+        if line.startswith("## "):
+            if current is not None:
+                out[current] = "\n".join(buf)
+            current, buf = " ".join(line[3:].lower().split()[:2]), []
+        else:
+            buf.append(line)
+    if current is not None:
+        out[current] = "\n".join(buf)
+    return out
+
+
+def _previous_document(text: str) -> dict[str, Any]:
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return {}
+    try:
+        data = json.loads(text[start : end + 1])
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+_OUTCOME_LINE = re.compile(
+    rf"#(\d+)\s+({_KIND_ID})\s*(.*?):\s*([A-Za-z_][A-Za-z0-9_]*)\s+([+\-−]?\d+(?:\.\d+)?)%.*\((worked|failed)\)"
+    r"(?:\s*\(meanwhile ([A-Za-z_][A-Za-z0-9_]*) ([+\-−]?\d+(?:\.\d+)?)%\))?\s*$"
+)
+_CHOICE_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+
+
+def _split_params(text: str) -> tuple[dict[str, str], dict[str, float]]:
+    """(choice-like options, numeric options) of `key=value ...`; multi-word values are free text, left out."""
+    pairs: list[list[str]] = []
+    for token in text.split():
+        if "=" in token and re.match(r"[A-Za-z_]\w*=", token):
+            key, _, value = token.partition("=")
+            pairs.append([key, value, ""])
+        elif pairs:
+            pairs[-1][2] = "free"
+    choices: dict[str, str] = {}
+    numbers: dict[str, float] = {}
+    for key, value, free in pairs:
+        if free:
+            continue
+        number = _num(value)
+        if number is not None:
+            numbers[key] = number
+        elif _CHOICE_VALUE.fullmatch(value):
+            choices[key] = value
+    return choices, numbers
+
+
+@dataclass
+class _Lesson:
+    key: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    hint: str = ""
+
+    def stats(self) -> tuple[int, int, float]:
+        known = [e for e in self.evidence if isinstance(e.get("success"), bool)]
+        deltas = [float(e["delta"]) for e in self.evidence if isinstance(e.get("delta"), int | float)]
+        return len(known), sum(1 for e in known if e["success"]), (sum(deltas) / len(deltas) if deltas else 0.0)
+
+    def metric(self) -> str:
+        names = [e["metric"] for e in self.evidence if e.get("metric")]
+        return max(sorted(set(names)), key=names.count) if names else "the metric"
+
+    def side(self) -> tuple[str, float] | None:
+        """The main metric and its mean move while these decisions were judged, if they were judged on another."""
+        moves = [(e["side_metric"], float(e["side_delta"])) for e in self.evidence
+                 if e.get("side_metric") and isinstance(e.get("side_delta"), int | float)]
+        if not moves:
+            return None
+        return moves[0][0], sum(m for _, m in moves) / len(moves)
+
+
+def _venture_synthesis(prompt: str) -> dict[str, Any]:
+    """Merge the previous version's lessons with the new outcomes, re-judge each, keep the strongest."""
+    sub = _subsections(prompt)
+    previous = _previous_document(sub.get("previous version", ""))
+    lessons: dict[str, _Lesson] = {}
+    for section in ("worked", "failed"):
+        for item in previous.get(section) or []:
+            if not isinstance(item, dict):
+                continue
+            text = str(item.get("text") or item.get("lesson") or "")
+            key = str(item.get("key") or text.split(":")[0]).strip()
+            if not key:
+                continue
+            hint = re.search(r"\bat ((?:[a-z_]+=\S+\s?)+)$", text)
+            slot = lessons.setdefault(key, _Lesson(key, hint=hint.group(1).strip() if hint else ""))
+            for e in item.get("evidence") or []:
+                if isinstance(e, dict) and isinstance(e.get("decision_id"), int):
+                    slot.evidence.append(e)
+    for question in previous.get("open_questions") or []:
+        q = re.match(r"^Does (.+?) hold\? One decision so far: #(\d+) (worked|failed)", str(question))
+        if q:
+            slot = lessons.setdefault(q.group(1), _Lesson(q.group(1)))
+            if not any(e.get("decision_id") == int(q.group(2)) for e in slot.evidence):
+                slot.evidence.append({"decision_id": int(q.group(2)), "success": q.group(3) == "worked"})
+    rules = [str(r) for r in previous.get("rules") or [] if isinstance(r, str)]
+    numbers: dict[str, dict[str, list[float]]] = {}
+    for raw in sub.get("new memories", "").splitlines():
+        line = raw.strip()
+        if line.startswith("- [") and "directive]" in line.split("]")[0] + "]":
+            text = line.split("] ", 1)[-1].removeprefix("founder directive:").strip()
+            if text and text not in rules:
+                rules.append(text)
+            continue
+        verdict = re.search(r"the founder (rejected|approved) (decision #\d+(?: \([a-z_.]+\))?): \"(.+)\"$", line)
+        if verdict:
+            rule = f"{verdict.group(3)} (founder, on {verdict.group(2)})"
+            if rule not in rules:
+                rules.append(rule)
+            continue
+        m = _OUTCOME_LINE.search(line) if line.split("]")[0].endswith("outcome") else None
+        if not m:
+            continue
+        ident, kind, params, metric = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+        choices, nums = _split_params(params)
+        key = " ".join([kind] + [f"{k}={v}" for k, v in sorted(choices.items())])
+        slot = lessons.setdefault(key, _Lesson(key))
+        if any(e.get("decision_id") == ident for e in slot.evidence):
+            continue
+        success = m.group(6) == "worked"
+        delta = round((_num(m.group(5).replace("−", "-")) or 0.0) / 100, 4)
+        evidence: dict[str, Any] = {"decision_id": ident, "metric": metric, "delta": delta, "success": success}
+        if m.group(7):
+            evidence.update(side_metric=m.group(7), side_delta=round((_num(m.group(8).replace("−", "-")) or 0) / 100, 4))
+        slot.evidence.append(evidence)
+        if success:
+            for name, value in nums.items():
+                numbers.setdefault(key, {}).setdefault(name, []).append(value)
+    for key, values in numbers.items():
+        hint = " ".join(f"{k}={_short_number(sorted(v)[len(v) // 2])}" for k, v in sorted(values.items()))
+        lessons[key].hint = hint
+    # A lesson worked when its decisions did better than this venture's decisions usually do, else it failed.
+    measured = [e for lesson in lessons.values() for e in lesson.evidence if isinstance(e.get("success"), bool)]
+    base = sum(1 for e in measured if e["success"]) / len(measured) if measured else 0.5
+    # A win that cost the venture's main metric is not a win: a lesson whose decisions saw the main metric fall
+    # by more than a point on average failed, whatever its own metric did.
+    main = re.search(r"^Main metric: ([A-Za-z_][A-Za-z0-9_]*)", prompt, re.MULTILINE)
+    main_up = not (main and re.search(rf"\b{re.escape(main.group(1))} \(lower is better\)", prompt))
+    judged: list[tuple[float, str, _Lesson]] = []
+    for lesson in lessons.values():
+        lesson.evidence = lesson.evidence[-8:]  # recent evidence: markets drift, old wins say little
+        n, wins, _ = lesson.stats()
+        if n < 2:  # one decision is a question, not a lesson
+            continue
+        lift = (wins + 1) / (n + 2) - base
+        side = lesson.side()
+        if side is not None and (side[1] if main_up else -side[1]) < -0.01:
+            lift = min(lift, 0.0) - 0.2
+        judged.append((lift * (n**0.5), "worked" if lift >= 0 else "failed", lesson))
+    worked = sorted((j for j in judged if j[1] == "worked"), key=lambda j: -j[0])[:8]
+    failed = sorted((j for j in judged if j[1] == "failed"), key=lambda j: j[0])[:8]
+
+    def item(lesson: _Lesson, section: str) -> dict[str, Any]:
+        n, _, mean = lesson.stats()
+        text = f"{lesson.key}: {lesson.metric()} {mean:+.1%} over {n} decision{'s' if n != 1 else ''}"
+        side = lesson.side()
+        if side is not None:
+            text += f", {side[0]} {side[1]:+.1%} meanwhile"
+        if section == "worked" and lesson.hint:
+            text += f" at {lesson.hint}"
+        return {"lesson": text, "key": lesson.key, "evidence": [e["decision_id"] for e in lesson.evidence]}
+
+    facts: dict[str, list[bool]] = {}
+    for _, _, lesson in judged:
+        for e in lesson.evidence:
+            if isinstance(e.get("success"), bool) and e.get("metric"):
+                facts.setdefault(e["metric"], []).append(e["success"])
+    customer_facts = [
+        f"{metric} moved the right way after {sum(v)} of {len(v)} measured decisions"
+        for metric, v in sorted(facts.items(), key=lambda kv: -len(kv[1]))[:3]
+    ]
+    single = [lesson for lesson in lessons.values() if lesson.stats()[0] == 1][-4:]
+    if worked:
+        strategy = "Keep doing what moved the numbers (" + ", ".join(j[2].key for j in worked[:3]) + ")."
+    else:
+        strategy = "No clear winner yet: keep experiments small and measure each one."
+    if failed:
+        strategy += " Stop what did not (" + ", ".join(j[2].key for j in failed[:3]) + ")."
+    return {
+        "strategy": strategy,
+        "worked": [item(j[2], "worked") for j in worked],
+        "failed": [item(j[2], "failed") for j in failed],
+        "customer_facts": customer_facts,
+        "open_questions": [
+            f"Does {lesson.key} hold? One decision so far: #{lesson.evidence[-1]['decision_id']} "
+            f"{'worked' if lesson.evidence[-1].get('success') else 'failed'}"
+            for lesson in single
+        ],
+        "rules": rules[-8:],
+    }
+
+
+def _short_number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1000 else f"{round(value):d}"
+
+
+_TABLE_LINE = re.compile(r"^- (.+?): (\d+) decisions?, (\d+) moved the metric the right way[^;]*;\s*(.*)$")
+
+
+def _platform_synthesis(prompt: str) -> dict[str, Any]:
+    """Patterns that held in more than one venture, and warnings where ventures disagree."""
+    sub = _subsections(prompt)
+    rows: dict[str, dict[str, tuple[int, int, list[int]]]] = {}
+    venture = ""
+    for raw in sub.get("venture brains", "").splitlines():
+        head = re.match(r"^### .*\(([a-z][a-z0-9_-]*)\)", raw)
+        if head:
+            venture = head.group(1)
+            continue
+        m = _TABLE_LINE.match(raw.strip())
+        if m and venture:
+            groups = {g.group(1): [int(x) for x in re.findall(r"#(\d+)", g.group(2))]
+                      for g in re.finditer(r"(worked|failed)((?:\s+#\d+)+)", m.group(4))}
+            rows.setdefault(m.group(1).strip(), {})[venture] = (int(m.group(2)), int(m.group(3)), groups)
+    patterns, warnings = [], []
+    for key, per in sorted(rows.items()):
+        rated = {v: (w + 1) / (n + 2) for v, (n, w, _) in per.items() if n >= 2}
+        good = sorted(v for v, p in rated.items() if p >= 0.6)
+        bad = sorted(v for v, p in rated.items() if p <= 0.4)
+        if len(good) >= 2:
+            ids = [i for v in good for i in per[v][2].get("worked", [])[-4:]]
+            patterns.append((len(good), {"lesson": f"{key}: held in {', '.join(good)}", "key": key, "evidence": ids}))
+        elif good and bad:
+            ids = [i for v in good for i in per[v][2].get("worked", [])[-3:]]
+            ids += [i for v in bad for i in per[v][2].get("failed", [])[-3:]]
+            warnings.append((len(bad), {"lesson": f"{key}: worked in {', '.join(good)}, failed in {', '.join(bad)}",
+                                        "key": key, "evidence": ids}))
+    patterns.sort(key=lambda x: -x[0])
+    warnings.sort(key=lambda x: -x[0])
+    worked = [p for _, p in patterns[:8]]
+    failed = [w for _, w in warnings[:8]]
+    strategy = (
+        "Across ventures, repeat: " + "; ".join(p["key"] for p in worked[:3]) + "."
+        if worked else "No pattern has held in more than one venture yet."
+    )
+    if failed:
+        strategy += " Check locally before repeating: " + "; ".join(w["key"] for w in failed[:3]) + "."
+    return {"strategy": strategy, "worked": worked, "failed": failed, "customer_facts": [], "open_questions": [],
+            "rules": []}
+
+
+def _line_synthesis(prompt: str, rng: random.Random, flags: _Flags, imp: random.Random) -> str:
+    """Older, free-form requests: outcome lines with decision ids and worked/failed tags become lessons."""
     groups: dict[tuple[int, str], dict[str, Any]] = {}
     for raw in prompt.splitlines():
         line = raw.strip().lstrip("-*").strip()

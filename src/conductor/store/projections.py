@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conductor.store.events import StoredEvent
+from conductor.store.memory_rules import memory_statement
 
 Statement = tuple[str, tuple[Any, ...]]
 Projector = Callable[[StoredEvent], list[Statement]]
@@ -29,9 +30,14 @@ def projector(*kinds: str) -> Callable[[Projector], Projector]:
 
 
 def project(event: StoredEvent) -> list[Statement]:
-    """The statements that bring the projections up to date with this event (possibly none)."""
+    """The statements that bring the projections up to date with this event (possibly none).
+
+    Besides its own table, an event may leave a memory (see `store.memory_rules`): the brain's memory stream.
+    """
     fn = PROJECTORS.get(event.kind)
-    return fn(event) if fn else []
+    out = fn(event) if fn else []
+    memory = memory_statement(event)
+    return [*out, memory] if memory is not None else out
 
 
 def _json(value: Any) -> str:
@@ -91,6 +97,23 @@ def _agent_idle(e: StoredEvent) -> list[Statement]:
         "UPDATE agents SET idle_ticks = idle_ticks + 1, next_wake = COALESCE(?, next_wake), updated_by = ? "
         "WHERE id = ?",
         (e.payload.get("next_wake"), e.id, e.agent),
+    )]
+
+
+_STATE_AFTER = {
+    "agent.concluded": "sleeping",
+    "agent.interrupted": "sleeping",
+    "agent.stuck": "stuck",
+    "agent.budget_stopped": "budget-stopped",
+}
+
+
+@projector(*_STATE_AFTER)
+def _agent_after_wake(e: StoredEvent) -> list[Statement]:
+    """What an agent is doing now, for the org chart: asleep until its next wake-up, stuck or budget-stopped."""
+    return [(
+        "UPDATE agents SET state = ?, next_wake = COALESCE(?, next_wake), updated_by = ? WHERE id = ?",
+        (_STATE_AFTER[e.kind], e.payload.get("next_wake"), e.id, e.agent),
     )]
 
 
@@ -197,6 +220,12 @@ def _escalation_resolved(e: StoredEvent) -> list[Statement]:
         "UPDATE escalations SET state = ?, verdict = ?, note = ?, amended = ?, resolved = ? "
         "WHERE id = ? AND state = 'pending'",
         (p["verdict"], p["verdict"], p.get("note"), amended, e.sim_time, p["escalation_id"]),
+    ), (
+        # Approving a stuck or budget-stopped agent's escalation lets it work again.
+        "UPDATE agents SET state = 'sleeping', updated_by = ? WHERE id = (SELECT agent FROM escalations WHERE id = ?) "
+        "AND ? = 'approved' AND ((state = 'stuck' AND ? = 'agent_stuck') OR "
+        "(state = 'budget-stopped' AND ? = 'budget_exhausted'))",
+        (e.id, p["escalation_id"], p["verdict"], p.get("escalation_kind"), p.get("escalation_kind")),
     )]
 
 
@@ -256,4 +285,16 @@ def _trust_changed(e: StoredEvent) -> list[Statement]:
         "ON CONFLICT(agent, kind) DO UPDATE SET spend_limit = excluded.spend_limit, state = excluded.state, "
         "changed = excluded.changed, event_id = excluded.event_id",
         (p["agent"], p["kind"], float(p.get("spend_limit", 0.0)), p["state"], e.sim_time, e.id),
+    )]
+
+
+@projector("brain.pinned", "brain.unpinned")
+def _brain_pin(e: StoredEvent) -> list[Statement]:
+    venture = e.venture or "platform"
+    if e.kind == "brain.unpinned":
+        return [("DELETE FROM brain_pins WHERE venture = ?", (venture,))]
+    return [(
+        "INSERT INTO brain_pins(venture, version, pinned, event_id) VALUES (?, ?, ?, ?) ON CONFLICT(venture) DO "
+        "UPDATE SET version = excluded.version, pinned = excluded.pinned, event_id = excluded.event_id",
+        (venture, e.payload["version"], e.sim_time or e.ts, e.id),
     )]

@@ -181,8 +181,43 @@ PROJECTION_TABLES = (
     "calls",
     "brain_versions",
     "trust_grants",
+    "memories",
+    "brain_pins",
 )
 
+# Migration 2: the brain's memory stream (a projection of events, searchable with SQLite's own FTS5 and its
+# bm25() ranking, so retrieval works offline with no extra dependency) and the founder's pins on brain versions.
+BRAIN_DDL = """
+CREATE TABLE memories (
+    id          INTEGER PRIMARY KEY,
+    venture     TEXT NOT NULL,
+    agent       TEXT,
+    at          TEXT,
+    kind        TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    importance  INTEGER NOT NULL,
+    keywords    TEXT NOT NULL DEFAULT '',
+    decision_id INTEGER
+);
+CREATE INDEX memories_by_venture ON memories(venture, id);
+CREATE INDEX memories_by_importance ON memories(venture, importance, id);
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    text, keywords, content = 'memories', content_rowid = 'id', tokenize = 'porter unicode61'
+);
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories
+    BEGIN INSERT INTO memories_fts(rowid, text, keywords) VALUES (new.id, new.text, new.keywords); END;
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories
+    BEGIN INSERT INTO memories_fts(memories_fts, rowid, text, keywords) VALUES ('delete', old.id, old.text, old.keywords); END;
+CREATE TRIGGER memories_no_update BEFORE UPDATE ON memories
+    BEGIN SELECT RAISE(ABORT, 'memories are immutable'); END;
+CREATE TABLE brain_pins (
+    venture  TEXT PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    pinned   TEXT,
+    event_id INTEGER NOT NULL
+);
+"""
+
 # Ordered: MIGRATIONS[0] takes user_version 0 to 1, and so on.
-MIGRATIONS: tuple[str, ...] = (EVENTS_DDL + PROJECTIONS_DDL,)
+MIGRATIONS: tuple[str, ...] = (EVENTS_DDL + PROJECTIONS_DDL, BRAIN_DDL)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,361 @@
+"""The brain inside a running engine: briefs for every wake-up, and syntheses once a simulated day.
+
+`BrainKeeper(engine)` is the engine's one hook into the brain. It sets `engine.brief_source` (called while a
+wake-up or review is prepared) and `day_passed(day)` is awaited once per org-clock day, after outcomes are
+measured. It reads through the engine's read connection and writes only through `engine.emit`, so every
+version, failure and model call is an event like any other. Synthesis calls take the same provider path as
+wake-ups (`engine.provider.call_model`, with its timeout and retries), on their own budget line: purpose
+"synthesis", capped by `[brain] synthesis_budget_per_day` as well as the org's and the venture's caps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from conductor.brain.brief import Brief, assemble_brief, insight_lines
+from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
+from conductor.brain.memory import MemoryHit, retrieve, situation_terms
+from conductor.brain.platform import DecisionOutcome, outcome_table, platform_messages
+from conductor.brain.synthesis import (
+    MAX_COMPLETION_TOKENS,
+    SynthesisInvalid,
+    SynthesisResult,
+    Validated,
+    call_synthesis,
+    load_facts,
+    synthesis_messages,
+    validate_document,
+)
+from conductor.store.events import NewEvent, iso, parse_iso
+
+if TYPE_CHECKING:
+    from conductor.engine.scheduler import Engine
+
+TOKEN_CACHE = 50_000
+
+
+class BrainKeeper:
+    """Briefs from the brain version in force, and new versions when enough has happened."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.org = engine.org
+        self.settings = engine.org.brain
+        self._docs: dict[tuple[str, int], BrainDocument] = {}
+        self._tokens: dict[tuple[str, str], int] = {}
+        self._watermarks: dict[str, int] = {}
+        self.names = {v.id: v.name for v in engine.org.ventures}
+        # Each venture's main metric: the one its head (the first agent with no manager) owns.
+        self.main = {v.id: next((a.owns_metric for a in v.agents if a.reports_to is None), v.agents[0].owns_metric)
+                     for v in engine.org.ventures}
+        self.last_brief: Brief | None = None
+        engine.brief_source = self.brief
+
+    # -- reading the store --------------------------------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self.engine._reader is not None, "the brain reads through the engine's connection"
+        return self.engine._reader
+
+    def pinned(self, venture: str) -> int | None:
+        row = self.conn.execute("SELECT version FROM brain_pins WHERE venture = ?", (venture,)).fetchone()
+        return int(row[0]) if row else None
+
+    def latest(self, venture: str) -> int | None:
+        row = self.conn.execute("SELECT max(version) FROM brain_versions WHERE venture = ?", (venture,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def in_force(self, venture: str) -> int | None:
+        """The pinned version if the founder pinned one, else the newest."""
+        pinned = self.pinned(venture)
+        return pinned if pinned is not None else self.engine.state.brain_versions.get(venture)
+
+    def document(self, venture: str, version: int | None) -> BrainDocument | None:
+        if version is None:
+            return None
+        key = (venture, version)
+        if key not in self._docs:
+            row = self.conn.execute("SELECT document FROM brain_versions WHERE venture = ? AND version = ?",
+                                    key).fetchone()
+            if row is None:
+                return None
+            try:
+                self._docs[key] = parse_document(row[0])
+            except DocumentError:
+                self._docs[key] = BrainDocument()
+        return self._docs[key]
+
+    # -- briefs -------------------------------------------------------------------------------------------
+    def count_tokens(self, model: str, text: str) -> int:
+        """litellm's token counter for the agent's model, cached per text (memory texts never change)."""
+        key = (model, text)
+        n = self._tokens.get(key)
+        if n is None:
+            from conductor.engine.provider import load_litellm
+
+            try:
+                n = int(load_litellm().token_counter(model=model, text=text))
+            except Exception:  # an unknown model: fall back to litellm's default tokenizer
+                n = int(load_litellm().token_counter(text=text))
+            if len(self._tokens) > TOKEN_CACHE:
+                self._tokens.clear()
+            self._tokens[key] = n
+        return n
+
+    def _situation(self, venture: str, agent_id: str) -> list[str]:
+        """Words of what the agent is dealing with: its metric, its levers, what is waiting for it."""
+        rt = self.engine.state.agents.get(agent_id)
+        found = self.org.agent(agent_id)
+        texts: list[str] = []
+        if found is not None:
+            agent = found[1]
+            texts += [agent.owns_metric, " ".join(dict.fromkeys(k.split(".")[0] for k in agent.decision_kinds))]
+        else:
+            texts += ["worked failed"]
+        if rt is not None:
+            texts += list(rt.mailbox.tasks.values())[-2:] + [t for _, t in rt.mailbox.messages[-2:]]
+        return situation_terms(*texts)
+
+    def brief(self, venture: str, agent_id: str) -> tuple[str, str, int | None]:
+        """(brief, platform insights, brain version in force) for one wake-up or review, within budget."""
+        version = self.in_force(venture)
+        doc = self.document(venture, version)
+        found = self.org.agent(agent_id)
+        budget = (found[1].context_tokens if found and found[1].context_tokens else None) or self.settings.context_tokens
+        model = self.engine._model_for(agent_id)
+        insights: list[tuple[float, str]] = []
+        if venture != PLATFORM:
+            p_version = self.in_force(PLATFORM)
+            insights = insight_lines(self.document(PLATFORM, p_version), venture, self.names, p_version)
+        hits: list[MemoryHit] = []
+        if self.settings.retrieval_k:
+            hits = retrieve(self.conn, venture, self._situation(venture, agent_id), self.engine.state.now,
+                            k=self.settings.retrieval_k,
+                            half_life_hours=self.settings.recency_half_life.total_seconds() / 3600)
+        name = self.names.get(venture, "the platform")
+        header = (f"{name} brain v{version}: what this venture has learned, with the decisions behind it."
+                  if version is not None else f"{name} has no brain version yet; recent memories only.")
+        directives = [t for _, t in self.engine.state.directives.get(venture, [])]
+        result = assemble_brief(budget=budget, count_tokens=lambda t: self.count_tokens(model, t), brain=doc,
+                                header=header, memories=hits, insights=insights, directives=directives)
+        self.last_brief = result
+        return result.brief, result.insights, version
+
+    # -- synthesis ----------------------------------------------------------------------------------------
+    def _watermark(self, venture: str) -> int:
+        if venture not in self._watermarks:
+            row = self.conn.execute(
+                "SELECT memory_ids FROM brain_versions WHERE venture = ? AND memory_ids != '[]' "
+                "ORDER BY version DESC LIMIT 1", (venture,)).fetchone()
+            self._watermarks[venture] = max(json.loads(row[0]), default=0) if row else 0
+        return self._watermarks[venture]
+
+    def _since_last(self, venture: str) -> timedelta | None:
+        row = self.conn.execute("SELECT created FROM brain_versions WHERE venture = ? ORDER BY version DESC LIMIT 1",
+                                (venture,)).fetchone()
+        if row is None or not row[0]:
+            return None
+        return self.engine.state.now - parse_iso(row[0])
+
+    def _model(self) -> str:
+        return self.settings.model or self.engine.opts.model or self.org.model
+
+    def _over_budget(self, venture: str | None, model: str, messages: list[dict[str, str]]) -> str | None:
+        from conductor.engine.provider import estimate_cost
+
+        state = self.engine.state
+        day = state.day_key()
+        estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_COMPLETION_TOKENS)
+        row = self.conn.execute("SELECT coalesce(sum(cost), 0) FROM calls WHERE day = ? AND purpose = 'synthesis'",
+                                (day,)).fetchone()
+        if float(row[0]) + estimate > self.settings.synthesis_budget_per_day:
+            return f"the synthesis budget for {day} (${self.settings.synthesis_budget_per_day:,.2f}) is spent"
+        reserved = self.engine.reserved
+        if state.spend[(day, "org")] + reserved.get((day, "org"), 0.0) + estimate > self.org.budget_per_day:
+            return f"the org budget for {day} is spent"
+        v = self.org.venture(venture or "")
+        if v is not None and v.budget_per_day is not None:
+            scope = f"venture:{v.id}"
+            if state.spend[(day, scope)] + reserved.get((day, scope), 0.0) + estimate > v.budget_per_day:
+                return f"the {v.id} budget for {day} is spent"
+        return None
+
+    def _due(self, venture: str, new: int, every: timedelta) -> bool:
+        if new <= 0 or self.pinned(venture) is not None:
+            return False
+        if new >= self.settings.synthesis_threshold:
+            return True
+        since = self._since_last(venture)
+        return since is not None and since >= every
+
+    def _new_memories(self, venture: str) -> list[MemoryHit]:
+        rows = self.conn.execute(
+            "SELECT id, venture, agent, at, kind, text, importance, decision_id FROM memories WHERE venture = ? "
+            "AND id > ? ORDER BY id LIMIT ?",
+            (venture, self._watermark(venture), self.settings.synthesis_max_memories)).fetchall()
+        return [MemoryHit(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), decision_id=r[7]) for r in rows]
+
+    def _validator(self, venture: str | None, previous: BrainDocument | None) -> Any:
+        versions = {v.id: self.engine.state.brain_versions[v.id] for v in self.org.ventures
+                    if v.id in self.engine.state.brain_versions}
+
+        def validate(text: str) -> Validated:
+            try:
+                doc = parse_document(text)
+            except DocumentError as exc:
+                raise SynthesisInvalid(str(exc)) from None
+            facts = load_facts(self.conn, doc.decision_ids(), self.main)
+            return validate_document(doc, facts, venture=venture, previous=previous, versions=versions)
+
+        return validate
+
+    async def _call(self, key: str, messages: list[dict[str, str]], validate: Any) -> SynthesisResult:
+        rng = random.Random(f"{self.org.seed}:synthesis:{key}:{iso(self.engine.state.now)}")
+        return await call_synthesis(self._model(), messages, validate, org=self.org, retry=self.engine.retry, rng=rng,
+                                    max_attempts=self.org.engine.max_retries + 1, extra=self.engine._call_extra())
+
+    def _call_events(self, result: SynthesisResult, venture: str | None) -> list[NewEvent]:
+        model = self._model()
+        return [self.engine._event("call.recorded", {
+            "model": model, "purpose": "synthesis", "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens, "cost": c.cost, "latency_ms": c.latency_ms, "ok": c.ok,
+            "error": c.error, "for": venture or PLATFORM}, venture=venture) for c in result.calls]
+
+    def _outcome_events(self, venture: str, result: SynthesisResult, *, author: str, memory_ids: list[int],
+                        extra: dict[str, Any] | None = None) -> list[NewEvent]:
+        event_venture = None if venture == PLATFORM else venture
+        events = self._call_events(result, event_venture)
+        latest = self.latest(venture)
+        if result.validated is None:
+            events.append(self.engine._event("brain.synthesis_failed", {
+                "reason": result.failure or "unknown", "model": self._model(), "memories": len(memory_ids),
+                "attempted_version": (latest or 0) + 1, "kept_version": latest, "for": venture},
+                venture=event_venture))
+            return events
+        payload = {
+            "version": (latest or 0) + 1, "parent": latest, "author": author, "model": self._model(),
+            "tokens": result.tokens, "cost": round(result.cost, 8), "memory_ids": memory_ids,
+            "document": result.validated.document.to_payload(),
+            "dropped_evidence": result.validated.dropped_evidence, **(extra or {}),
+        }
+        events.append(self.engine._event("brain.version", payload, venture=event_venture))
+        return events
+
+    async def _emit(self, events: list[NewEvent]) -> bool:
+        try:
+            await self.engine.emit(events)
+            return True
+        except Exception as exc:  # e.g. the founder wrote the same version number a moment earlier
+            await self.engine.emit([self.engine._event("brain.synthesis_failed", {
+                "reason": f"could not store the new version: {exc}"[:300], "model": self._model()},
+                venture=next((e.venture for e in events if e.venture), None))])
+            return False
+
+    async def synthesize_venture(self, venture_id: str, *, force: bool = False) -> bool:
+        """Write the next version of one venture's brain if enough is new (or `force`); True if one was written."""
+        venture = self.org.venture(venture_id)
+        if venture is None:
+            return False
+        memories = self._new_memories(venture_id)
+        if not (force and memories) and not self._due(venture_id, len(memories), self.settings.synthesis_every):
+            return False
+        prepared = self._prepare_venture(venture_id, memories)
+        if prepared is None:
+            return False
+        return await self._finish(venture_id, prepared, await self._call(venture_id, prepared[0], prepared[1]))
+
+    def _prepare_venture(self, venture_id: str, memories: list[MemoryHit]) -> tuple[Any, Any, list[int]] | None:
+        venture = self.org.venture(venture_id)
+        assert venture is not None
+        latest = self.latest(venture_id)
+        previous = self.document(venture_id, latest)
+        outcomes = {m.decision_id for m in memories if m.kind == "outcome" and m.decision_id is not None}
+        messages = synthesis_messages(
+            org_name=self.org.name, venture_id=venture_id, venture_name=venture.name, goal=venture.goal,
+            metrics=[(m.name, m.direction) for m in venture.metrics], previous=previous, previous_version=latest,
+            memories=memories, main_metric=self.main.get(venture_id),
+            facts=load_facts(self.conn, outcomes, self.main))
+        return messages, self._validator(venture_id, previous), [m.id for m in memories]
+
+    async def _finish(self, venture: str, prepared: tuple[Any, Any, list[int]], result: SynthesisResult) -> bool:
+        memory_ids = prepared[2]
+        author = "platform" if venture == PLATFORM else "synthesis"
+        events = self._outcome_events(venture, result, author=author, memory_ids=memory_ids)
+        stored = await self._emit(events)
+        if stored and result.validated is not None and memory_ids:
+            self._watermarks[venture] = max(memory_ids)
+        return stored and result.validated is not None
+
+    async def day_passed(self, day: int) -> None:
+        """Once per org-clock day: synthesize the ventures that are due, then the platform when it is due."""
+        if self.engine.state.org_paused:
+            return
+        jobs: list[tuple[str, tuple[Any, Any, list[int]]]] = []
+        for venture in self.org.ventures:
+            if venture.id in self.engine.state.paused_ventures:
+                continue
+            memories = self._new_memories(venture.id)
+            if not self._due(venture.id, len(memories), self.settings.synthesis_every):
+                continue
+            prepared = self._prepare_venture(venture.id, memories)
+            reason = self._over_budget(venture.id, self._model(), prepared[0]) if prepared else None
+            if reason is not None:
+                await self._emit([self.engine._event("brain.synthesis_failed", {
+                    "reason": reason, "model": self._model(), "memories": len(memories)}, venture=venture.id)])
+                continue
+            if prepared is not None:
+                jobs.append((venture.id, prepared))
+        # Calls run together; results are stored in venture order, so the event stream stays deterministic.
+        results = await asyncio.gather(*(self._call(v, p[0], p[1]) for v, p in jobs))
+        for (venture_id, prepared), result in zip(jobs, results, strict=True):
+            await self._finish(venture_id, prepared, result)
+        await self.synthesize_platform()
+
+    def _platform_due(self) -> bool:
+        if self.pinned(PLATFORM) is not None:
+            return False
+        since = self._since_last(PLATFORM)
+        if since is None:
+            return self.engine.state.now - self.engine.state.origin >= self.settings.platform_every
+        return since >= self.settings.platform_every
+
+    def _outcome_rows(self) -> list[DecisionOutcome]:
+        rows = self.conn.execute(
+            "SELECT id, venture, kind, params, outcome FROM decisions WHERE outcome IS NOT NULL "
+            "ORDER BY id DESC LIMIT 5000").fetchall()
+        out = []
+        for r in rows:
+            outcome = json.loads(r[4])
+            out.append(DecisionOutcome(
+                id=r[0], venture=r[1], kind=r[2], params=json.loads(r[3] or "{}"), metric=outcome.get("metric"),
+                delta=outcome.get("delta_pct"), success=outcome.get("success")))
+        return out
+
+    async def synthesize_platform(self, *, force: bool = False) -> bool:
+        """The platform analyst's periodic pass over every venture's latest brain and outcome table."""
+        if not force and not self._platform_due():
+            return False
+        categorical = {k.id: [n for n, spec in k.params.items() if spec.choices] for k in self.org.decision_kinds}
+        table = outcome_table(self._outcome_rows(), categorical)
+        if not table:
+            return False
+        ventures = []
+        for v in self.org.ventures:
+            version = self.latest(v.id)
+            ventures.append((v.id, v.name, version, self.document(v.id, version)))
+        latest = self.latest(PLATFORM)
+        previous = self.document(PLATFORM, latest)
+        messages = platform_messages(org_name=self.org.name, ventures=ventures, table=table, previous=previous,
+                                     previous_version=latest)
+        reason = self._over_budget(None, self._model(), messages)
+        if reason is not None:
+            await self._emit([self.engine._event("brain.synthesis_failed", {"reason": reason, "model": self._model(),
+                                                                            "for": PLATFORM})])
+            return False
+        prepared = (messages, self._validator(None, previous), [])
+        return await self._finish(PLATFORM, prepared, await self._call(PLATFORM, messages, prepared[1]))

@@ -1,0 +1,157 @@
+"""The founder's hand on the brain (edit, pin, revert) and the `conductor brain` commands.
+
+Versions are immutable: reverting writes a new version equal to an older one, and no row of brain_versions is
+ever updated or deleted (triggers refuse it; a test compares every row before and after the founder's writes).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from brain_support import run_lab
+from conductor.brain.document import render_markdown
+from conductor.cli.main import app
+from conductor.errors import BadInput
+from conductor.services import brain
+from conductor.store import open_database
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    """A private copy of a 16-day lab run (the run itself is shared)."""
+    source = run_lab(16)
+    target = tmp_path / "lab.db"
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    return target
+
+
+def rows(conn: sqlite3.Connection) -> list[tuple]:
+    return [tuple(r) for r in conn.execute("SELECT * FROM brain_versions ORDER BY venture, version")]
+
+
+def test_revert_writes_a_new_version_and_never_touches_old_rows(db: Path) -> None:
+    conn = open_database(db)
+    before = rows(conn)
+    latest = max(r[1] for r in before if r[0] == "lab")
+    event = brain.revert(conn, "lab", 1)
+    assert event.payload["by"] == "founder" and event.payload["reverted_from"] == 1
+    after = rows(conn)
+    assert after[: len(before)] == before or set(before) <= set(after)  # every old row unchanged
+    assert len(after) == len(before) + 1
+    new = brain.version(conn, "lab")
+    assert new.version == latest + 1 and new.parent == latest and new.author == "founder"
+    assert new.document == brain.version(conn, "lab", 1).document and new.reverted_from == 1
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("UPDATE brain_versions SET document = '{}' WHERE venture = 'lab' AND version = 1")
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("DELETE FROM brain_versions WHERE venture = 'lab'")
+    assert rows(conn) == after
+    conn.close()
+
+
+def test_editing_by_hand_checks_evidence_and_keeps_history(db: Path) -> None:
+    conn = open_database(db)
+    current = brain.version(conn, "lab")
+    text = render_markdown(current.brain())
+    assert brain.edit_version(conn, "lab", text) == (None, 0)  # unchanged text: no version
+    known = sorted(current.brain().decision_ids())[0]
+    edited = text.replace("## Rules the founder set\n", "## Rules the founder set\n- Never discount over 20%.\n")
+    edited = edited.replace("## What worked\n", f"## What worked\n- hire.contractor: founder says so\n"
+                                                f"  evidence: #{known}, #999999\n")
+    event, dropped = brain.edit_version(conn, "lab", edited)
+    assert event is not None and dropped == 1
+    record = brain.version(conn, "lab")
+    assert record.author == "founder" and record.version == current.version + 1
+    doc = record.brain()
+    assert "Never discount over 20%." in doc.rules
+    assert doc.worked[0].decision_ids == (known,)
+    assert doc.worked[0].evidence[0].success is not None or doc.worked[0].evidence[0].delta is None
+    with pytest.raises(BadInput, match="unknown section"):
+        brain.edit_version(conn, "lab", "## Wins\n- x\n")
+    conn.close()
+
+
+def test_pin_and_unpin(db: Path) -> None:
+    conn = open_database(db)
+    brain.pin(conn, "lab", 1)
+    assert [v.pinned for v in brain.versions(conn, "lab")][:2] == [True, False]
+    assert conn.execute("SELECT version FROM brain_pins WHERE venture = 'lab'").fetchone()[0] == 1
+    brain.unpin(conn, "lab")
+    assert conn.execute("SELECT count(*) FROM brain_pins").fetchone()[0] == 0
+    with pytest.raises(BadInput, match="not pinned"):
+        brain.unpin(conn, "lab")
+    with pytest.raises(BadInput, match="no brain version 99"):
+        brain.pin(conn, "lab", 99)
+    with pytest.raises(BadInput, match="no such venture"):
+        brain.versions(conn, "nope")
+    assert brain.check_venture(conn, "Lab") == "lab"
+    conn.close()
+
+
+def test_every_brain_command_has_help_with_an_example() -> None:
+    result = runner.invoke(app, ["brain", "--help"])
+    assert result.exit_code == 0
+    for command in ("log", "show", "diff", "quality", "edit", "pin", "revert"):
+        assert command in result.output
+        sub = runner.invoke(app, ["brain", command, "--help"])
+        assert sub.exit_code == 0 and "Example: conductor brain" in sub.output, command
+
+
+def test_commands_read_write_and_speak_json(db: Path, tmp_path: Path) -> None:
+    args = ["--db", str(db)]
+    log = runner.invoke(app, ["brain", "log", "lab", *args, "--json"])
+    assert log.exit_code == 0, log.output
+    versions = json.loads(log.output)["versions"]
+    assert versions[0]["version"] == 1 and versions[0]["author"] == "synthesis"
+    show = runner.invoke(app, ["brain", "show", "lab", "1", *args, "--json"])
+    assert json.loads(show.output)["document"]["worked"] is not None
+    text = runner.invoke(app, ["brain", "show", "lab", *args])
+    assert text.exit_code == 0 and "## What worked" in text.output and "Lab brain v" in text.output
+    diff = runner.invoke(app, ["brain", "diff", "lab", "1", "2", *args, "--json"])
+    data = json.loads(diff.output)
+    assert data["old"] == 1 and data["new"] == 2 and isinstance(data["lines"], list)
+    pretty = runner.invoke(app, ["brain", "diff", "lab", "1", "2", *args, "--lines"])
+    assert pretty.exit_code == 0 and "Lab brain v1 -> v2" in pretty.output and "--- lab v1" in pretty.output
+    quality = runner.invoke(app, ["brain", "quality", *args, "--json"])
+    assert json.loads(quality.output)[0]["venture"] == "lab"
+    edited = tmp_path / "brain.md"
+    edited.write_text("## Strategy\nGrow carefully.\n", encoding="utf-8")
+    wrote = runner.invoke(app, ["brain", "edit", "lab", "--file", str(edited), *args])
+    assert wrote.exit_code == 0 and "by the founder" in wrote.output
+    pinned = runner.invoke(app, ["brain", "pin", "lab", "2", *args])
+    assert pinned.exit_code == 0 and "pinned lab brain v2" in pinned.output
+    assert runner.invoke(app, ["brain", "pin", "lab", "--off", *args]).exit_code == 0
+    reverted = runner.invoke(app, ["brain", "revert", "lab", "1", *args])
+    assert reverted.exit_code == 0 and "equal to v1" in reverted.output
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["brain", "show", "nope"], "error: venture 'nope': no such venture"),
+    (["brain", "show", "lab", "99"], "error: venture 'lab': no brain version 99"),
+    (["brain", "diff", "lab", "1", "99"], "error: venture 'lab': no brain version 99"),
+    (["brain", "pin", "lab", "1", "--off"], "error: --off takes no version"),
+])
+def test_bad_input_is_one_line_and_exit_2(db: Path, argv: list[str], message: str) -> None:
+    result = runner.invoke(app, [*argv, "--db", str(db)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message)
+
+
+def test_model_written_text_cannot_drive_the_terminal(db: Path) -> None:
+    conn = open_database(db)
+    brain.edit_version(conn, "lab", "## Strategy\nGrow \x1b]0;pwned\x07now \x1b[2J.\n")
+    conn.close()
+    shown = runner.invoke(app, ["brain", "show", "lab", "--db", str(db)])
+    assert "\x1b" not in shown.output and "Grow" in shown.output

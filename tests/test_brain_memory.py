@@ -1,0 +1,104 @@
+"""The memory stream: which events become memories (pure rules), the projection and its FTS5 index, and
+retrieval by recency x importance x bm25 relevance."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conductor.brain.memory import MemoryHit, fts_query, recency, retrieve, score_hits, situation_terms
+from conductor.store import NewEvent, StoredEvent, commit_events, iso, open_database, parse_iso
+from conductor.store.memory_rules import memory_of
+from conductor.store.rebuild import projection_differences
+
+T0 = parse_iso("2026-01-05T09:00:00Z")
+
+
+def stored(kind: str, payload: dict, *, venture: str | None = "ink", agent: str | None = "ink-cmo",
+           event_id: int = 7) -> StoredEvent:
+    return StoredEvent(id=event_id, ts=iso(T0), kind=kind, payload=payload, venture=venture, agent=agent,
+                       sim_time=iso(T0))
+
+
+def test_rules_rate_importance_and_write_readable_text() -> None:
+    big = memory_of(stored("decision.outcome", {"decision_id": 3, "summary": "campaign.launch channel=seo: signups "
+                                                "+12.0% over 3 days (100 -> 112) (worked)",
+                                                "outcome": {"metric": "signups", "delta_pct": 0.12}}))
+    small = memory_of(stored("decision.outcome", {"decision_id": 4, "summary": "x.y: signups +0.1%",
+                                                  "outcome": {"metric": "signups", "delta_pct": 0.001}}))
+    assert big is not None and small is not None
+    assert big.text.startswith("#3 campaign.launch channel=seo") and big.decision_id == 3
+    assert big.importance > small.importance and big.kind == "outcome"
+    assert "campaign.launch" in big.keywords and "seo" in big.keywords
+    founder = memory_of(stored("escalation.resolved", {"verdict": "rejected", "note": "too pricey", "by": "founder",
+                                                       "decision_id": 9, "detail": {"kind": "pricing.change"}}))
+    expired = memory_of(stored("escalation.resolved", {"verdict": "expired", "decision_id": 9, "by": "policy"}))
+    assert founder is not None and expired is not None
+    assert founder.text == 'the founder rejected decision #9 (pricing.change): "too pricey"'
+    assert founder.importance == 8 and expired.importance == 3
+    directive = memory_of(stored("directive.added", {"text": "No ads."}, agent=None))
+    assert directive is not None and directive.importance == 9 and directive.agent is None
+    review = memory_of(stored("review.answered", {"decision_id": 5, "verdict": "revise", "feedback": "cut it"}))
+    assert review is not None and review.importance == 5
+    platform = memory_of(stored("agent.concluded", {"summary": "Looked across ventures."}, venture=None,
+                                agent="platform"))
+    assert platform is not None and platform.venture == "platform"
+    assert memory_of(stored("metric.recorded", {"metric": "mrr", "value": 1.0, "at": iso(T0)})) is None
+
+
+def test_fts_query_quotes_every_term() -> None:
+    assert fts_query(["seo", 'a"b', "AND", "seo"]) == '"seo" OR "ab" OR "AND"'
+    assert fts_query([]) == ""
+    assert situation_terms("signups", "Campaign content; the week", limit=3) == ["signups", "campaign", "content"]
+
+
+def test_scoring_multiplies_recency_importance_and_relevance() -> None:
+    now = T0 + timedelta(days=10)
+    hits = [
+        MemoryHit(1, "ink", None, iso(now - timedelta(days=20)), "outcome", "old, important, relevant", 9, 1.0),
+        MemoryHit(2, "ink", None, iso(now - timedelta(hours=1)), "summary", "new, dull, unrelated", 2, 0.0),
+        MemoryHit(3, "ink", None, iso(now - timedelta(hours=2)), "outcome", "new, important, relevant", 8, 0.9),
+        MemoryHit(4, "ink", None, iso(now - timedelta(hours=2)), "verdict", "new, important, unrelated", 8, 0.0),
+    ]
+    top = score_hits(hits, now, half_life_hours=72, k=3)
+    assert [h.id for h in top] == [3, 4, 2]
+    assert top[0].score > top[1].score > top[2].score > 0
+    assert recency(iso(now - timedelta(hours=72)), now, 72) == pytest.approx(0.5)
+    assert recency(None, now, 72) == 0.0
+
+
+@pytest.fixture()
+def conn(tmp_path: Path) -> sqlite3.Connection:
+    c = open_database(tmp_path / "m.db")
+    yield c
+    c.close()
+
+
+def test_memories_are_a_rebuildable_projection_with_a_working_index(conn: sqlite3.Connection) -> None:
+    events = []
+    for day in range(30):
+        at = iso(T0 + timedelta(days=day))
+        channel = "seo" if day % 3 == 0 else "ads"
+        events.append(NewEvent("decision.outcome", {"decision_id": day + 1, "outcome": {"metric": "signups",
+                                                                                         "delta_pct": 0.02},
+                                                    "summary": f"campaign.launch channel={channel}: signups +2.0%"},
+                               venture="ink", agent="ink-cmo", sim_time=at))
+        events.append(NewEvent("agent.concluded", {"summary": f"day {day}: watched support tickets"},
+                               venture="ink" if day % 2 else "other", agent="ink-support", sim_time=at))
+    commit_events(conn, events)
+    assert conn.execute("SELECT count(*) FROM memories").fetchone()[0] == 60
+    matched = conn.execute("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH 'seo'").fetchone()[0]
+    assert matched == 10
+    assert projection_differences(conn) == []
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):
+        conn.execute("UPDATE memories SET importance = 10")
+    now = T0 + timedelta(days=30)
+    top = retrieve(conn, "ink", ["seo"], now, k=3, half_life_hours=72)
+    assert len(top) == 3 and all(h.venture == "ink" for h in top)
+    assert "channel=seo" in top[0].text and top[0].relevance == pytest.approx(1.0)
+    unrelated = retrieve(conn, "ink", ["tickets"], now, k=3, half_life_hours=72)
+    assert "tickets" in unrelated[0].text
+    assert retrieve(conn, "nobody", ["seo"], now) == []
