@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 import typer
 
 from conductor.errors import ConductorError
+from conductor.text import printable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -21,8 +22,9 @@ R = TypeVar("R")
 
 def fail(lines: list[str], code: int) -> typer.Exit:
     for line in lines:
-        # One line each, never wrapped, never styled: scripts grep stderr.
-        sys.stderr.write(f"error: {line}\n")
+        # One line each, never wrapped, never styled: scripts grep stderr. Messages quote what was given (an
+        # id, a CSV cell): control characters and escapes in it must not break the line or drive the terminal.
+        sys.stderr.write(f"error: {printable(line, one_line=True)}\n")
     sys.stderr.flush()
     return typer.Exit(code)
 
@@ -36,8 +38,12 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except ConductorError as exc:
             raise fail(exc.lines(), exc.exit_code) from None
-        except sqlite3.Error as exc:  # anything the store did not already translate
-            raise fail([f"database error: {exc}"], 1) from None
+        except sqlite3.Error as exc:  # anything the store did not already translate: the same friendly line
+            from conductor.store.database import _friendly, resolve_db_path
+
+            raise fail([str(_friendly(resolve_db_path(kwargs.get("db")), exc))], 1) from None
+        except OverflowError:  # an id or count past SQLite's 64-bit integers: no such row can exist
+            raise fail(["a number given is out of range (at most 9223372036854775807)"], 2) from None
         except KeyboardInterrupt:
             raise fail(["interrupted"], 130) from None
 

@@ -14,7 +14,11 @@ import typer
 from rich.console import Console
 
 from conductor import __version__
+from conductor.cli import control_cmds, doctor_cmd, events_cmd, export_cmd, status_cmds, tui_cmds
+from conductor.cli.brain_cmds import brain_app
 from conductor.cli.errors import cli_errors
+from conductor.cli.inbox_cmds import inbox_app
+from conductor.cli.metric_cmds import metric_app
 from conductor.cli.org_cmds import org_app
 from conductor.errors import BadInput
 
@@ -26,11 +30,38 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(org_app, name="org")
+# Headless control: every control-room action as a subcommand (each module keeps its heavy imports lazy).
+status_cmds.register(app)
+events_cmd.register(app)
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(brain_app, name="brain")
+app.add_typer(metric_app, name="metric")
+control_cmds.register(app)
+export_cmd.register(app)
+doctor_cmd.register(app)
+tui_cmds.register(app)  # tui, attach: the control room (Textual is imported inside the commands only)
 
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", envvar="CONDUCTOR_DB", help="The SQLite file (default ./conductor.db).", show_default=False),
 ]
+
+
+SeedOption = Annotated[
+    int | None,
+    typer.Option(help="Another seed for the org and its simulated markets (give it again when resuming).",
+                 show_default=False),
+]
+MockOption = Annotated[
+    str | None,
+    typer.Option("--mock-response", help="Answer every model call with this text through litellm's mock "
+                 "(no key, no network), e.g. with --model openai/gpt-4o-mini.", show_default=False),
+]
+
+
+def mock_extra(mock_response: str | None) -> dict[str, str] | None:
+    """litellm's own `mock_response`, so a real model string runs through the real litellm path offline."""
+    return {"mock_response": mock_response} if mock_response is not None else None
 
 
 def example_org_path() -> Path:
@@ -40,9 +71,12 @@ def example_org_path() -> Path:
 
 @app.callback(invoke_without_command=True)
 def main(ctx: typer.Context) -> None:
-    """Run `conductor COMMAND --help` for any command."""
+    """Run `conductor COMMAND --help` for any command; `conductor` alone opens the control room on ./conductor.db."""
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        from conductor.cli.tui_cmds import bare
+
+        if not cli_errors(bare)(None):
+            typer.echo(ctx.get_help())
 
 
 @app.command()
@@ -107,6 +141,8 @@ def run_command(
     concurrency: Annotated[int | None, typer.Option(help="Model calls at once (default from the org file).")] = None,
     headless: Annotated[bool, typer.Option("--headless", help="No control room (the only mode of `run`).")] = True,
     no_brief: Annotated[bool, typer.Option("--no-brief", help="Ablation: withhold the brain brief from prompts.")] = False,
+    seed: SeedOption = None,
+    mock_response: MockOption = None,
 ) -> None:
     """Run the organization without the control room; Ctrl-C stops gracefully, running again resumes.
 
@@ -117,7 +153,7 @@ def run_command(
 
     path = resolve_db_path(db)
     run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
-                 ablate_brief=no_brief)
+                 ablate_brief=no_brief, seed=seed, extra=mock_extra(mock_response))
     print_summary(path)
 
 
@@ -129,6 +165,8 @@ def demo(
     db: DbOption = None,
     model: Annotated[str, typer.Option(help="The model every agent uses.")] = "sim/standard",
     pace: Annotated[float | None, typer.Option(help="Real seconds per simulated day.")] = None,
+    seed: SeedOption = None,
+    mock_response: MockOption = None,
 ) -> None:
     """Run the 19-agent example studio against the simulated market: no API key, no network.
 
@@ -140,8 +178,17 @@ def demo(
     from conductor.cli.run_cmd import print_summary, run_headless
 
     path = db or Path(tempfile.mkdtemp(prefix="conductor-demo-")) / "conductor.db"
+    if not headless:  # the control room on the studio, the scheduler in it at a watchable pace
+        from conductor.cli.tui_cmds import open_control_room
+
+        open_control_room(example_org_path(), path, model=model, days=days, pace=pace, seed=seed,
+                          extra=mock_extra(mock_response))
+        Console().print(f"Database: {path} (conductor attach --db {path} to look again, "
+                        f"conductor tui {example_org_path()} --db {path} to resume)")
+        return
     started = time.perf_counter()
-    run_headless(example_org_path(), path, model=model, days=days, pace=pace if pace is not None else (0 if headless else 0.5))
+    run_headless(example_org_path(), path, model=model, days=days, pace=pace if pace is not None else (0 if headless else 0.5),
+                 seed=seed, extra=mock_extra(mock_response))
     elapsed = time.perf_counter() - started
     print_summary(path)
     Console().print(f"{days:g} simulated days in {elapsed:.1f} s. Database: {path}")

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from conductor.org.models import DecisionKind, Org, ParamSpec
 
 MAX_TEXT = 4000  # characters kept of any free-text field; a model's 1 MB essay is cut, never stored whole
+MAX_NAME = 200  # an agent id, role or metric name
 
 
 class ExpectedEffect(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    metric: str
+    metric: str = Field(max_length=MAX_NAME)
     direction: Literal["up", "down"]
     size: float = Field(0.0, description="Expected relative change, e.g. 0.05 for 5%.")
 
@@ -41,14 +42,14 @@ class DecisionOut(BaseModel):
 
 class TaskOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: str = Field(description="An agent id or a role in your venture.")
+    to: str = Field(max_length=MAX_NAME, description="An agent id or a role in your venture.")
     title: str = Field(max_length=200)
     body: str = Field("", max_length=MAX_TEXT)
 
 
 class MessageOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: str = Field(description="An agent id: the one you report to, or one who reports to you.")
+    to: str = Field(max_length=MAX_NAME, description="An agent id: the one you report to, or one who reports to you.")
     text: str = Field(max_length=MAX_TEXT)
 
 
@@ -123,6 +124,8 @@ def check_param(name: str, spec: ParamSpec, value: Any) -> str | None:
             return f"'{name}' must be true or false"
     elif not isinstance(value, str):
         return f"'{name}' must be a string"
+    elif len(value) > MAX_TEXT:
+        return f"'{name}' must be at most {MAX_TEXT} characters (it has {len(value)})"
     if spec.type in ("number", "integer"):
         if spec.min is not None and value < spec.min:
             return f"'{name}' must be at least {spec.min:g}"
@@ -135,7 +138,7 @@ def check_param(name: str, spec: ParamSpec, value: Any) -> str | None:
 
 def check_params(kind: DecisionKind, params: dict[str, Any]) -> list[str]:
     """Every way `params` fails the kind's parameter specs (unknown keys included)."""
-    problems = [f"unknown parameter '{k}' for {kind.id}" for k in params if k not in kind.params]
+    problems = [f"unknown parameter '{k[:MAX_NAME]}' for {kind.id}" for k in params if k not in kind.params]
     for name, spec in kind.params.items():
         if name not in params:
             if spec.required:
@@ -161,7 +164,7 @@ def parse_agent_output(text: str, org: Org) -> AgentOutput:
         kind = org.kind(decision.kind)
         if kind is None:
             known = ", ".join(k.id for k in org.decision_kinds)
-            problems.append(f"decisions.{i}.kind: unknown decision kind '{decision.kind}' (known: {known})")
+            problems.append(f"decisions.{i}.kind: unknown decision kind '{decision.kind[:MAX_NAME]}' (known: {known})")
             continue
         problems += [f"decisions.{i}.params: {p}" for p in check_params(kind, decision.params)]
     if problems:

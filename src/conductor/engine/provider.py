@@ -140,8 +140,9 @@ def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     retry_after: float | None = None
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
+    # litellm keeps the provider's headers on the exception; its `response` is a stand-in without them.
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
+    headers = headers or {}
     try:
         value = headers.get("retry-after") or headers.get("Retry-After")
         retry_after = float(value) if value is not None else None
@@ -222,9 +223,13 @@ async def call_model(
         hidden = getattr(response, "_hidden_params", {}) or {}
         sim_latency = hidden.get("sim_latency_ms")
         try:
-            text = response.choices[0].message.content or ""
+            message = response.choices[0].message
+            text = message.content or ""
         except (AttributeError, IndexError):
-            text = ""
+            message, text = None, ""
+        refusal = _refusal(message)
+        if not text and refusal:
+            text = f"(the model refused) {refusal}"  # kept, so the retry and the founder see why, not "empty"
         return CallResult(
             text=text,
             model=model,
@@ -264,6 +269,13 @@ class _Assembled:
     _hidden_params: dict[str, Any] = field(default_factory=dict)
 
 
+def _refusal(message: Any) -> str | None:
+    """An OpenAI-style refusal, which litellm keeps as `refusal` or among the provider-specific fields."""
+    value = getattr(message, "refusal", None) or (getattr(message, "provider_specific_fields", None) or {}).get(
+        "refusal")
+    return value if isinstance(value, str) and value else None
+
+
 async def _streamed(litellm: Any, kwargs: dict[str, Any], retry: RetryPolicy) -> _Assembled:
     """Read a streamed answer chunk by chunk, cutting it when no chunk arrives within the idle limit.
 
@@ -274,6 +286,7 @@ async def _streamed(litellm: Any, kwargs: dict[str, Any], retry: RetryPolicy) ->
         timeout=retry.timeout_s, num_retries=0, stream=True, stream_options={"include_usage": True}, **kwargs
     )
     parts: list[str] = []
+    refusal: list[str] = []
     usage = _Usage()
     hidden: dict[str, Any] = dict(getattr(stream, "_hidden_params", {}) or {})
     hidden.pop("response_cost", None)  # a stream wrapper's figure is not the call's cost; priced from usage instead
@@ -295,11 +308,15 @@ async def _streamed(litellm: Any, kwargs: dict[str, Any], retry: RetryPolicy) ->
             text = getattr(delta, "content", None) if delta is not None else None
             if text:
                 parts.append(text)
+            refused = _refusal(delta)
+            if refused:
+                refusal.append(refused)
         chunk_usage = getattr(chunk, "usage", None)
         if chunk_usage is not None:
             usage = _Usage(int(getattr(chunk_usage, "prompt_tokens", 0) or 0),
                            int(getattr(chunk_usage, "completion_tokens", 0) or 0))
-    return _Assembled([_Choice(_Message("".join(parts)))], usage, hidden)
+    text = "".join(parts) or (f"(the model refused) {''.join(refusal)}" if refusal else "")
+    return _Assembled([_Choice(_Message(text))], usage, hidden)
 
 
 def estimate_cost(org: Org, model: str, prompt_chars: int, max_tokens: int) -> float:

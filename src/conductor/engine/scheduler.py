@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from conductor.brain.attribution import judge_outcome, params_text
+from conductor.brain.keeper import BrainKeeper
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
 from conductor.engine.contract import AgentOutput, ReviewOutput
@@ -30,8 +31,15 @@ from conductor.engine.jobs import Job, JobResult, run_job
 from conductor.engine.org_events import org_loaded_event
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
-from conductor.engine.provider import RetryPolicy, estimate_cost, schema_response_format, supports_response_schema
+from conductor.engine.provider import (
+    RetryPolicy,
+    estimate_cost,
+    load_litellm,
+    schema_response_format,
+    supports_response_schema,
+)
 from conductor.engine.state import DecisionRuntime, EngineState
+from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
 from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
 from conductor.store.writer import EventWriter
@@ -52,6 +60,8 @@ class EngineOptions:
     until: datetime | None = None
     ablate_brief: bool = False
     api_base: str | None = None
+    # Test-only: False switches off at-most-once execution (idempotency keys, and not re-running a command a
+    # killed run had started), so the crash harness can prove it notices a decision executed twice.
     idempotency: bool = True
     poll_interval: float = 0.5
     retry: RetryPolicy | None = None
@@ -98,6 +108,7 @@ class Engine:
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
+        self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def stop(self, reason: str = "stopped by the founder") -> None:
@@ -131,6 +142,9 @@ class Engine:
         return NewEvent(kind=kind, payload=payload, venture=venture, agent=agent, sim_time=iso(self.state.now))
 
     async def run(self) -> EngineState:
+        # litellm is slow to import (seconds): do it in a thread now, never on the event loop mid-wave, where
+        # the brain's token counter or the first call would otherwise freeze a control room sharing the loop.
+        await asyncio.to_thread(load_litellm)
         await self.writer.start()
         try:
             self._reader = sqlite3.connect(self.db, timeout=10, isolation_level=None, check_same_thread=False)
@@ -162,10 +176,17 @@ class Engine:
         tail = len(rows)
         while tail and json.loads(rows[tail - 1]["payload"]).get("by") == "founder":
             tail -= 1
+        # A verdict whose reaction never reached the log (a kill between the two) is carried out below.
+        unanswered: list[StoredEvent] = []
         for row in rows[:tail]:
             event = StoredEvent.from_row(row)
             if event.kind == "run.started":
                 first_run = False
+            if event.kind == "escalation.resolved" and event.payload.get("escalation_id") in self.state.escalations:
+                unanswered.append(event)
+            elif event.kind == "trust.changed":
+                unanswered = [u for u in unanswered if u.payload.get("detail", {}).get("agent") != event.payload["agent"]
+                              or u.payload.get("detail", {}).get("kind") != event.payload["kind"]]
             self.state.observe(event)
             if event.sim_time and event.kind not in FOUNDER_KINDS:
                 self.state.now = max(self.state.now, parse_iso(event.sim_time))
@@ -196,12 +217,20 @@ class Engine:
                     market.step()
             if not self.state.metrics[venture.id]:
                 await self._record_metrics(venture.id, market.values(), day=0)
+        for event in unanswered:
+            d = self.state.decisions.get(event.payload.get("decision_id") or -1)
+            if d is not None and (d.state != "escalated"
+                                  or any(e.decision_id == d.id for e in self.state.escalations.values())):
+                continue  # its reaction is in the log, or the decision went to the founder again since
+            if d is not None or (event.payload.get("escalation_kind") == "trust_proposal"
+                                 and event.payload["verdict"] == "approved"):
+                await self._react_to_founder(event)
         for d in sorted(self.state.decisions.values(), key=lambda d: d.id):
             if d.state == "proposed":
                 self.route_queue.append(d.id)
             elif d.state == "in_review":
                 self.review_queue.append(d.id)
-            elif d.state == "approved" and d.id in self.state.executing:
+            elif d.state == "approved" and d.id in self.state.executing and self.opts.idempotency:
                 await self.emit([self._event("decision.executed", {
                     "decision_id": d.id, "idempotency_key": f"decision-{d.id}", "ok": False,
                     "result": {"error": "interrupted while its command ran; not run again (check by hand)"},
@@ -238,13 +267,24 @@ class Engine:
         handled = 0
         for row in rows:
             event = StoredEvent.from_row(row)
+            # Only the first verdict on an escalation counts (as in the projection): a second one, written
+            # by a founder who saw it pending a moment before it expired or was answered, changes nothing.
+            first = event.kind != "escalation.resolved" or event.payload.get("escalation_id") in self.state.escalations
             self.state.observe(event)
             if self.on_event is not None:
                 self.on_event(event)
-            await self._react_to_founder(event)
+            if first:
+                await self._react_to_founder(event)
             handled += 1
         self.cursor = max(self.cursor, last)
         return handled
+
+    def _first_resolution(self, escalation_id: int) -> StoredEvent | None:
+        assert self._reader is not None
+        row = self._reader.execute(
+            "SELECT * FROM events WHERE kind = 'escalation.resolved' AND json_extract(payload, '$.escalation_id') = ? "
+            "ORDER BY id LIMIT 1", (escalation_id,)).fetchone()
+        return StoredEvent.from_row(row) if row is not None else None
 
     async def _react_to_founder(self, e: StoredEvent) -> None:
         if e.kind != "escalation.resolved":
@@ -591,8 +631,8 @@ class Engine:
                 "expected": decision.expected_effect.model_dump(), "confidence": decision.confidence,
                 "reversible": decision.reversible, "brain_version": job.brain_version, "state": "proposed"},
                 venture=job.venture, agent=job.agent_id))
-        for d in self.state.decisions.values():
-            if d.agent == job.agent_id and d.state == "revising" and d.id not in addressed:
+        for d in [self.state.decisions[i] for i in sorted(self.state.revising.get(job.agent_id, ()))]:
+            if d.id not in addressed:
                 events.append(self._event("decision.updated", {"decision_id": d.id, "state": "withdrawn", "final": True,
                                                               "note": "the author did not revise it"},
                                           venture=d.venture, agent=d.agent))
@@ -702,7 +742,7 @@ class Engine:
             "confidence": d.confidence, "reversible": d.reversible, "brain_version": d.brain_version,
             "gates": list(route.gates), "review": d.history, "spend": spend_of(self.org, self._proposal(d)),
             "cost_so_far": round(self.state.spend[(day, f"agent:{d.agent}")], 6),
-            "if_nobody_acts": f"after {policy.expiry} {if_nobody}",
+            "if_nobody_acts": f"after {format_duration(policy.expiry)} {if_nobody}",
         }
         await self.emit([self._event("escalation.opened", {
             "kind": "decision", "decision_id": d.id, "reason": route.reason,
@@ -858,6 +898,7 @@ class Engine:
             values = market.step()
             await self._record_metrics(venture.id, values, day, stepped=True)
         await self._measure_outcomes(day)
+        await self.brain.day_passed(day)
 
     async def _record_metrics(self, venture: str, values: dict[str, float], day: int, stepped: bool = False) -> None:
         at = iso(self.state.origin + ONE_DAY * day)
@@ -901,10 +942,15 @@ class Engine:
                 continue
             approve = esc.kind == "decision" and self.org.escalation.on_expiry == "approve"
             verdict = "approved" if approve else "expired"
-            await self.emit([self._event("escalation.resolved", {
+            (expiry,) = await self.emit([self._event("escalation.resolved", {
                 "escalation_id": esc.id, "verdict": verdict, "escalation_kind": esc.kind,
                 "decision_id": esc.decision_id, "note": "nobody acted before it expired", "by": "policy"},
                 venture=esc.venture, agent=esc.agent)])
+            first = self._first_resolution(esc.id)
+            if first is not None and first.id != expiry.id:
+                # The founder's verdict was committed just before the expiry (not yet polled): it stands.
+                await self._react_to_founder(first)
+                continue
             d = self.state.decisions.get(esc.decision_id or -1)
             if d is not None:
                 await self._apply_verdict(d, "approved" if approve else "expired", None, "expired")

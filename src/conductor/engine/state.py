@@ -104,6 +104,8 @@ class EngineState:
             self.agents[agent.id] = AgentRuntime(agent.id, venture.id, next_wake=start)
         self.agents[org.platform.id] = AgentRuntime(org.platform.id, None, next_wake=start + org.platform.heartbeat)
         self.decisions: dict[int, DecisionRuntime] = {}
+        # Agent -> ids of its decisions now returned for revision: a commit looks here, not at every decision.
+        self.revising: defaultdict[str, set[int]] = defaultdict(set)
         self.executed_keys: set[str] = set()
         self.executing: set[int] = set()
         self.escalations: dict[int, EscalationRuntime] = {}
@@ -309,12 +311,20 @@ class EngineState:
             brain_version=p.get("brain_version"), state=p.get("state", "proposed"),
             review_round=int(p.get("review_round", 0)),
         )
+        self._track_revising(self.decisions[e.id])
+
+    def _track_revising(self, d: DecisionRuntime) -> None:
+        if d.state == "revising":
+            self.revising[d.agent].add(d.id)
+        else:
+            self.revising[d.agent].discard(d.id)
 
     def _on_decision_updated(self, e: StoredEvent) -> None:
         d = self.decisions.get(e.payload["decision_id"])
         if d is None:
             return
         d.state = e.payload["state"]
+        self._track_revising(d)
         if "review_round" in e.payload:
             d.review_round = e.payload["review_round"]
         if "params" in e.payload:
@@ -339,6 +349,7 @@ class EngineState:
         d = self.decisions.get(e.payload["decision_id"])
         if d is not None:
             d.state = "executed" if e.payload.get("ok", True) else "failed"
+            self._track_revising(d)
             d.executed_day = e.payload.get("day", self.day_index(self._at(e)))
         market = e.payload.get("market")
         if market and e.venture:
@@ -368,6 +379,7 @@ class EngineState:
         d = self.decisions.get(p.get("decision_id") or -1)
         if d is not None:
             d.state = "escalated"
+            self._track_revising(d)
 
     def _on_escalation_resolved(self, e: StoredEvent) -> None:
         esc = self.escalations.pop(e.payload["escalation_id"], None)

@@ -1,0 +1,171 @@
+"""`conductor doctor`: is this set-up able to run? The org file, the database, and the models' credentials.
+
+It only reads: the database is opened read-only (never migrated or put in WAL here), and credentials are
+checked through litellm's environment check, which reports the names of missing variables, never values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import typer
+from pydantic import BaseModel
+
+from conductor.cli.errors import cli_errors
+from conductor.cli.shared import DbOption, JsonOption, OrgOption, cell, console, db_path, print_json, table
+
+if TYPE_CHECKING:
+    from conductor.org import Org
+
+
+class DoctorCheck(BaseModel):
+    """One line of the doctor's report (`conductor doctor --json` prints a list of these)."""
+
+    check: str
+    status: Literal["ok", "warn", "fail"]
+    detail: str
+
+
+def _org_checks(org_file: Path | None, recorded: str | None) -> tuple[list[DoctorCheck], Org | None]:
+    from conductor.errors import ConductorError
+    from conductor.org import load_org
+
+    path = org_file or (Path(recorded) if recorded else None) or Path("org.toml")
+    if not path.exists():
+        hint = "pass --org FILE" if org_file is None else "check the path"
+        return [DoctorCheck(check="org file", status="fail", detail=f"{path}: no such file ({hint})")], None
+    try:
+        org = load_org(path)
+    except ConductorError as exc:
+        lines = exc.lines()
+        more = f" (and {len(lines) - 1} more problems; run `conductor org check {path}`)" if len(lines) > 1 else ""
+        return [DoctorCheck(check="org file", status="fail", detail=lines[0] + more)], None
+    detail = f"{path}: {org.name}, {len(org.ventures)} ventures, {org.agent_count} agents"
+    return [DoctorCheck(check="org file", status="ok", detail=detail)], org
+
+
+def _db_checks(path: Path) -> tuple[list[DoctorCheck], str | None]:
+    """Header, schema version, journal mode, integrity and the run lock; also the org path the log recorded."""
+    from conductor.services.queries import run_state
+    from conductor.store.schema import APPLICATION_ID, SCHEMA_VERSION
+
+    if not path.exists():
+        return [DoctorCheck(check="database", status="fail",
+                            detail=f"{path}: no database here (run `conductor init` or `conductor run`)")], None
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        return [DoctorCheck(check="database", status="fail", detail=f"{path}: cannot read ({exc.strerror})")], None
+    if header and not header.startswith(b"SQLite format 3\x00"):
+        return [DoctorCheck(check="database", status="fail", detail=f"{path}: not a SQLite database")], None
+    checks: list[DoctorCheck] = []
+    recorded = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        return [DoctorCheck(check="database", status="fail", detail=f"{path}: cannot open ({exc})")], None
+    conn.row_factory = sqlite3.Row
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and version == 0 and conn.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0]):
+            return [DoctorCheck(check="database", status="fail", detail=f"{path}: not a conductor database")], None
+        if version == SCHEMA_VERSION:
+            checks.append(DoctorCheck(check="schema", status="ok", detail=f"version {version}"))
+        elif version < SCHEMA_VERSION:
+            checks.append(DoctorCheck(check="schema", status="warn", detail=(
+                f"version {version}; this conductor upgrades it to {SCHEMA_VERSION} on the next write")))
+        else:
+            checks.append(DoctorCheck(check="schema", status="fail", detail=(
+                f"version {version} is newer than this conductor knows ({SCHEMA_VERSION}); upgrade conductor")))
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
+        checks.append(DoctorCheck(check="journal", status="ok" if mode == "wal" else "warn",
+                                  detail="WAL" if mode == "wal" else f"{mode}; the next `conductor run` switches to WAL"))
+        result = [r[0] for r in conn.execute("PRAGMA integrity_check(5)")]
+        checks.append(DoctorCheck(check="integrity", status="ok" if result == ["ok"] else "fail",
+                                  detail="ok" if result == ["ok"] else "; ".join(result) + " (restore from a backup)"))
+        if version >= 1:
+            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            row = conn.execute("SELECT value FROM meta WHERE key = 'org.path'").fetchone()
+            recorded = row[0] if row else None
+            run = run_state(conn, path)
+            state = f"running (pid {run.pid})" if run.running else "no scheduler running"
+            checks.append(DoctorCheck(check="run", status="ok", detail=f"{events:,} events; {state}"))
+    except sqlite3.Error as exc:
+        checks.append(DoctorCheck(check="database", status="fail", detail=f"{path}: {exc}"))
+    finally:
+        conn.close()
+    checks.insert(0, DoctorCheck(check="database", status="ok", detail=str(path)))
+    return checks, recorded
+
+
+def _models(org: Org) -> list[str]:
+    names = {org.model, org.model_for(org.platform)}
+    names.update(org.model_for(agent) for _, agent in org.agents())
+    brain_model = getattr(org.brain, "model", None)
+    if isinstance(brain_model, str) and brain_model:
+        names.add(brain_model)
+    return sorted(names)
+
+
+def _credential_checks(org: Org) -> list[DoctorCheck]:
+    """litellm's environment check per model; simulated models need none. Only variable names are shown."""
+    out = []
+    real = [m for m in _models(org) if not m.startswith("sim/")]
+    out += [DoctorCheck(check=f"model {m}", status="ok", detail="simulated: no credentials needed")
+            for m in _models(org) if m.startswith("sim/")]
+    if not real:
+        return out
+    from conductor.engine.provider import load_litellm
+
+    litellm = load_litellm()
+    for model in real:
+        noise = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
+                found = litellm.validate_environment(model=model)
+        except Exception as exc:  # litellm does not know the provider
+            out.append(DoctorCheck(check=f"model {model}", status="fail",
+                                   detail=f"litellm cannot check it ({type(exc).__name__})"))
+            continue
+        missing = [str(k) for k in found.get("missing_keys", [])]
+        if found.get("keys_in_environment") and not missing:
+            out.append(DoctorCheck(check=f"model {model}", status="ok", detail="credentials present"))
+        else:
+            what = ", ".join(missing) if missing else "unknown provider"
+            out.append(DoctorCheck(check=f"model {model}", status="fail", detail=f"missing: {what}"))
+    return out
+
+
+@cli_errors
+def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False) -> None:
+    """Check the org file, the database (integrity, schema version, WAL) and the models' credentials.
+
+    Exit code 1 when any check fails. Secrets are never printed, only the names of missing variables.
+
+    Example: conductor doctor --db ~/studio/conductor.db
+    """
+    path = db_path(db)
+    db_results, recorded = _db_checks(path)
+    org_results, found = _org_checks(org, recorded)
+    checks = org_results + db_results + (_credential_checks(found) if found is not None else [])
+    if json_:
+        print_json(checks)
+    else:
+        grid = table("check", "", "detail", wrap=("detail",))
+        colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for c in checks:
+            grid.add_row(c.check, f"[{colour[c.status]}]{c.status}[/]", cell(c.detail, 200))
+        console().print(grid)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
