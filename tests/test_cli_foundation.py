@@ -261,3 +261,17 @@ def test_cli_import_does_not_pull_in_textual_or_litellm() -> None:
     )
     proc = run_module("-c", code)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["status", "--bogus"],
+    ["inbox", "show", "not-a-number"],
+    ["no-such-command"],
+    ["run"],
+])
+def test_usage_errors_are_one_line_with_exit_code_2(argv: list[str], tmp_path: Path) -> None:
+    result = run_module("-m", "conductor", *argv, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
