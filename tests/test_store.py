@@ -369,6 +369,21 @@ def test_commit_events_is_atomic(conn: sqlite3.Connection) -> None:
     assert event_count(conn) == 2
 
 
+def test_a_guard_that_fails_inside_the_transaction_writes_nothing(conn: sqlite3.Connection) -> None:
+    """The founder's verdict re-checks "still pending" under the write lock, so a stale read cannot win."""
+    seen: list[bool] = []
+
+    def guard(c: sqlite3.Connection) -> None:
+        seen.append(c.in_transaction)
+        raise ValueError("escalation #1: already expired")
+
+    with pytest.raises(ValueError, match="already expired"):
+        commit_events(conn, [note(1)], guard=guard)
+    assert seen == [True], "the guard ran inside the write transaction"
+    assert not conn.in_transaction and event_count(conn) == 0
+    assert len(commit_events(conn, [note(2)], guard=lambda c: None)) == 1
+
+
 def test_commit_events_with_nothing_writes_nothing(conn: sqlite3.Connection) -> None:
     assert commit_events(conn, []) == []
     assert event_count(conn) == 0

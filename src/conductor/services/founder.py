@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from conductor.engine.contract import check_param
@@ -24,9 +25,10 @@ def _clock(conn: sqlite3.Connection) -> str | None:
 
 
 def _write(conn: sqlite3.Connection, kind: str, payload: dict[str, Any], *, venture: str | None = None,
-           agent: str | None = None) -> StoredEvent:
+           agent: str | None = None, guard: Callable[[sqlite3.Connection], None] | None = None) -> StoredEvent:
     payload = {**payload, "by": "founder"}
-    return commit_events(conn, [NewEvent(kind, payload, venture=venture, agent=agent, sim_time=_clock(conn))])[0]
+    event = NewEvent(kind, payload, venture=venture, agent=agent, sim_time=_clock(conn))
+    return commit_events(conn, [event], guard=guard)[0]
 
 
 def pending_escalation(conn: sqlite3.Connection, escalation_id: int) -> sqlite3.Row:
@@ -75,7 +77,9 @@ def resolve_escalation(
         "escalation_kind": row["kind"], "decision_id": row["decision_id"],
         "detail": {k: detail[k] for k in ("agent", "kind", "spend_limit") if k in detail},
     }
-    return _write(conn, "escalation.resolved", payload, venture=row["venture"], agent=row["agent"])
+    # Checked again inside the write transaction: the scheduler may have expired it since the read above.
+    return _write(conn, "escalation.resolved", payload, venture=row["venture"], agent=row["agent"],
+                  guard=lambda c: pending_escalation(c, escalation_id))
 
 
 def add_directive(conn: sqlite3.Connection, venture: str, text: str) -> StoredEvent:

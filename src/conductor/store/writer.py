@@ -3,28 +3,96 @@
 `commit_events` is the one write path, used directly by short-lived commands (the CLI approving an escalation)
 and, batched, by `EventWriter`, the single writer task of a long-running process. The writer implements group
 commit: producers queue their events and each awaits its own commit, while the writer drains whatever has
-queued into one `BEGIN IMMEDIATE` transaction. The batch runs as one call on the connection's own thread (as
-aiosqlite runs each statement), so a batch of a thousand events costs one thread hop, not thousands.
+queued into one `BEGIN IMMEDIATE` transaction.
+
+Where a batch commits follows from what it costs. A small batch (the engine's usual handful of events) commits
+on the event loop's own thread: in WAL mode with `synchronous = NORMAL` a commit only appends to the log
+(no fsync), so it takes tens of microseconds, far less than the two thread hops of sending it elsewhere. It
+never waits for a lock there: it tries with a zero busy timeout and, if another process holds the write
+lock, goes to the writer thread to wait. Large batches run on the writer thread, where SQLite's own work
+(which releases the GIL) overlaps with the loop. Checkpoints, the only step that syncs to disk, are taken
+off the loop too: the writer's connection does not checkpoint on commit, and the writer thread runs a
+passive checkpoint every `checkpoint_every` events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
-from conductor.store.database import StoreError, _friendly, open_database
+from conductor.store.database import BUSY_TIMEOUT_MS, StoreError, _friendly, open_database
 from conductor.store.events import NewEvent, StoredEvent, dump_payload, iso, utc_now
 from conductor.store.projections import project
 
 _INSERT = "INSERT INTO events(id, ts, sim_time, venture, agent, kind, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
+_TABLE = re.compile(r"\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+([\w\"]+)", re.I)
+_tables: dict[str, str | None] = {}
+# One encoder, built once: `json.dumps` builds a new one on every call. Same output as `dump_payload`.
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str).encode
+
+
+def _dump(payload: dict) -> str:
+    text = _encode(payload)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates a model may have produced: the careful path escapes them
+            return dump_payload(payload)
+    return text
+
+
+def _table_of(sql: str) -> str | None:
+    """The one table a projection statement writes, or None when it cannot be told (then it is a barrier)."""
+    try:
+        return _tables[sql]
+    except KeyError:
+        match = _TABLE.match(sql)
+        table = match.group(1).strip('"').lower() if match else None
+        _tables[sql] = table
+        return table
+
+
+def _run_projections(conn: sqlite3.Connection, stored: Sequence[StoredEvent]) -> None:
+    """Apply the batch's projection statements with as few `executemany` calls as order allows.
+
+    Projection statements each write one table and read no other, so statements on different tables commute;
+    on one table their order is kept, and each run of the same statement becomes one `executemany`. A
+    statement whose table cannot be told flushes everything before it, keeping the order exactly.
+    """
+    runs: dict[str, list[tuple[str, list[tuple]]]] = {}
+
+    def flush() -> None:
+        for table_runs in runs.values():
+            for sql, rows in table_runs:
+                conn.executemany(sql, rows)
+        runs.clear()
+
+    for event in stored:
+        for sql, params in project(event):
+            table = _table_of(sql)
+            if table is None:
+                flush()
+                conn.execute(sql, params)
+                continue
+            table_runs = runs.setdefault(table, [])
+            if table_runs and table_runs[-1][0] == sql:
+                table_runs[-1][1].append(params)
+            else:
+                table_runs.append((sql, [params]))
+    flush()
+
+
 def _apply(conn: sqlite3.Connection, events: Sequence[NewEvent], ts: str) -> list[StoredEvent]:
-    """Insert a batch with one `executemany`, then its projections, grouping runs of the same statement.
+    """Insert a batch with one `executemany`, then its projections (see `_run_projections`).
 
     Ids are assigned here, under the write lock `BEGIN IMMEDIATE` holds, from the AUTOINCREMENT sequence, so
     they stay strictly increasing and are never reused, even after the newest rows are gone.
@@ -39,19 +107,9 @@ def _apply(conn: sqlite3.Connection, events: Sequence[NewEvent], ts: str) -> lis
     ]
     conn.executemany(
         _INSERT,
-        [(s.id, ts, s.sim_time, s.venture, s.agent, s.kind, dump_payload(s.payload)) for s in stored],
+        [(s.id, ts, s.sim_time, s.venture, s.agent, s.kind, _dump(s.payload)) for s in stored],
     )
-    pending_sql: str | None = None
-    pending: list[tuple] = []
-    for event in stored:
-        for sql, params in project(event):
-            if sql != pending_sql and pending:
-                conn.executemany(pending_sql, pending)  # type: ignore[arg-type]
-                pending = []
-            pending_sql = sql
-            pending.append(params)
-    if pending:
-        conn.executemany(pending_sql, pending)  # type: ignore[arg-type]
+    _run_projections(conn, stored)
     return stored
 
 
@@ -60,12 +118,19 @@ def commit_events(
     events: Sequence[NewEvent],
     *,
     now: Callable[[], datetime] = utc_now,
+    guard: Callable[[sqlite3.Connection], None] | None = None,
 ) -> list[StoredEvent]:
-    """Append events and apply their projections atomically: all of them are committed, or none."""
+    """Append events and apply their projections atomically: all of them are committed, or none.
+
+    `guard` runs inside the write transaction, before anything is written, and may raise to write nothing:
+    a check that must still hold when the events land (an escalation still pending) cannot go stale there.
+    """
     if not events:
         return []
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if guard is not None:
+            guard(conn)
         stored = _apply(conn, events, iso(now()))
         conn.execute("COMMIT")
     except BaseException:
@@ -75,13 +140,29 @@ def commit_events(
     return stored
 
 
+class _Busy(Exception):
+    """An inline commit did not go through (another process holds the lock, or an event failed): retry on the
+    writer thread."""
+
+
 class EventWriter:
     """The one writer of a long-running process: queued events, group-committed, each producer awaiting its own."""
 
-    def __init__(self, db: str | Path, *, now: Callable[[], datetime] = utc_now, max_batch: int = 4096) -> None:
+    def __init__(
+        self,
+        db: str | Path,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        max_batch: int = 4096,
+        inline_max: int = 32,
+        checkpoint_every: int = 20_000,
+    ) -> None:
         self._path = Path(db)
         self._now = now
         self._max_batch = max_batch
+        self._inline_max = inline_max
+        self._checkpoint_every = checkpoint_every
+        self._since_checkpoint = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conductor-writer")
         self._queue: asyncio.Queue[tuple[Sequence[NewEvent], asyncio.Future[list[StoredEvent]]] | None] = (
             asyncio.Queue()
@@ -90,12 +171,19 @@ class EventWriter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.written = 0
+        self.inline_batches = 0
+
+    def _open(self) -> sqlite3.Connection:
+        conn = open_database(self._path, check_same_thread=False)
+        # Commits never checkpoint (the one step that syncs to disk): the writer thread does, see _run.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # Inline commits never wait for a lock; the writer thread waits as long as any writer (_on_thread).
+        conn.execute("PRAGMA busy_timeout = 0")
+        return conn
 
     async def start(self) -> EventWriter:
         loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(
-            self._executor, lambda: open_database(self._path, check_same_thread=False)
-        )
+        self._conn = await loop.run_in_executor(self._executor, self._open)
         self._task = asyncio.create_task(self._run(), name="conductor-event-writer")
         return self
 
@@ -112,27 +200,61 @@ class EventWriter:
     async def append_one(self, event: NewEvent) -> StoredEvent:
         return (await self.append([event]))[0]
 
-    def _commit_batch(self, batch: list[tuple[Sequence[NewEvent], asyncio.Future]]) -> list:
-        """Runs on the writer thread. One transaction for the batch; on failure, each item alone."""
+    def _commit_batch(self, batch: list[tuple[Sequence[NewEvent], asyncio.Future]], inline: bool = False) -> list:
+        """One transaction for the batch; on failure, each item alone.
+
+        Inline (on the loop's thread) it never waits for another process's lock, and never retries: on any
+        failure it raises _Busy, having committed nothing, and the batch goes to the writer thread, where
+        the retries may wait for the lock as long as any other write.
+        """
         assert self._conn is not None
         flat = [event for events, _ in batch for event in events]
         try:
             stored = commit_events(self._conn, flat, now=self._now)
-        except Exception:  # retry each producer alone, so one bad event fails only its own producer
-            results: list = []
-            for events, _ in batch:
-                try:
-                    results.append(commit_events(self._conn, events, now=self._now))
-                except sqlite3.Error as exc:
-                    results.append(_friendly(self._path, exc))
-                except Exception as exc:  # a bad payload fails only its own producer
-                    results.append(exc)
-            return results
+        except Exception:
+            if inline:
+                raise _Busy from None
+            return self._one_by_one(batch)
         results, start = [], 0
         for events, _ in batch:
             results.append(stored[start : start + len(events)])
             start += len(events)
         return results
+
+    def _one_by_one(self, batch: list[tuple[Sequence[NewEvent], asyncio.Future]]) -> list:
+        """Retry each producer alone, so one bad event fails only its own producer."""
+        assert self._conn is not None
+        results: list = []
+        for events, _ in batch:
+            try:
+                results.append(commit_events(self._conn, events, now=self._now))
+            except sqlite3.Error as exc:
+                results.append(_friendly(self._path, exc))
+            except Exception as exc:  # a bad payload fails only its own producer
+                results.append(exc)
+        return results
+
+    def _commit_inline(self, batch: list[tuple[Sequence[NewEvent], asyncio.Future]]) -> list | None:
+        """Commit on the calling thread without ever waiting for a lock; None if it must go to the writer thread."""
+        try:
+            return self._commit_batch(batch, inline=True)
+        except _Busy:
+            return None
+
+    def _on_thread(self, batch: list[tuple[Sequence[NewEvent], asyncio.Future]]) -> list:
+        """Runs on the writer thread, where waiting for another process's lock blocks nobody else."""
+        assert self._conn is not None
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        try:
+            return self._commit_batch(batch)
+        finally:
+            self._conn.execute("PRAGMA busy_timeout = 0")
+
+    def _checkpoint(self) -> None:
+        """Runs on the writer thread: copy the log back into the database, never waiting for readers."""
+        assert self._conn is not None
+        with contextlib.suppress(sqlite3.Error):  # housekeeping: the next checkpoint catches up
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -150,8 +272,13 @@ class EventWriter:
                     break
                 batch.append(nxt)
                 size += len(nxt[0])
+            results = None
             try:
-                results = await loop.run_in_executor(self._executor, self._commit_batch, batch)
+                if size <= self._inline_max:
+                    results = self._commit_inline(batch)
+                    self.inline_batches += results is not None
+                if results is None:
+                    results = await loop.run_in_executor(self._executor, self._on_thread, batch)
             except Exception as exc:  # e.g. a payload that cannot be serialised: fail the batch's producers
                 results = [exc] * len(batch)
             for (_, future), result in zip(batch, results, strict=True):
@@ -163,11 +290,15 @@ class EventWriter:
                     future.set_result(result)
             self.batches += 1
             self.written += size
+            self._since_checkpoint += size
+            if self._since_checkpoint >= self._checkpoint_every:
+                self._since_checkpoint = 0
+                await loop.run_in_executor(self._executor, self._checkpoint)
             if stop:
                 return
 
     async def close(self) -> None:
-        """Commit everything already queued, then close the connection."""
+        """Commit everything already queued, then close the connection (SQLite checkpoints on the last close)."""
         if self._task is not None and not self._task.done():
             self._queue.put_nowait(None)
             await self._task
