@@ -236,7 +236,8 @@ async def call_model(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost=price_of(org, model, prompt_tokens, completion_tokens,
-                          _reported_cost(litellm, model, hidden, prompt_tokens, completion_tokens)),
+                          None if org is not None and model in org.prices
+                          else _reported_cost(litellm, model, hidden, prompt_tokens, completion_tokens)),
             latency_ms=float(sim_latency) if sim_latency is not None else latency_ms,
             attempts=attempt + 1,
             faults=faults,

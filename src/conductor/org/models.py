@@ -11,7 +11,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, WithJsonSchema
 
 from conductor.org.durations import DURATION_PATTERN, format_duration, parse_duration
 
@@ -173,6 +173,8 @@ class Venture(_Strict):
 class Org(_Strict):
     """A whole organization: the file is the source of truth, and editing it reshapes the company."""
 
+    _agent_index: tuple[list[Venture], dict[str, tuple[Venture, Agent]]] | None = PrivateAttr(default=None)
+
     name: str = Field(min_length=1)
     description: str = ""
     model: str = Field("sim/standard", min_length=1, description="Default litellm model string.")
@@ -200,7 +202,12 @@ class Org(_Strict):
         return [(v, a) for v in self.ventures for a in v.agents]
 
     def agent(self, agent_id: str) -> tuple[Venture, Agent] | None:
-        return next(((v, a) for v, a in self.agents() if a.id == agent_id), None)
+        """The agent and its venture, from an index built once per list of ventures (the engine asks often)."""
+        index = self._agent_index
+        if index is None or index[0] is not self.ventures:  # a copy with other ventures gets its own index
+            index = (self.ventures, {a.id: (v, a) for v in self.ventures for a in v.agents})
+            self._agent_index = index
+        return index[1].get(agent_id)
 
     def venture_seed(self, venture: Venture) -> int:
         """The venture's own seed, or one derived stably from the org seed and the venture id."""
