@@ -1,0 +1,117 @@
+"""What every benchmark shares: percentiles, the machine description, peak memory and a synthetic org.
+
+Benchmarks report ratios and medians measured inside one run: on a small shared machine the absolute
+figures move with whatever else runs, while a ratio taken within one run moves much less.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import resource
+import sqlite3
+import statistics
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "src") not in sys.path:  # run from a checkout without an install, as `python -m bench` does
+    sys.path.insert(0, str(ROOT / "src"))
+
+PACKAGES = ("litellm", "langgraph", "langchain-core", "crewai", "textual", "pydantic")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """Where and when the figures were taken, for docs/benchmarks.md."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(terse=True),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "packages": {p: version(p) for p in PACKAGES},
+    }
+
+
+def scale_org(agents: int, ventures: int, model: str, *, wake_cap_per_hour: int = 100) -> dict[str, Any]:
+    """An org of `agents` agents spread evenly over `ventures` ventures, one cheap decision kind, free calls.
+
+    The price is set to zero so that budgets never stop a wake-up, and the only decision kind is recorded,
+    not executed, so what is measured is the scheduler, the provider path and the store.
+    """
+    kinds = [{"id": "note.write", "description": "Write a note.", "action": "record",
+              "params": {"text": {"type": "string", "required": False}}}]
+    per = max(1, agents // ventures)
+    data: dict[str, Any] = {
+        "name": "Scale", "model": model, "clock": "sim", "seed": 1, "budget_per_day": 1e9,
+        "prices": {model: {"input_per_mtok": 0.0, "output_per_mtok": 0.0}},
+        "engine": {"concurrency": 8, "wake_cap_per_hour": wake_cap_per_hour},
+        "decision_kinds": kinds, "platform": {"mission": "Watch.", "heartbeat": "30d"}, "ventures": [],
+    }
+    for v in range(ventures):
+        data["ventures"].append({
+            "id": f"v{v}", "name": f"V{v}", "stage": "mvp", "goal": "Grow.",
+            "metrics": [{"name": "m", "unit": "n", "direction": "up"}],
+            "agents": [{"id": f"v{v}-a{i}", "role": f"Role {i}", "mission": "Work.", "owns_metric": "m",
+                        "heartbeat": "1d", "budget_per_day": 1e6, "decision_kinds": ["note.write"]}
+                       for i in range(per)],
+        })
+    return data
+
+
+async def warm_litellm() -> float:
+    """Import litellm and make one call, so its one-time costs (import, tokenizer load) are not timed.
+
+    Returns the seconds it took: a long-running engine pays this once per process.
+    """
+    import asyncio
+    import time
+
+    from conductor.engine.provider import call_model, load_litellm
+
+    started = time.perf_counter()
+    await asyncio.to_thread(load_litellm)
+    await call_model("sim/perfect", [{"role": "user", "content": "# Your role\nWarm-up.\n"}])
+    return time.perf_counter() - started
