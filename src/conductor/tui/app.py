@@ -1,0 +1,235 @@
+"""The control room app and `make_app`, the one factory the CLI, the tests, the screenshots and the benchmark use.
+
+The app owns the plumbing: the store reader and its poll (a thread worker chained with `set_timer`, so polls
+never overlap), the founder's desk, the in-process scheduler (started after the first frame, with litellm's
+import in its thread), themes, help, the command palette and quitting. What is on screen lives in
+`screens.control_room`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from conductor.errors import BadInput
+from conductor.org import Org, load_org
+from conductor.store import open_reader
+from conductor.store.events import utc_now
+from conductor.tui.commands import control_room_commands
+from conductor.tui.data import StoreReader, Update
+from conductor.tui.desk import FounderDesk
+from conductor.tui.messages import PauseToggle
+from conductor.tui.runner import EngineRunner
+from conductor.tui.screens.confirm import ConfirmScreen
+from conductor.tui.screens.control_room import ControlRoom
+from conductor.tui.screens.help import HelpRows, HelpScreen, help_rows
+from conductor.tui.widgets.status_bar import StatusBar
+
+THEMES = ("textual-dark", "textual-light", "ansi-dark", "ansi-light")
+THEME_PAIRS = {"textual-dark": "textual-light", "textual-light": "textual-dark", "ansi-dark": "ansi-light",
+               "ansi-light": "ansi-dark"}
+POLL_INTERVAL = 0.1  # seconds: events reach the screen in batches at 10 Hz
+RETRY_INTERVAL = 1.0
+
+
+class EngineExited(Message):
+    def __init__(self, error: str | None) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ConductorApp(App[None]):
+    CSS_PATH = "conductor.tcss"
+    TITLE = "conductor"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide"), (150, "-xwide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("t", "toggle_theme", "Light/dark", show=False, id="app.theme"),
+        Binding("P", "pause_org", "Pause/resume all", show=False, id="app.pause_org"),
+    ]
+
+    def __init__(self, *, org: Org, reader: StoreReader, desk: FounderDesk, first: Update,
+                 runner: EngineRunner | None = None, clock: Callable[[], datetime] = utc_now,
+                 poll_interval: float = POLL_INTERVAL, theme: str = "textual-dark") -> None:
+        super().__init__()
+        self.animation_level = "none"  # a control room, not a show: every frame goes to what changed
+        self.org = org
+        self.reader = reader
+        self.desk = desk
+        self.first = first
+        self.runner = runner
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.event_cursor = first.cursor
+        self.origin: datetime | None = org.start if org.clock == "sim" else None
+        self.venture_names = {v.id: v.name for v in org.ventures} | {"platform": "Platform"}
+        self._initial_theme = theme if theme in THEMES else "textual-dark"
+        self._polling = True
+        self.engine_error: str | None = None
+
+    # -- start-up -----------------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return ControlRoom()
+
+    @property
+    def room(self) -> ControlRoom:
+        return self.screen_stack[0]  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme
+        if self.origin is None:
+            self.set_interval(1.0, self._tick)
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """The org is on screen: now start the scheduler (litellm loads in its thread) and the poll."""
+        if self.runner is not None:
+            self.runner.on_exit = lambda error: self.post_message(EngineExited(error))
+            self.runner.start()
+        self.set_timer(self.poll_interval, self._poll)
+
+    def _tick(self) -> None:
+        self.room.query_one(StatusBar).wall = self.clock()
+
+    # -- the poll ------------------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False, name="poll")
+    def _poll(self) -> Update:
+        return self.reader.poll(self.event_cursor)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "poll" or not self._polling:
+            return
+        if event.state == WorkerState.SUCCESS:
+            update: Update = event.worker.result
+            self.event_cursor = max(self.event_cursor, update.cursor)
+            self.room.apply(update)
+            if self.runner is not None and self.runner.engine is not None:
+                bar = self.room.query_one(StatusBar)
+                if bar.engine == "starting" and update.status is not None and update.status.run.running:
+                    bar.engine = ""
+            self.set_timer(self.poll_interval, self._poll)
+        elif event.state == WorkerState.ERROR:
+            self.notify(f"reading the database failed: {event.worker.error}; retrying", severity="error", timeout=4)
+            self.set_timer(RETRY_INTERVAL, self._poll)
+
+    def on_engine_exited(self, message: EngineExited) -> None:
+        bar = self.room.query_one(StatusBar)
+        if message.error:
+            self.engine_error = message.error
+            bar.engine = "failed"
+            self.notify(f"the scheduler stopped: {message.error}", severity="error", timeout=10)
+        else:
+            bar.engine = ""
+
+    # -- keys everywhere -----------------------------------------------------------------------------------
+    def working_agents(self) -> list[str]:
+        return sorted(row.id for row in self.room.agents if row.state == "working")
+
+    async def action_quit(self) -> None:
+        """Quit at once when nothing is at stake; ask first while agents are working."""
+        working = self.working_agents()
+        engine_here = self.runner is not None and self.runner.running
+        if not working and not engine_here:
+            self.exit()
+            return
+        if engine_here:
+            body = ("The scheduler runs in this control room: quitting stops it after the wave in flight, which is "
+                    "saved. Running again resumes where it stopped.")
+        else:
+            body = "The run you are attached to keeps going in its own process."
+        if working:
+            body = f"{len(working)} agent{'s are' if len(working) != 1 else ' is'} working ({', '.join(working[:4])}" \
+                   f"{', …' if len(working) > 4 else ''}). " + body
+
+        def answer(quit_: bool | None) -> None:
+            if quit_:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Quit the control room?", body, yes="Quit", no="Stay"), answer)
+
+    def action_toggle_theme(self) -> None:
+        self.theme = THEME_PAIRS.get(self.theme, "textual-light")
+
+    def action_pause_org(self) -> None:
+        status = self.room.query_one(StatusBar).status
+        paused = bool(status and status.paused)
+        self.room.post_message(PauseToggle(None, not paused))
+
+    def help_rows(self) -> tuple[str, HelpRows]:
+        return help_rows(self)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        pane, rows = self.help_rows()
+        self.push_screen(HelpScreen(pane, rows))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action of the control room by name (ctrl+p), then Textual's own."""
+        yield from control_room_commands(self)
+        yield from super().get_system_commands(screen)
+
+    # -- shutting down -------------------------------------------------------------------------------------
+    def on_unmount(self) -> None:
+        self._polling = False
+        if self.runner is not None:
+            self.runner.stop()
+
+
+def org_from_database(db: Path) -> tuple[Org, Path]:
+    """The org file a database was last run with, from its `org.loaded` record."""
+    conn = open_reader(db)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'org.path'").fetchone()
+    finally:
+        conn.close()
+    if row is None or not row[0]:
+        raise BadInput(f"{db}: no org recorded in this database yet; pass the org file (conductor tui ORG --db {db})")
+    path = Path(row[0])
+    try:
+        return load_org(path), path
+    except BadInput as exc:
+        raise BadInput(f"{db}: the org file it runs, {path}, cannot be read ({exc}); pass --org FILE") from None
+
+
+def make_app(
+    db: Path | str,
+    *,
+    org: Org | None = None,
+    org_path: Path | str | None = None,
+    run: bool = False,
+    options: Any = None,
+    clock: Callable[[], datetime] = utc_now,
+    poll_interval: float = POLL_INTERVAL,
+    theme: str = "textual-dark",
+    load_provider: bool = True,
+) -> ConductorApp:
+    """The control room over `db`: attached (run=False) or with the scheduler in this process (run=True).
+
+    `options` are the scheduler's (an EngineOptions, or a dict of its fields, imported only in its thread).
+
+    The first picture of the org is read here, before the app starts, so the first frame shows it at once;
+    everything after that is read by the app's poll, off the UI thread.
+    """
+    path = Path(db)
+    if org is None:
+        org, found = org_from_database(path)
+        org_path = org_path or found
+    reader = StoreReader(path, org)
+    first = reader.first()
+    runner = None
+    if run:
+        runner = EngineRunner(org, path, options, org_path=org_path or "",
+                              load_provider=load_provider)
+    return ConductorApp(org=org, reader=reader, desk=FounderDesk(path, org), first=first, runner=runner,
+                        clock=clock, poll_interval=poll_interval, theme=theme)

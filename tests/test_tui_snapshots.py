@@ -1,0 +1,98 @@
+"""How each pane, the inbox detail, the brain diff and the help screen look, on a fixed run and a fixed size.
+
+The database is four and a half simulated days of the example studio made by `conductor run` in a subprocess (fixed
+seed, simulated clock), once per session. These tests are synchronous on purpose and live apart from the
+async ones (textual#5788). After an intended change, look at snapshot_report.html, then update with
+`python -m pytest tests/test_tui_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui_support import STUDIO, control_room_app, run_headless, settle
+
+SIZE = (100, 30)
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_snapshots() -> Any:
+    """A current event loop for `snap_compare` (it runs the app with asyncio.get_event_loop()): an earlier test in
+    the session that called asyncio.run() leaves none behind (textual#5788)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture(scope="session")
+def studio_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("tui-snapshots") / "studio.db"
+    run_headless(STUDIO, db, "--days", "4.5")
+    return db
+
+
+def keys(*presses: str) -> Callable[[Any], Any]:
+    """Press keys, then wait until every worker they started has delivered (detail loads, previews)."""
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        for key in presses:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+def shot(snap_compare: Any, db: Path, *presses: str, size: tuple[int, int] = SIZE, **kwargs: Any) -> bool:
+    return snap_compare(control_room_app(db, **kwargs), run_before=keys(*presses), terminal_size=size)
+
+
+def test_activity_pane(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db)
+
+
+def test_activity_pane_at_80x24(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, size=(80, 24))
+
+
+def test_inbox_pane(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "2")
+
+
+def test_inbox_pane_uses_the_width_at_200x60(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "2", size=(200, 60))
+
+
+def test_inbox_detail(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "2", "enter")
+
+
+def test_brain_pane(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "3")
+
+
+def test_brain_diff(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "3", "c")
+
+
+def test_metrics_pane(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "4")
+
+
+def test_org_pane(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "5")
+
+
+def test_org_pane_in_the_light_theme(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "5", theme="textual-light")
+
+
+def test_help_screen(snap_compare: Any, studio_db: Path) -> None:
+    assert shot(snap_compare, studio_db, "2", "question_mark")
