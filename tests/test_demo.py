@@ -6,6 +6,7 @@ and that a real litellm model string goes through the same path as the simulator
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -113,3 +114,42 @@ def test_a_litellm_model_string_runs_the_same_org_through_the_same_path(tmp_path
     summaries = {json.loads(r["payload"])["summary"] for r in rows(db, "SELECT payload FROM events "
                                                                        "WHERE kind = 'agent.concluded'")}
     assert summaries == {"Nothing needs deciding today."}
+
+
+def test_sixty_days_leave_brain_versions_whose_diffs_cite_real_decisions(studio_60: Path) -> None:
+    from conductor.brain.diff import item_diff
+    from conductor.brain.document import parse_document
+
+    counts = {r["venture"]: r["n"] for r in rows(studio_60, "SELECT venture, count(*) AS n FROM brain_versions "
+                                                           "GROUP BY venture")}
+    assert all(counts.get(v, 0) >= 3 for v in ("inkwell", "ledgerly", "tidepool")), counts
+    assert counts.get("platform", 0) >= 2, counts
+    decisions = {r["id"]: r["venture"] for r in rows(studio_60, "SELECT id, venture FROM decisions")}
+    for venture in ("inkwell", "ledgerly", "tidepool"):
+        docs = [parse_document(r["document"]) for r in rows(
+            studio_60, "SELECT document FROM brain_versions WHERE venture = ? ORDER BY version", venture)]
+        diffs = [item_diff(a, b) for a, b in itertools.pairwise(docs)]
+        assert any(d.added for d in diffs) and any(d.removed for d in diffs), venture
+        cited = set().union(*(d.evidence_ids() for d in diffs))
+        assert cited, f"{venture}: no diff cites evidence"
+        assert all(decisions.get(i) == venture for i in cited), f"{venture}: evidence cites unknown decisions"
+
+
+def test_later_brain_versions_decide_better_than_the_first_in_two_ventures(studio_60: Path) -> None:
+    from conductor.brain.quality import decision_quality, load_decision_rows
+    from conductor.store import open_reader
+
+    conn = open_reader(studio_60)
+    try:
+        table = decision_quality(load_decision_rows(conn))
+    finally:
+        conn.close()
+    better = []
+    for venture in ("inkwell", "ledgerly", "tidepool"):
+        by_version = {r.brain_version: r for r in table if r.venture == venture and r.success_rate is not None}
+        first = by_version.get(1)
+        later = [r for v, r in by_version.items() if v is not None and v > 1 and r.measured >= 10]
+        if first is not None and any(r.success_rate > first.success_rate for r in later):
+            better.append(venture)
+    print("ventures where a later brain version beats v1:", better)
+    assert len(better) >= 2, table
