@@ -18,7 +18,8 @@ from conductor.org import load_org
 from conductor.services.queries import EventRow
 from conductor.services.setup import record_org
 from conductor.store import NewEvent, commit_events, open_database
-from conductor.tui.format import bar, clock_label, money, number, short_time, until
+from conductor.text import compact_number as number
+from conductor.tui.format import bar, clock_label, money, short_time, until
 from conductor.tui.screens.amend import changed_params, parse_value
 from conductor.tui.widgets.activity_filter import ActivityFilter
 from tui_support import DUO, FIXED_NOW, control_room_app, settle

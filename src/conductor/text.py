@@ -54,3 +54,15 @@ def redact_secrets(text: str, environ: dict[str, str] | None = None) -> str:
         if len(value) >= 8 and _SECRET_NAME.search(name) and value in text:
             text = text.replace(value, "[redacted]")
     return _KEY_SHAPES.sub("[redacted]", text)
+
+
+def compact_number(value: float) -> str:
+    """3 significant figures with k/M suffixes, so a metric fits a narrow column (tables, panes, summaries)."""
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    if magnitude >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"

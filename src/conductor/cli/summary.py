@@ -7,17 +7,7 @@ import sqlite3
 from rich import box
 from rich.table import Table
 
-
-def compact(value: float) -> str:
-    """3 significant figures with k/M suffixes: a metric cell must fit an 80-column terminal."""
-    magnitude = abs(value)
-    if magnitude >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if magnitude >= 1e4:
-        return f"{value / 1e3:.3g}k"
-    if magnitude >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
+from conductor.text import compact_number as compact
 
 
 def run_summary(conn: sqlite3.Connection) -> list[Table]:

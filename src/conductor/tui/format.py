@@ -109,18 +109,6 @@ def money(value: float | None) -> str:
     return f"${value:,.0f}"
 
 
-def number(value: float) -> str:
-    """3 significant figures with k/M suffixes, so a metric fits a narrow column."""
-    magnitude = abs(value)
-    if magnitude >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if magnitude >= 1e4:
-        return f"{value / 1e3:.3g}k"
-    if magnitude >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
 def bar(fraction: float, width: int) -> str:
     """A horizontal bar of `width` cells filled to `fraction` (clamped to 0..1), in eighths of a cell."""
     fraction = min(max(fraction, 0.0), 1.0)

@@ -16,8 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline
 
 from conductor.org.models import Org
+from conductor.text import compact_number as number
 from conductor.tui.data import MetricSeries, MetricsView, QualityRow
-from conductor.tui.format import bar, money, number
+from conductor.tui.format import bar, money
 
 
 def _change(series: MetricSeries) -> Text:
