@@ -105,6 +105,7 @@ class Engine:
         self._escalate_after_batch: list[int] = []
         self._stopping = False
         self._failure: str | None = None
+        self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
@@ -119,7 +120,7 @@ class Engine:
     def _stop_reason(self) -> str:
         """Why the run ended, for `run.stopped`: asked to stop, reached its end time, or failed."""
         if self._stopping:
-            return getattr(self, "_stop_asked", "stopped")
+            return self._stop_asked
         if self._failure is not None:
             return f"failed: {self._failure}"
         if self.opts.until is not None and self.state.now >= self.opts.until:
