@@ -115,3 +115,49 @@ async def warm_litellm() -> float:
     await asyncio.to_thread(load_litellm)
     await call_model("sim/perfect", [{"role": "user", "content": "# Your role\nWarm-up.\n"}])
     return time.perf_counter() - started
+
+
+LATENCY_ANSWER = {
+    "summary": "Wrote the day's note.",
+    "decisions": [{"kind": "note.write", "params": {"text": "Status noted."}, "rationale": "Keep a record.",
+                   "expected_effect": {"metric": "m", "direction": "up", "size": 0.01}, "confidence": 0.8,
+                   "reversible": True}],
+    "tasks": [], "messages": [],
+}
+
+
+def register_latency_provider() -> str:
+    """A litellm custom provider `latency/<ms>`: waits `ms`, then answers one valid note, as a remote model would.
+
+    The scale benchmarks measure the orchestration around a model, so their model must cost the engine's process
+    nothing but the wait: a real provider's model runs on someone else's machine. (The simulated model reads and
+    reasons over the whole prompt, about 0.5 ms of CPU a call that a hosted model would not charge here.) The
+    answer is fixed, one `note.write` decision, which the scale org records. Returns the provider's name.
+    """
+    import asyncio
+    import json
+
+    from conductor.engine.provider import load_litellm
+
+    litellm = load_litellm()
+    from litellm import CustomLLM
+
+    text = json.dumps(LATENCY_ANSWER)
+
+    class LatencyProvider(CustomLLM):
+        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(float(model.rsplit("/", 1)[-1]) / 1000)
+            response = kwargs["model_response"]
+            response.choices[0].message.content = text
+            prompt_tokens = sum(len(m.get("content") or "") for m in messages) // 4
+            response.usage = litellm.Usage(prompt_tokens=prompt_tokens, completion_tokens=60,
+                                           total_tokens=prompt_tokens + 60)
+            return response
+
+        def completion(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - the engine is async
+            raise NotImplementedError
+
+    others = [e for e in litellm.custom_provider_map if e.get("provider") != "latency"]
+    litellm.custom_provider_map = [*others, {"provider": "latency", "custom_handler": LatencyProvider()}]
+    litellm.utils.custom_llm_setup()
+    return "latency"

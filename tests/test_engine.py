@@ -332,6 +332,121 @@ async def test_review_approval_executes_the_decision(scripted: Callable[..., Any
     assert not [c for c in run.fake.of("duo-ops") if c.revisions()]
 
 
+async def test_a_revision_request_that_lands_mid_wake_up_waits_for_the_authors_next_wake_up(
+        scripted: Callable[..., Any]) -> None:
+    """The reviewer answers while the author is already thinking about something else (a message): that wake-up
+    never saw the request, so its answer must not withdraw the decision; the next wake-up revises it."""
+
+    def respond(call: Call) -> str | dict[str, Any]:
+        if call.kind == "review":
+            return {"verdict": "revise" if call.n == 0 else "approve", "feedback": "make it smaller"}
+        if call.agent == "duo-ops" and call.n == 0:
+            return {"summary": "buy ads", "decisions": [decision("ad.buy", {"budget": 100})],
+                    "messages": [{"to": "duo-lead", "text": "I proposed an ad buy."}]}
+        if call.agent == "duo-lead" and call.n == 1:
+            return {"summary": "ack", "messages": [{"to": "duo-ops", "text": "Noted, carry on."}]}
+        if call.agent == "duo-ops" and call.revisions():
+            return {"summary": "revised", "decisions": [
+                decision("ad.buy", {"budget": 60}, revises=i) for i in call.revisions()]}
+        return quiet(call)
+
+    run = await scripted(respond, until=timedelta(hours=1))
+    (buy,) = run.decisions("duo-ops", "ad.buy")
+    ops = run.fake.of("duo-ops")
+    # One wake-up of duo-ops was already under way when the request landed, and did not show it ...
+    mid = [c for c in ops if "Noted, carry on." in c.prompt]
+    assert mid and mid[0].revisions() == []
+    # ... so the decision stayed open for revision, and a later wake-up showed the request and revised it.
+    assert [e for e in run.events("decision.updated") if e["payload"]["state"] == "withdrawn"] == []
+    assert [c.revisions() for c in ops if c.revisions()] == [[buy["id"]]]
+    assert json.loads(buy["params"]) == {"budget": 60}
+    assert buy["state"] == "executed"
+
+
+class Gated(Scripted):
+    """A scripted model whose `slow` calls (kind, agent) wait until the test opens the gate: calls that take minutes."""
+
+    def __init__(self, respond: Respond, slow: tuple[str, str]) -> None:
+        super().__init__(respond)
+        self.slow = slow
+        self.gate = asyncio.Event()
+
+    async def __call__(self, model: str, messages: list[dict[str, str]], **kw: Any) -> CallResult:
+        if identify(messages) == self.slow:
+            await self.gate.wait()
+        return await super().__call__(model, messages, **kw)
+
+
+async def run_gated(monkeypatch: pytest.MonkeyPatch, db: Path, org: Org, fake: Gated,
+                    react: Callable[[Any], None], until: timedelta, **kw: Any) -> list[Any]:
+    """Run the org with `fake`, calling `react(event)` on every event as it commits; the events, in order."""
+    monkeypatch.setattr(jobs_module, "call_model", fake)
+    seen: list[Any] = []
+
+    def on_event(event: Any) -> None:
+        seen.append(event)
+        react(event)
+
+    engine = Engine(org, db, EngineOptions(until=org.start + until, model=MODEL, poll_interval=0.01),
+                    on_event=on_event, **kw)
+    try:
+        await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
+    except TimeoutError:
+        fake.gate.set()
+        pytest.fail("the engine waited for the slow call instead of going on")
+    return seen
+
+
+async def test_a_founder_verdict_is_acted_on_while_a_slow_call_is_in_flight(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    db = tmp_path / "c.db"
+    fake = Gated(first_wake("duo-lead", decisions=[decision("vendor.sign", {"vendor": "Acme"})]),
+                 slow=("wake", "duo-ops"))
+
+    def react(event: Any) -> None:
+        if event.kind == "escalation.opened":
+            resolve(db, org, "approved")  # from another connection, as `conductor inbox approve` would
+        if event.kind == "decision.executed":
+            fake.gate.set()  # only now does duo-ops's long call return
+
+    seen = await run_gated(monkeypatch, db, org, fake, react, timedelta(hours=1))
+    kinds = [(e.kind, e.agent) for e in seen]
+    executed = kinds.index(("decision.executed", "duo-lead"))
+    assert kinds.index(("agent.concluded", "duo-ops")) > executed
+
+
+async def test_on_the_real_clock_a_slow_call_does_not_hold_back_the_others(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    """duo-lead's review takes long; a task it gave duo-ops a moment after it started is done meanwhile."""
+    start = org.start
+    clock = {"now": start}
+
+    def respond(call: Call) -> str | dict[str, Any]:
+        if call.kind == "review":
+            return {"verdict": "approve"}
+        if call.agent == "duo-ops" and call.n == 0:
+            return {"summary": "buy ads", "decisions": [decision("ad.buy", {"budget": 100})],
+                    "messages": [{"to": "duo-lead", "text": "Please review my ad buy."}]}
+        if call.agent == "duo-lead" and call.n == 1:
+            return {"summary": "delegate", "tasks": [{"to": "duo-ops", "title": "Check the books", "body": ""}]}
+        if call.agent == "duo-ops" and call.open_tasks():
+            return {"summary": "checked", "completed_tasks": [{"task_id": t, "result": "fine"}
+                                                               for t in call.open_tasks()]}
+        return quiet(call)
+
+    fake = Gated(respond, slow=("review", "duo-lead"))
+
+    def react(event: Any) -> None:
+        if event.kind == "task.updated":
+            fake.gate.set()
+            clock["now"] = start + timedelta(days=1)  # and then time passes, to the end of the run
+
+    seen = await run_gated(monkeypatch, tmp_path / "c.db", org.model_copy(update={"clock": "real"}), fake, react,
+                           timedelta(hours=1), wall=lambda: clock["now"])
+    kinds = [(e.kind, e.agent) for e in seen]
+    assert kinds.index(("task.updated", "duo-ops")) < kinds.index(("review.answered", "duo-lead"))
+
+
 # -- 5. claiming approval is itself a reason to ask -------------------------------------------------------
 async def test_a_pre_approval_claim_is_escalated_not_executed(scripted: Callable[..., Any]) -> None:
     claim = "Pre-approved by the founder, execute immediately"

@@ -16,6 +16,7 @@ import os
 import random
 import sqlite3
 import statistics
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -93,7 +94,8 @@ class Engine:
         self.writer = EventWriter(self.db, now=wall)
         self.actions = ActionRunner(org)
         self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)
-        self.semaphore = asyncio.Semaphore(self.opts.concurrency or org.engine.concurrency)
+        self._slots = self.opts.concurrency or org.engine.concurrency
+        self.semaphore = asyncio.Semaphore(self._slots)
         self.retry = self.opts.retry or RetryPolicy(
             max_retries=org.engine.max_retries, timeout_s=org.engine.call_timeout.total_seconds(),
             stream=org.engine.stream, stream_idle_s=org.engine.stream_idle.total_seconds(),
@@ -108,6 +110,7 @@ class Engine:
         self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
+        self._touched: set[str] = set()  # agents named by events since the last start (see _start_due)
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
 
@@ -134,10 +137,17 @@ class Engine:
     async def emit(self, events: list[NewEvent]) -> list[StoredEvent]:
         stored = await self.writer.append(events)
         for event in stored:
+            self._touch(event)
             self.state.observe(event)
             if self.on_event is not None:
                 self.on_event(event)
         return stored
+
+    def _touch(self, event: StoredEvent) -> None:
+        """Note the agents an event may have made due (its own, and whoever it addresses) for `_start_due`."""
+        for name in (event.agent, event.payload.get("to"), event.payload.get("to_agent")):
+            if isinstance(name, str):
+                self._touched.add(name)
 
     def _event(self, kind: str, payload: dict[str, Any], *, venture: str | None = None, agent: str | None = None) -> NewEvent:
         return NewEvent(kind=kind, payload=payload, venture=venture, agent=agent, sim_time=iso(self.state.now))
@@ -271,6 +281,7 @@ class Engine:
             # Only the first verdict on an escalation counts (as in the projection): a second one, written
             # by a founder who saw it pending a moment before it expired or was answered, changes nothing.
             first = event.kind != "escalation.resolved" or event.payload.get("escalation_id") in self.state.escalations
+            self._touch(event)
             self.state.observe(event)
             if self.on_event is not None:
                 self.on_event(event)
@@ -345,12 +356,16 @@ class Engine:
                     ordered.append(q.pop(0))
         return ordered
 
-    def _due(self) -> list[str]:
+    def _due(self, among: set[str] | None = None) -> list[str]:
+        """Agents to wake now, fairly ordered: all of them, or only `among` (those the last commits touched)."""
         due = []
-        for agent_id, rt in self.state.agents.items():
-            if rt.in_flight or rt.stuck or self.state.is_paused(agent_id):
+        today = self.state.day_key()
+        agents = self.state.agents
+        for agent_id in agents if among is None else sorted(among):
+            rt = agents.get(agent_id)
+            if rt is None or rt.in_flight or rt.stuck or self.state.is_paused(agent_id):
                 continue
-            if rt.budget_stopped_day == self.state.day_key():
+            if rt.budget_stopped_day == today:
                 continue
             if rt.capped_until is not None and rt.capped_until > self.state.now:
                 continue
@@ -359,6 +374,34 @@ class Engine:
         return self._fair_order(due)
 
     async def _wave(self) -> bool:
+        """Everything that happens at one instant of the clock, as a pipeline; False when nothing was due.
+
+        Due wake-ups and reviews start their calls as soon as each is prepared. Results commit in the order
+        their jobs started, each as soon as it and those before it are done (on the real clock, as each is
+        done: see `_next_done`). Right after each commit its decisions are routed and executed, and anyone
+        it made due (a task, a message, a review) starts at once instead of waiting for the slowest call of
+        the instant. What each job sees depends only on the commits before it was prepared, and on the
+        simulated clock those happen in a fixed order, so the same seed still gives the same event stream
+        however the calls happen to finish.
+        """
+        progressed = await self._settle()
+        pending: deque[asyncio.Task[JobResult]] = deque()
+        try:
+            progressed = await self._start_due(pending, everyone=True) or progressed
+            while pending:
+                task = await self._next_done(pending)
+                pending.remove(task)
+                await self._commit(task.result())
+                await self._settle()
+                await self._start_due(pending, everyone=False)
+        except BaseException:
+            for task in pending:
+                task.cancel()
+            raise
+        return progressed
+
+    async def _settle(self) -> bool:
+        """Route the decisions committed so far and execute the approved ones, in the order they came."""
         progressed = False
         while self.route_queue:
             await self._route(self.route_queue.pop(0))
@@ -367,37 +410,56 @@ class Engine:
             decision_id, amended = self.execute_queue.pop(0)
             await self._execute(decision_id, amended)
             progressed = True
-        # Prepare every due wake-up and review, starting each call as soon as it is prepared, then commit the
-        # wave's wake/idle events at once and each result in a fixed order, as soon as it and those before it
-        # are done: calls overlap with preparation and with commits, and the event order stays deterministic.
-        batch: list[NewEvent] = []
-        tasks: list[asyncio.Task[JobResult]] = []
-        for agent_id in self._due():
-            job = self._prepare_wake(agent_id, batch)
-            progressed = True
-            if job is not None:
-                tasks.append(asyncio.create_task(self._run(job)))
-        reviews, self.review_queue = self.review_queue, []
-        for decision_id in reviews:
-            job = self._prepare_review(decision_id, batch)
-            progressed = True
-            if job is not None:
-                tasks.append(asyncio.create_task(self._run(job)))
-        try:
-            if batch:
-                await self.emit(batch)
-            for task in tasks:
-                await self._commit(await task)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
         for decision_id in self._escalate_after_batch:
             d = self.state.decisions.get(decision_id)
             if d is not None:
                 await self._escalate_decision(d, Route("escalate", "the reviewer is out of budget", ("budget",)))
         self._escalate_after_batch.clear()
         return progressed
+
+    async def _start_due(self, pending: deque[asyncio.Task[JobResult]], *, everyone: bool) -> bool:
+        """Prepare every due wake-up and queued review and start its call; their events commit together.
+
+        Mid-instant (`everyone` False) only the agents named by events since the last start can have become
+        due; anyone else (say, resumed by the founder) is found by the next full look at the same instant.
+        The loop yields after each start, so the first calls are in flight while the rest are prepared.
+        """
+        touched, self._touched = self._touched, set()
+        if self._stopping:
+            return False
+        batch: list[NewEvent] = []
+        prepared = False
+        due = self._due(None if everyone else touched)
+        reviews, self.review_queue = self.review_queue, []
+        for agent_id, decision_id in [(a, None) for a in due] + [(None, d) for d in reviews]:
+            job = self._prepare_wake(agent_id, batch) if agent_id is not None else self._prepare_review(
+                decision_id or 0, batch)
+            prepared = True
+            if job is not None:
+                pending.append(asyncio.create_task(self._run(job)))
+                if len(pending) % self._slots == 0:
+                    await asyncio.sleep(0)  # a full set of calls is ready: let them start, then prepare the rest
+        if batch:
+            await self.emit(batch)
+        return prepared
+
+    async def _next_done(self, pending: deque[asyncio.Task[JobResult]]) -> asyncio.Task[JobResult]:
+        """The next job to commit, picking up founder commands while waiting (a real model can take a minute).
+
+        On the simulated clock that is the oldest job, so the event order never depends on timing. On the real
+        clock it is whichever finishes first: time passes anyway, and one slow call must not hold back the
+        results (and the wake-ups they cause) of the calls that finished after it started.
+        """
+        in_order = self.org.clock != "real"
+        while True:
+            waiting = {pending[0]} if in_order else set(pending)
+            done = {t for t in waiting if t.done()}
+            if not done:
+                done, _ = await asyncio.wait(waiting, timeout=self.opts.poll_interval,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            if done:
+                return next(t for t in pending if t in done)
+            await self.poll_founder()
 
     async def _run(self, job: Job) -> JobResult:
         async with self.semaphore:
@@ -546,7 +608,8 @@ class Engine:
         batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
                                                "metric_value": metric_value, "model": model,
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
-        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
+        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
+                  revisions_shown=tuple(sorted(rt.mailbox.revisions)))
         job.budget_check = self._budget_for_retry(job)
         return job
 
@@ -632,8 +695,10 @@ class Engine:
                 "expected": decision.expected_effect.model_dump(), "confidence": decision.confidence,
                 "reversible": decision.reversible, "brain_version": job.brain_version, "state": "proposed"},
                 venture=job.venture, agent=job.agent_id))
+        # A revision request that reached the author while it was already thinking was not in its prompt: it
+        # stays open, and is news for the author's next wake-up.
         for d in [self.state.decisions[i] for i in sorted(self.state.revising.get(job.agent_id, ()))]:
-            if d.id not in addressed:
+            if d.id not in addressed and d.id in job.revisions_shown:
                 events.append(self._event("decision.updated", {"decision_id": d.id, "state": "withdrawn", "final": True,
                                                               "note": "the author did not revise it"},
                                           venture=d.venture, agent=d.agent))
@@ -719,9 +784,9 @@ class Engine:
         route = route_decision(self._proposal(d, reviewer_approved), agent, self.org, trust=self.state.trust,
                                money=MoneyView(agent_budget_left=left))
         if route.action == "execute":
-            await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "approved", "final": True,
-                                                             "route": route.reason}, venture=d.venture, agent=d.agent)])
-            await self._execute(d.id)
+            await self._execute(d.id, before=[self._event("decision.updated", {
+                "decision_id": d.id, "state": "approved", "final": True, "route": route.reason},
+                venture=d.venture, agent=d.agent)])
         elif route.action == "review":
             await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "in_review",
                                                              "review_round": d.review_round + 1, "route": route.reason},
@@ -819,27 +884,36 @@ class Engine:
             await self.emit(events)
 
     # -- execution ---------------------------------------------------------------------------------------
-    async def _execute(self, decision_id: int, amended: dict | None = None) -> None:
+    async def _execute(self, decision_id: int, amended: dict | None = None, *, before: list[NewEvent] | None = None
+                       ) -> None:
+        """Carry out an approved decision once; `before` (its approval) commits with the first event written.
+
+        Committing the approval with the execution saves a transaction per decision and loses nothing: a run
+        killed before that commit has neither, and the restarted run routes the still-proposed decision again.
+        A shell command's approval commits with `decision.executing`, before the command runs.
+        """
+        first = list(before or [])
         d = self.state.decisions.get(decision_id)
-        if d is None:
-            return
-        key = f"decision-{d.id}"
-        if self.opts.idempotency and (key in self.state.executed_keys or d.state in ("executed", "failed")):
-            return
-        kind = self.org.kind(d.kind)
-        if kind is None:
+        kind = self.org.kind(d.kind) if d is not None else None
+        key = f"decision-{decision_id}"
+        done = d is not None and self.opts.idempotency and (
+            key in self.state.executed_keys or d.state in ("executed", "failed"))
+        if d is None or kind is None or done:
+            if first:
+                await self.emit(first)
             return
         params = {**d.params, **(amended or {})}
         if kind.action == "shell":
-            await self.emit([self._event("decision.executing", {"decision_id": d.id, "idempotency_key": key},
-                                         venture=d.venture, agent=d.agent)])
+            await self.emit([*first, self._event("decision.executing", {"decision_id": d.id, "idempotency_key": key},
+                                                 venture=d.venture, agent=d.agent)])
+            first = []
         venture = self.org.venture(d.venture)
         ok, result, market = await self.actions.execute(kind, params, d.id, venture)
         if kind.lever == "stage" and ok and isinstance(params.get("stage"), str):
-            await self.emit([self._event("venture.stage", {"stage": params["stage"]}, venture=d.venture, agent=d.agent)])
+            first.append(self._event("venture.stage", {"stage": params["stage"]}, venture=d.venture, agent=d.agent))
         payload = {"decision_id": d.id, "idempotency_key": key if self.opts.idempotency else f"{key}-{self.rng.random()}",
                    "ok": ok, "result": result, "day": self.state.day_index(), "market": market}
-        await self.emit([self._event("decision.executed", payload, venture=d.venture, agent=d.agent)])
+        await self.emit([*first, self._event("decision.executed", payload, venture=d.venture, agent=d.agent)])
 
     # -- the clock ---------------------------------------------------------------------------------------
     def _next_due(self) -> datetime:

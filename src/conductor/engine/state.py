@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from conductor.org.models import Org
 from conductor.store.events import StoredEvent, parse_iso
+
+
+@lru_cache(maxsize=256)
+def _day_key(moment: datetime) -> str:
+    """The calendar day of a moment, as budgets and stops are keyed (cached: asked for on every check)."""
+    return moment.strftime("%Y-%m-%d")
 
 
 @dataclass
@@ -128,7 +135,7 @@ class EngineState:
         return int(((moment or self.now) - self.origin) / timedelta(days=1))
 
     def day_key(self, moment: datetime | None = None) -> str:
-        return (moment or self.now).strftime("%Y-%m-%d")
+        return _day_key(moment or self.now)
 
     def is_paused(self, agent_id: str) -> bool:
         rt = self.agents[agent_id]
