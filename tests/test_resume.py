@@ -101,3 +101,33 @@ def test_second_scheduler_on_same_database_refuses_with_first_pid(tmp_path: Path
             first.wait(timeout=30)
         except subprocess.TimeoutExpired:
             first.kill()
+
+
+def _metrics(db: Path) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT venture, metric, at, value FROM metric_points ORDER BY venture, metric, at").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_seeded_run_resumes_under_its_own_seed(tmp_path: Path) -> None:
+    """Resumed without `--seed`, a run started with `--seed 8` rebuilds the markets it started with: the market
+    steps after the resume are the ones a run that never stopped takes. (Later days may part: the agents of
+    a resumed run do not wake at the very moments of an unbroken one.) A different `--seed` is refused."""
+    import pytest
+
+    from conductor.cli.run_cmd import run_headless
+    from conductor.errors import BadInput
+
+    whole, split = tmp_path / "whole.db", tmp_path / "split.db"
+    run_headless(STUDIO, whole, days=3, live=False, seed=8)
+    run_headless(STUDIO, split, days=1.5, live=False, seed=8)
+    run_headless(STUDIO, split, days=3, live=False)
+    through_day_2 = "2026-01-07T23"  # the studio starts on 2026-01-05: days 0 and 1 before the stop, 2 after
+    resumed = [m for m in _metrics(split) if m[2] < through_day_2]
+    assert resumed == [m for m in _metrics(whole) if m[2] < through_day_2]
+    assert len({at for _, _, at, _ in resumed}) == 3
+
+    with pytest.raises(BadInput, match=r"split\.db: this run was started with --seed 8; resume it with the same seed"):
+        run_headless(STUDIO, split, days=4, live=False, seed=9)

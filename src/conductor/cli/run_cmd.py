@@ -84,17 +84,20 @@ def run_headless(
     """Run the org until its end time or Ctrl-C, showing a live per-venture summary; returns the tally."""
     from conductor.engine.lock import RunLock
     from conductor.engine.scheduler import Engine, EngineOptions
+    from conductor.services.setup import seeded_for_database
     from conductor.store import open_database
 
     org = load_org(org_file)
-    if seed is not None:
-        org = org.reseeded(seed)
     if concurrency is not None and concurrency < 1:
         raise BadInput(f"--concurrency {concurrency}: must be at least 1")
     if pace < 0:
         raise BadInput(f"--pace {pace}: must be zero or more")
     end = resolve_until(org, days, until)
-    open_database(db).close()  # validates the file (foreign, newer, read-only) before anything else
+    conn = open_database(db)  # validates the file (foreign, newer, read-only) before anything else
+    try:
+        org = seeded_for_database(conn, org, seed, db)
+    finally:
+        conn.close()
     tally = Tally()
     console = Console(stderr=False)
     with RunLock(db):

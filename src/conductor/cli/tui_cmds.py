@@ -44,12 +44,10 @@ def open_control_room(
     from conductor.cli.run_cmd import resolve_until
     from conductor.engine.lock import RunLock
     from conductor.org import load_org
-    from conductor.services.setup import record_org
+    from conductor.services.setup import record_org, seeded_for_database
     from conductor.store import open_database
 
     org = load_org(org_file)
-    if seed is not None:
-        org = org.reseeded(seed)
     if concurrency is not None and concurrency < 1:
         raise BadInput(f"--concurrency {concurrency}: must be at least 1")
     if pace is not None and pace < 0:
@@ -57,6 +55,7 @@ def open_control_room(
     until = resolve_until(org, days, None)
     conn = open_database(db)
     try:
+        org = seeded_for_database(conn, org, seed, db)
         record_org(conn, org, org_file)
     finally:
         conn.close()

@@ -204,7 +204,9 @@ class Engine:
         if self.org.clock == "real":
             self.state.now = self.wall()
         self.cursor = rows[tail - 1]["id"] if tail else 0
-        started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run}
+        started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run,
+                   "seed": self.org.seed,
+                   "market_seeds": self.org.market_seeds()}
         if first_run:
             started["origin"] = iso(self.state.origin)
         events = [self._event("run.started", started)]

@@ -215,6 +215,10 @@ class Org(_Strict):
             return venture.seed
         return (self.seed * 1_000_003 + zlib.crc32(venture.id.encode())) & 0x7FFFFFFF
 
+    def market_seeds(self) -> dict[str, int]:
+        """Each venture's market seed: what a resumed run must keep to replay the markets its log describes."""
+        return {v.id: self.venture_seed(v) for v in self.ventures}
+
     def reseeded(self, seed: int) -> Org:
         """This org under another seed: the org seed and every venture's market seed derive from `seed`.
 
