@@ -81,6 +81,13 @@ def event_id(stdout: str) -> int:
     return int(stdout.split("event #", 1)[1].split(")", 1)[0].split(";", 1)[0].split()[0])
 
 
+def _started(db: Path) -> bool:
+    try:
+        return db.exists() and bool(rows(db, "SELECT 1 FROM events WHERE kind = 'run.started'"))
+    except sqlite3.OperationalError:  # the schema is being created
+        return False
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     db = tmp_path_factory.mktemp("live") / "live.db"
@@ -88,6 +95,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subpr
         [sys.executable, "-m", "conductor", "run", str(STUDIO), "--db", str(db), "--pace", PACE, "--days", "90"],
         env=env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+        wait_for("the run to start", lambda: _started(db), 90, 0.1)  # so that any one test can run alone
         yield db, proc
     finally:
         if proc.poll() is None:
@@ -216,9 +224,11 @@ def test_events_follow_streams_new_events_as_json_lines_and_ctrl_c_exits_0(
         live: tuple[Path, subprocess.Popen[bytes]]) -> None:
     db, _ = live
     start = rows(db, "SELECT max(id) FROM events")[0][0]
+    # Started with SIGINT ignored, as a script's background job (or a CI runner's) is: Ctrl-C must still end it.
     follow = subprocess.Popen(
         [sys.executable, "-m", "conductor", "events", "--follow", "--json", "--kind", "agent", "--limit", "1",
-         "--db", str(db)], env=env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--db", str(db)], env=env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         assert follow.stdout is not None
         seen = [EventRow.model_validate_json(follow.stdout.readline()) for _ in range(5)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from typing import Annotated
@@ -61,6 +62,9 @@ def events(
             console().print(grid)
             return
         last = rows[-1].id if rows else queries.last_event_id(conn)
+        # Ctrl-C (SIGINT) ends a follow, even for a follower started in the background by a script, which
+        # inherits SIGINT ignored and would otherwise only stop for SIGKILL.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while True:
                 for e in rows:

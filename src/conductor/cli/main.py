@@ -49,7 +49,7 @@ DbOption = Annotated[
 
 SeedOption = Annotated[
     int | None,
-    typer.Option(help="Another seed for the org and its simulated markets (give it again when resuming).",
+    typer.Option(help="Another seed for the org and its simulated markets (a resumed run keeps its first seed).",
                  show_default=False),
 ]
 MockOption = Annotated[

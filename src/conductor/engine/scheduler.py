@@ -424,7 +424,8 @@ class Engine:
 
         Mid-instant (`everyone` False) only the agents named by events since the last start can have become
         due; anyone else (say, resumed by the founder) is found by the next full look at the same instant.
-        The loop yields after each start, so the first calls are in flight while the rest are prepared.
+        The loop yields after each full set of concurrency slots, so those calls are in flight while the rest
+        are prepared (yielding after every start costs more CPU in thread hand-offs than it saves).
         """
         touched, self._touched = self._touched, set()
         if self._stopping:
