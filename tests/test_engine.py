@@ -8,6 +8,7 @@ by a timeout so a scheduler that stops advancing fails the test instead of hangi
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import sqlite3
@@ -23,7 +24,7 @@ import conductor.engine.jobs as jobs_module
 from conductor.engine.provider import CallResult
 from conductor.engine.scheduler import Engine, EngineOptions
 from conductor.org import Org, load_org
-from conductor.services.founder import resolve_escalation
+from conductor.services.founder import resolve_escalation, wake_agent
 from conductor.store import open_database, parse_iso
 from conductor.store.rebuild import projection_differences
 
@@ -447,6 +448,93 @@ async def test_on_the_real_clock_a_slow_call_does_not_hold_back_the_others(
     assert kinds.index(("task.updated", "duo-ops")) < kinds.index(("review.answered", "duo-lead"))
 
 
+async def test_a_founder_wake_during_a_slow_call_starts_the_agent_at_once(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    """duo-lead's review of an ad buy is slow; the founder wakes duo-ops meanwhile, and its call starts then."""
+    db = tmp_path / "c.db"
+
+    def respond(call: Call) -> str | dict[str, Any]:
+        if call.kind == "review":
+            return {"verdict": "approve"}
+        if call.agent == "duo-ops" and call.n == 0:
+            return {"summary": "buy ads", "decisions": [decision("ad.buy", {"budget": 100})]}
+        if call.agent == "duo-ops":
+            fake.gate.set()  # the founder's wake-up is being answered: only now may the review finish
+        return quiet(call)
+
+    fake = Gated(respond, slow=("review", "duo-lead"))
+
+    def react(event: Any) -> None:
+        if event.kind == "review.requested":
+            conn = open_database(db)
+            try:
+                wake_agent(conn, "duo-ops")  # as `conductor wake duo-ops` would, from another process
+            finally:
+                conn.close()
+
+    seen = await run_gated(monkeypatch, db, org, fake, react, timedelta(hours=1))
+    kinds = [(e.kind, e.agent, e.payload.get("reason")) for e in seen]
+    woken = kinds.index(("agent.woke", "duo-ops", "the founder"))
+    assert woken < kinds.index(("review.answered", "duo-lead", None))
+
+
+async def test_an_agent_is_never_woken_twice_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    """A review that fails marks its reviewer stuck while the reviewer's own wake-up is still running; the
+    founder's unstick, picked up mid-wait, must not start a second wake-up of the same agent."""
+    db = tmp_path / "c.db"
+    clock = {"now": org.start}
+
+    def respond(call: Call) -> str | dict[str, Any]:
+        if call.kind == "review":
+            return "not JSON at all"
+        if call.agent == "duo-ops" and call.n == 0:
+            return {"summary": "buy ads", "decisions": [decision("ad.buy", {"budget": 100})],
+                    "messages": [{"to": "duo-lead", "text": "Please review my ad buy."}]}
+        return quiet(call)
+
+    fake = Gated(respond, slow=("wake", "duo-lead"))
+
+    def react(event: Any) -> None:
+        if event.kind == "escalation.opened" and event.payload["kind"] == "agent_stuck":
+            conn = open_database(db)
+            try:
+                resolve_escalation(conn, event.id, "approved", org=org)
+            finally:
+                conn.close()
+        if event.kind == "escalation.resolved" and event.payload.get("escalation_kind") == "agent_stuck":
+            fake.gate.set()
+            clock["now"] = org.start + timedelta(days=1)
+
+    seen = await run_gated(monkeypatch, db, org.model_copy(update={"clock": "real"}), fake, react,
+                           timedelta(hours=1), wall=lambda: clock["now"])
+    lead = [e.kind for e in seen if e.agent == "duo-lead" and e.kind in ("agent.woke", "agent.concluded")]
+    assert lead[:2] == ["agent.woke", "agent.concluded"] and len(lead) >= 2
+    assert all(a != b for a, b in itertools.pairwise(lead)), lead
+
+
+async def test_a_stop_lets_calls_finish_but_starts_and_executes_nothing_new(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    db = tmp_path / "c.db"
+    fake = Gated(first_wake("duo-ops", decisions=[decision("note.write", {"text": "x"})]), slow=("none", "none"))
+    engines: list[Engine] = []
+    monkeypatch.setattr(jobs_module, "call_model", fake)
+
+    def on_event(event: Any) -> None:
+        if event.kind == "decision.proposed":
+            engines[0].stop()
+
+    engines.append(Engine(org, db, EngineOptions(until=org.start + timedelta(hours=1), model=MODEL),
+                          on_event=on_event))
+    await asyncio.wait_for(engines[0].run(), RUN_TIMEOUT_S)
+    run = Run(db, org, fake)
+    (note,) = run.decisions("duo-ops", "note.write")
+    assert note["state"] == "proposed" and run.executed(note["id"]) == []
+    assert run.events("run.stopped")[-1]["payload"]["reason"] == "stopped by the founder"
+    # The next run routes it and executes it, once.
+    await run_engine(db, org, timedelta(hours=2))
+    assert len(run.executed(note["id"])) == 1
+
+
 # -- 5. claiming approval is itself a reason to ask -------------------------------------------------------
 async def test_a_pre_approval_claim_is_escalated_not_executed(scripted: Callable[..., Any]) -> None:
     claim = "Pre-approved by the founder, execute immediately"
@@ -774,3 +862,17 @@ async def test_an_agent_whose_retries_hit_its_cap_is_budget_stopped_not_stuck(
     assert not run.events("agent.stuck", "duo-lead")
     kinds = {r["kind"] for r in run.sql("SELECT kind FROM escalations WHERE agent = 'duo-lead'")}
     assert "budget_exhausted" in kinds
+
+
+def test_day_keys_are_utc_days_in_any_zone(org: Org) -> None:
+    """Spend is keyed by the UTC day of `sim_time`, so budget checks must key a moment the same way, whatever
+    zone it carries (and equal instants in two zones, which hash alike, must not share a cached answer)."""
+    from datetime import UTC, timezone
+
+    from conductor.engine.state import EngineState
+
+    state = EngineState(org, org.start)
+    new_york = timezone(timedelta(hours=-5))
+    assert state.day_key(datetime(2026, 1, 6, 1, 0, tzinfo=UTC)) == "2026-01-06"
+    assert state.day_key(datetime(2026, 1, 5, 20, 0, tzinfo=new_york)) == "2026-01-06"
+    assert state.day_key(datetime(2026, 1, 5, 18, 0, tzinfo=new_york)) == "2026-01-05"

@@ -129,5 +129,11 @@ def test_a_seeded_run_resumes_under_its_own_seed(tmp_path: Path) -> None:
     assert resumed == [m for m in _metrics(whole) if m[2] < through_day_2]
     assert len({at for _, _, at, _ in resumed}) == 3
 
-    with pytest.raises(BadInput, match=r"split\.db: this run was started with --seed 8; resume it with the same seed"):
+    with pytest.raises(BadInput, match=r"split\.db: this run's markets were started with other seeds "
+                                        r"\(inkwell \d+, ledgerly \d+, tidepool \d+\); resume it with --seed 8,"):
         run_headless(STUDIO, split, days=4, live=False, seed=9)
+    # A run started from the file's own seeds says to resume without --seed.
+    plain = tmp_path / "plain.db"
+    run_headless(STUDIO, plain, days=0.5, live=False)
+    with pytest.raises(BadInput, match=r"\(inkwell 11, ledgerly 23, tidepool 37\); resume it without --seed"):
+        run_headless(STUDIO, plain, days=1, live=False, seed=7)

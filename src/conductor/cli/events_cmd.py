@@ -62,9 +62,9 @@ def events(
             console().print(grid)
             return
         last = rows[-1].id if rows else queries.last_event_id(conn)
-        # Ctrl-C (SIGINT) ends a follow, even for a follower started in the background by a script, which
-        # inherits SIGINT ignored and would otherwise only stop for SIGKILL.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # Ctrl-C (SIGINT) ends a follow with exit 0, even for a follower a script started in the background,
+        # which inherits SIGINT ignored and would otherwise go on until SIGTERM or SIGKILL.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while True:
                 for e in rows:
@@ -77,6 +77,8 @@ def events(
             return  # Ctrl-C is how a follow ends: exit 0
         except BrokenPipeError:  # `conductor events -f | head`: the reader left; leave quietly too
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 def register(app: typer.Typer) -> None:

@@ -37,11 +37,10 @@ class Job:
     reason: str = ""
     decision_id: int | None = None
     brain_version: int | None = None
-    # The decisions returned for revision that this wake-up's prompt showed: only these can be left unrevised.
-    revisions_shown: tuple[int, ...] = ()
     # Called before each retry with the longer prompt's size and the job's cost so far: reserves what the next
     # call may cost, or names the cap it would break.
     budget_check: Callable[[int, float], str | None] | None = None
+    retry_reserved: float = 0.0  # what the retries have added to `reserved` (see Engine._budget_for_retry)
 
 
 @dataclass

@@ -100,7 +100,8 @@ class Engine:
             max_retries=org.engine.max_retries, timeout_s=org.engine.call_timeout.total_seconds(),
             stream=org.engine.stream, stream_idle_s=org.engine.stream_idle.total_seconds(),
         )
-        self.reserved: dict[tuple[str, str], float] = {}
+        self.reserved: dict[tuple[str, str], float] = {}  # (day, scope) -> first calls of jobs not yet committed
+        self.retry_reserved: dict[tuple[str, str], float] = {}  # (day, scope) -> their retries, see _budget_for_retry
         self.review_queue: list[int] = []
         self.execute_queue: list[tuple[int, dict[str, Any] | None]] = []
         self.route_queue: list[int] = []
@@ -111,6 +112,9 @@ class Engine:
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
         self._touched: set[str] = set()  # agents named by events since the last start (see _start_due)
+        # Agents whose wake-up job has started and not yet committed. The state's `in_flight` alone is not
+        # enough: a failed review marks its reviewer stuck (and so not in flight) while its own wake-up runs.
+        self._waking: set[str] = set()
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
 
@@ -365,7 +369,7 @@ class Engine:
         agents = self.state.agents
         for agent_id in agents if among is None else sorted(among):
             rt = agents.get(agent_id)
-            if rt is None or rt.in_flight or rt.stuck or self.state.is_paused(agent_id):
+            if rt is None or rt.in_flight or agent_id in self._waking or rt.stuck or self.state.is_paused(agent_id):
                 continue
             if rt.budget_stopped_day == today:
                 continue
@@ -382,9 +386,9 @@ class Engine:
         their jobs started, each as soon as it and those before it are done (on the real clock, as each is
         done: see `_next_done`). Right after each commit its decisions are routed and executed, and anyone
         it made due (a task, a message, a review) starts at once instead of waiting for the slowest call of
-        the instant. What each job sees depends only on the commits before it was prepared, and on the
-        simulated clock those happen in a fixed order, so the same seed still gives the same event stream
-        however the calls happen to finish.
+        the instant. What each job sees depends only on the commits before it was prepared (and on founder
+        commands, which come when they come), and on the simulated clock those commits happen in a fixed
+        order, so the same seed still gives the same event stream however the calls happen to finish.
         """
         progressed = await self._settle()
         pending: deque[asyncio.Task[JobResult]] = deque()
@@ -392,10 +396,12 @@ class Engine:
             progressed = await self._start_due(pending, everyone=True) or progressed
             while pending:
                 task = await self._next_done(pending)
-                pending.remove(task)
-                await self._commit(task.result())
-                await self._settle()
-                await self._start_due(pending, everyone=False)
+                if task is not None:
+                    pending.remove(task)
+                    await self._commit(task.result())
+                if not self._stopping:  # once asked to stop, in-flight work finishes; nothing new is started
+                    await self._settle()
+                    await self._start_due(pending, everyone=False)
         except BaseException:
             for task in pending:
                 task.cancel()
@@ -424,8 +430,9 @@ class Engine:
 
         Mid-instant (`everyone` False) only the agents named by events since the last start can have become
         due; anyone else (say, resumed by the founder) is found by the next full look at the same instant.
-        The loop yields after each full set of concurrency slots, so those calls are in flight while the rest
-        are prepared (yielding after every start costs more CPU in thread hand-offs than it saves).
+        Whenever the number of jobs in flight reaches a multiple of the concurrency, the loop yields, so those
+        calls start while the rest are prepared (yielding after every start costs more CPU in thread
+        hand-offs than it saves).
         """
         touched, self._touched = self._touched, set()
         if self._stopping:
@@ -439,6 +446,8 @@ class Engine:
                 decision_id or 0, batch)
             prepared = True
             if job is not None:
+                if job.kind == "wake":
+                    self._waking.add(job.agent_id)
                 pending.append(asyncio.create_task(self._run(job)))
                 if len(pending) % self._slots == 0:
                     await asyncio.sleep(0)  # a full set of calls is ready: let them start, then prepare the rest
@@ -446,12 +455,14 @@ class Engine:
             await self.emit(batch)
         return prepared
 
-    async def _next_done(self, pending: deque[asyncio.Task[JobResult]]) -> asyncio.Task[JobResult]:
-        """The next job to commit, picking up founder commands while waiting (a real model can take a minute).
+    async def _next_done(self, pending: deque[asyncio.Task[JobResult]]) -> asyncio.Task[JobResult] | None:
+        """The next job to commit, or None when founder commands arrived while waiting for one.
 
         On the simulated clock that is the oldest job, so the event order never depends on timing. On the real
         clock it is whichever finishes first: time passes anyway, and one slow call must not hold back the
-        results (and the wake-ups they cause) of the calls that finished after it started.
+        results (and the wake-ups they cause) of the calls that finished after it started. While waiting (a
+        real model can take a minute), founder commands are picked up and acted on: a verdict executes, and
+        the caller starts whoever a wake, a task or an unstick made due.
         """
         in_order = self.org.clock != "real"
         while True:
@@ -462,7 +473,8 @@ class Engine:
                                              return_when=asyncio.FIRST_COMPLETED)
             if done:
                 return next(t for t in pending if t in done)
-            await self.poll_founder()
+            if await self.poll_founder():
+                return None
 
     async def _run(self, job: Job) -> JobResult:
         async with self.semaphore:
@@ -485,17 +497,22 @@ class Engine:
         A retry is another paid call, so it must fit the caps like the first one did; without this a job that
         used every retry could overspend a cap by several calls. The job's reservation becomes what its calls
         have cost so far (not yet committed) plus a ceiling for the next one.
+
+        Retries run inside the jobs, at moments that depend on timing, so what they reserve is kept apart
+        (`retry_reserved`): on the simulated clock a wake-up prepared mid-instant is checked against committed
+        spend and the first reservations only, which are the same in every run, and the same seed still gives
+        the same budget stops. A retry itself sees everything.
         """
         found = self.org.agent(job.agent_id)
         agent = found[1] if found else None
 
         def check(prompt_chars: int, spent: float) -> str | None:
             needed = spent + estimate_cost(self.org, job.model, prompt_chars, MAX_TOKENS)
-            extra = needed - job.reserved
-            scope = self._over_budget(agent, job.agent_id, job.venture, extra)
+            extra = needed - job.reserved - job.retry_reserved
+            scope = self._over_budget(agent, job.agent_id, job.venture, extra, with_retries=True)
             if scope is None:
-                self._reserve(job.agent_id, job.venture, extra)
-                job.reserved = needed
+                self._reserve(job.agent_id, job.venture, extra, ledger=self.retry_reserved)
+                job.retry_reserved += extra
             return scope
 
         return check
@@ -520,19 +537,27 @@ class Engine:
         caps.append((f"agent:{agent_id}", budget + self.state.extra_allowance[(day, agent_id)]))
         return caps
 
-    def _over_budget(self, agent: Agent | None, agent_id: str, venture: str | None, estimate: float) -> str | None:
+    def _over_budget(self, agent: Agent | None, agent_id: str, venture: str | None, estimate: float,
+                     *, with_retries: bool | None = None) -> str | None:
+        """The first cap that `estimate` more would break, counting committed spend and reservations."""
         day = self.state.day_key()
+        if with_retries is None:
+            with_retries = self.org.clock == "real"
         for scope, cap in self._caps(agent, agent_id, venture):
             used = self.state.spend[(day, scope)] + self.reserved.get((day, scope), 0.0)
+            if with_retries:
+                used += self.retry_reserved.get((day, scope), 0.0)
             if used + estimate > cap:
                 return scope
         return None
 
-    def _reserve(self, agent_id: str, venture: str | None, amount: float, sign: int = 1) -> None:
+    def _reserve(self, agent_id: str, venture: str | None, amount: float, sign: int = 1,
+                 ledger: dict[tuple[str, str], float] | None = None) -> None:
+        ledger = self.reserved if ledger is None else ledger
         day = self.state.day_key()
         scopes = ["org", f"agent:{agent_id}"] + ([f"venture:{venture}"] if venture else [])
         for scope in scopes:
-            self.reserved[(day, scope)] = self.reserved.get((day, scope), 0.0) + sign * amount
+            ledger[(day, scope)] = ledger.get((day, scope), 0.0) + sign * amount
 
     def _budget_stop_events(self, agent_id: str, venture: str | None, scope: str, budget: float) -> list[NewEvent]:
         day = self.state.day_key()
@@ -611,8 +636,7 @@ class Engine:
         batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
                                                "metric_value": metric_value, "model": model,
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
-        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
-                  revisions_shown=tuple(sorted(rt.mailbox.revisions)))
+        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
         job.budget_check = self._budget_for_retry(job)
         return job
 
@@ -665,7 +689,10 @@ class Engine:
 
     async def _commit(self, result: JobResult) -> None:
         job = result.job
+        if job.kind == "wake":
+            self._waking.discard(job.agent_id)
         self._reserve(job.agent_id, job.venture, job.reserved, sign=-1)
+        self._reserve(job.agent_id, job.venture, job.retry_reserved, sign=-1, ledger=self.retry_reserved)
         if job.kind == "review":
             await self._commit_review(result)
             return
@@ -698,10 +725,11 @@ class Engine:
                 "expected": decision.expected_effect.model_dump(), "confidence": decision.confidence,
                 "reversible": decision.reversible, "brain_version": job.brain_version, "state": "proposed"},
                 venture=job.venture, agent=job.agent_id))
-        # A revision request that reached the author while it was already thinking was not in its prompt: it
-        # stays open, and is news for the author's next wake-up.
+        # A revision request that reached the author while it was already thinking was not in its prompt: it is
+        # still in the mailbox (the wake-up emptied it before), stays open, and is news for the next wake-up.
+        waiting = self.state.agents[job.agent_id].mailbox.revisions
         for d in [self.state.decisions[i] for i in sorted(self.state.revising.get(job.agent_id, ()))]:
-            if d.id not in addressed and d.id in job.revisions_shown:
+            if d.id not in addressed and d.id not in waiting:
                 events.append(self._event("decision.updated", {"decision_id": d.id, "state": "withdrawn", "final": True,
                                                               "note": "the author did not revise it"},
                                           venture=d.venture, agent=d.agent))
@@ -787,9 +815,13 @@ class Engine:
         route = route_decision(self._proposal(d, reviewer_approved), agent, self.org, trust=self.state.trust,
                                money=MoneyView(agent_budget_left=left))
         if route.action == "execute":
-            await self._execute(d.id, before=[self._event("decision.updated", {
-                "decision_id": d.id, "state": "approved", "final": True, "route": route.reason},
-                venture=d.venture, agent=d.agent)])
+            approval = self._event("decision.updated", {"decision_id": d.id, "state": "approved", "final": True,
+                                                        "route": route.reason}, venture=d.venture, agent=d.agent)
+            if reviewer_approved:  # committed alone: a restart must not ask the reviewer again
+                await self.emit([approval])
+                await self._execute(d.id)
+            else:
+                await self._execute(d.id, before=[approval])
         elif route.action == "review":
             await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "in_review",
                                                              "review_round": d.review_round + 1, "route": route.reason},
@@ -891,8 +923,9 @@ class Engine:
                        ) -> None:
         """Carry out an approved decision once; `before` (its approval) commits with the first event written.
 
-        Committing the approval with the execution saves a transaction per decision and loses nothing: a run
-        killed before that commit has neither, and the restarted run routes the still-proposed decision again.
+        Committing the approval with the execution saves a transaction per decision. A run killed before that
+        commit has neither, and the restarted run routes the still-proposed decision again, to the same
+        answer (only a policy approval is committed this way: a reviewer's approval is committed on its own).
         A shell command's approval commits with `decision.executing`, before the command runs.
         """
         first = list(before or [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -17,9 +17,14 @@ from conductor.org.models import Org
 from conductor.store.events import StoredEvent, parse_iso
 
 
-@lru_cache(maxsize=256)
 def _day_key(moment: datetime) -> str:
-    """The calendar day of a moment, as budgets and stops are keyed (cached: asked for on every check)."""
+    """The UTC calendar day of a moment, as spend is keyed (from `sim_time`, which is UTC)."""
+    return _utc_day(moment.astimezone(UTC))
+
+
+@lru_cache(maxsize=256)
+def _utc_day(moment: datetime) -> str:
+    # Cached on UTC moments only: equal instants in other zones hash alike but format to other days.
     return moment.strftime("%Y-%m-%d")
 
 

@@ -28,22 +28,33 @@ def seeded_for_database(conn: sqlite3.Connection, org: Org, seed: int | None, db
 
     A run started with `--seed 8` and resumed without it would otherwise rebuild its markets from the file's
     seed: the metrics already in the log would no longer be what the markets say. So a resume without
-    `--seed` takes the seed the first run recorded, and one with a different `--seed` is refused.
+    `--seed` takes the seed the first run recorded, and one whose markets would differ is refused, saying
+    what would bring them back. Ventures added since keep the org's seeds; the earliest run that recorded
+    seeds is the reference (databases from before seeds were recorded are not checked).
     """
     candidate = org.reseeded(seed) if seed is not None else org
-    row = conn.execute("SELECT payload FROM events WHERE kind = 'run.started' ORDER BY id LIMIT 1").fetchone()
-    first = json.loads(row[0]) if row is not None else {}
-    recorded = first.get("market_seeds")
-    if not isinstance(recorded, dict):
-        return candidate  # a new database, or one written before seeds were recorded
-
-    def agrees(o: Org) -> bool:
-        return all(recorded[k] == v for k, v in o.market_seeds().items() if k in recorded)
-
-    if agrees(candidate):
+    row = conn.execute(
+        "SELECT payload FROM events WHERE kind = 'run.started' AND json_extract(payload, '$.market_seeds') IS NOT NULL "
+        "ORDER BY id LIMIT 1").fetchone()
+    if row is None:
         return candidate
-    if seed is None and isinstance(first.get("seed"), int) and agrees(org.reseeded(first["seed"])):
-        return org.reseeded(first["seed"])
+    first = json.loads(row[0])
+    recorded = first["market_seeds"] if isinstance(first.get("market_seeds"), dict) else {}
+
+    def differing(o: Org) -> list[str]:
+        return [k for k, v in o.market_seeds().items() if k in recorded and recorded[k] != v]
+
+    if not differing(candidate):
+        return candidate
+    before = first.get("seed")
+    if seed is None and isinstance(before, int) and not differing(org.reseeded(before)):
+        return org.reseeded(before)
+    if not differing(org):
+        remedy = "resume it without --seed"
+    elif isinstance(before, int) and not differing(org.reseeded(before)):
+        remedy = f"resume it with --seed {before}"
+    else:
+        remedy = "restore those seeds in the org file"
+    was = ", ".join(f"{k} {recorded[k]}" for k in differing(candidate))
     where = f"{db}: " if db else ""
-    started = f"--seed {first['seed']}" if isinstance(first.get("seed"), int) else "other market seeds"
-    raise BadInput(f"{where}this run was started with {started}; resume it with the same seed, or use another --db")
+    raise BadInput(f"{where}this run's markets were started with other seeds ({was}); {remedy}, or use another --db")
