@@ -225,3 +225,26 @@ def test_formatters() -> None:
     assert number(27750) == "27.8k" and number(1857) == "1,857" and number(42.29) == "42.3"
     assert bar(0.5, 4) == "██  " and bar(2, 3) == "███"
     assert FIXED_NOW.tzinfo is UTC
+
+
+async def test_events_that_arrive_before_the_activity_pane_is_built_are_shown_once_it_is() -> None:
+    """The first poll can land between the pane's creation and its compose (seen under load in CI)."""
+    from textual.app import App, ComposeResult
+
+    from conductor.tui.widgets.activity import ActivityPane
+    from conductor.tui.widgets.activity_log import ActivityLog
+
+    early = EventRow(id=7, ts="", sim_time=at(1), venture="duo", agent="duo-lead", kind="agent.concluded",
+                     summary="an early conclusion", payload={})
+    pane = ActivityPane(["duo"], START, id="activity-pane")
+    pane.append([early])  # not composed yet: nothing to show it in, and no error
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield pane
+
+    async with Host().run_test(size=(100, 20)) as pilot:
+        await pilot.pause()
+        log = pane.query_one(ActivityLog)
+        assert [r.id for r in log._rows] == [7]
+        assert "an early conclusion" in row_text(log, 0)

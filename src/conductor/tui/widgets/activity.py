@@ -32,6 +32,7 @@ class ActivityPane(Vertical):
         self._origin = origin
         self.border_title = "Activity"
         self._subtitle = ""
+        self._early: list[EventRow] = []  # rows that came before the log existed (see append)
 
     def compose(self) -> ComposeResult:
         yield ActivityLog(self._ventures, self._origin, id="activity-log")
@@ -45,7 +46,17 @@ class ActivityPane(Vertical):
         self.log_view.focus()
 
     def append(self, rows: list[EventRow]) -> None:
-        self.log_view.append(rows)
+        """Show new events; the first poll can land before this pane has built its log, so keep them till then."""
+        logs = self.query(ActivityLog)
+        if not logs:
+            self._early.extend(rows)
+            return
+        logs.first().append(rows)
+
+    def on_mount(self) -> None:
+        if self._early:  # the log exists now (compose runs before mount)
+            rows, self._early = self._early, []
+            self.log_view.append(rows)
 
     def action_filter(self) -> None:
         field = self.query_one("#activity-filter", Input)
