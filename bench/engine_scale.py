@@ -86,8 +86,8 @@ async def measure(agents: int = 200, latency_ms: float = 50, concurrency: int = 
     register_latency_provider()
     from conductor.engine.provider import load_litellm
 
-    load_litellm()
     warm0 = time.perf_counter()
+    load_litellm().token_counter(text="warm up")  # the brief's tokenizer: loaded once per process
     await _litellm_once(concurrency, 100, 0, concurrency)  # one-time costs (first call paths), not per-call cost
     warm_s = time.perf_counter() - warm0
     engine_runs, alone_runs = [], []

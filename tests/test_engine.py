@@ -876,3 +876,13 @@ def test_day_keys_are_utc_days_in_any_zone(org: Org) -> None:
     assert state.day_key(datetime(2026, 1, 6, 1, 0, tzinfo=UTC)) == "2026-01-06"
     assert state.day_key(datetime(2026, 1, 5, 20, 0, tzinfo=new_york)) == "2026-01-06"
     assert state.day_key(datetime(2026, 1, 5, 18, 0, tzinfo=new_york)) == "2026-01-05"
+
+
+def test_the_tokenizers_load_before_the_first_wave(org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Engine.run` loads, in a thread, the token counter of every model its agents use: loading one on the
+    event loop at the first brief stalled the first wave by half a second (and froze a control room)."""
+    engine = Engine(org, tmp_path / "c.db", EngineOptions(model=MODEL))
+    counted: list[str] = []
+    monkeypatch.setattr(engine.brain, "count_tokens", lambda model, text: counted.append(model) or 1)
+    engine._preload()
+    assert counted == [MODEL]

@@ -91,6 +91,17 @@ class BrainKeeper:
         return self._docs[key]
 
     # -- briefs -------------------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the token counters the briefs will use, before the first wake-up and off the event loop.
+
+        The first count for a model loads its tokenizer (tiktoken's tables: about half a second here); done
+        lazily, that would stall the first wave and freeze a control room sharing the loop.
+        """
+        models = {self.engine._model_for(a.id) for _, a in self.org.agents()}
+        models.add(self.engine._model_for(self.org.platform.id))
+        for model in sorted(models):
+            self.count_tokens(model, "warm up")
+
     def count_tokens(self, model: str, text: str) -> int:
         """litellm's token counter for the agent's model, cached per text (memory texts never change)."""
         key = (model, text)

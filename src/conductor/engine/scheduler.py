@@ -157,9 +157,10 @@ class Engine:
         return NewEvent(kind=kind, payload=payload, venture=venture, agent=agent, sim_time=iso(self.state.now))
 
     async def run(self) -> EngineState:
-        # litellm is slow to import (seconds): do it in a thread now, never on the event loop mid-wave, where
-        # the brain's token counter or the first call would otherwise freeze a control room sharing the loop.
-        await asyncio.to_thread(load_litellm)
+        # litellm is slow to import (seconds) and its tokenizers slow to load: do both in a thread now, never on
+        # the event loop mid-wave, where the brain's token counter or the first call would otherwise freeze a
+        # control room sharing the loop.
+        await asyncio.to_thread(self._preload)
         await self.writer.start()
         try:
             self._reader = sqlite3.connect(self.db, timeout=10, isolation_level=None, check_same_thread=False)
@@ -180,6 +181,10 @@ class Engine:
                     self._reader.close()
                 await self.writer.close()
         return self.state
+
+    def _preload(self) -> None:
+        load_litellm()
+        self.brain.warm_up()
 
     async def _recover(self) -> None:
         """Replay the log into working memory, then finish whatever the last run left half done."""
