@@ -231,11 +231,8 @@ class BrainKeeper:
                                     max_attempts=self.org.engine.max_retries + 1, extra=self.engine._call_extra())
 
     def _call_events(self, result: SynthesisResult, venture: str | None) -> list[NewEvent]:
-        model = self._model()
-        return [self.engine._event("call.recorded", {
-            "model": model, "purpose": "synthesis", "prompt_tokens": c.prompt_tokens,
-            "completion_tokens": c.completion_tokens, "cost": c.cost, "latency_ms": c.latency_ms, "ok": c.ok,
-            "error": c.error, "for": venture or PLATFORM}, venture=venture) for c in result.calls]
+        return [self.engine._event("call.recorded", {**c.payload(), "for": venture or PLATFORM}, venture=venture)
+                for c in result.calls]
 
     def _outcome_events(self, venture: str, result: SynthesisResult, *, author: str, memory_ids: list[int],
                         extra: dict[str, Any] | None = None) -> list[NewEvent]:

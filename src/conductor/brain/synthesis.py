@@ -24,6 +24,7 @@ from typing import Any
 
 from conductor.brain.document import BrainDocument, DocumentError, Evidence, Lesson, Provenance, parse_document
 from conductor.brain.memory import MemoryHit
+from conductor.engine.jobs import CallRecord
 from conductor.store.events import iso, parse_iso
 
 SYNTHESIS_HEADING = "# Synthesis request"
@@ -238,19 +239,9 @@ def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | N
 
 
 @dataclass
-class SynthesisCall:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency_ms: float = 0.0
-    ok: bool = True
-    error: str | None = None
-
-
-@dataclass
 class SynthesisResult:
     validated: Validated | None
-    calls: list[SynthesisCall]
+    calls: list[CallRecord]
     failure: str | None = None
 
     @property
@@ -277,15 +268,16 @@ async def call_synthesis(
     from conductor.engine.prompts import retry_message
     from conductor.engine.provider import ProviderFault, call_model
 
-    calls: list[SynthesisCall] = []
+    calls: list[CallRecord] = []
     for attempt in range(max(1, max_attempts)):
         try:
             result = await call_model(model, messages, org=org, retry=retry, rng=rng,
                                       max_tokens=MAX_COMPLETION_TOKENS, **(extra or {}))
         except ProviderFault as fault:
-            calls.append(SynthesisCall(ok=False, error=str(fault)[:300]))
+            calls.append(CallRecord(model, "synthesis", ok=False, error=str(fault)[:300]))
             return SynthesisResult(None, calls, f"provider fault: {fault}")
-        call = SynthesisCall(result.prompt_tokens, result.completion_tokens, result.cost, result.latency_ms)
+        call = CallRecord(model, "synthesis", result.prompt_tokens, result.completion_tokens, result.cost,
+                          result.latency_ms)
         calls.append(call)
         try:
             return SynthesisResult(validate(result.text), calls)

@@ -45,6 +45,8 @@ class Job:
 
 @dataclass
 class CallRecord:
+    """One paid model call, as the ledger keeps it (`call.recorded`): wake-ups, reviews and syntheses alike."""
+
     model: str
     purpose: str
     prompt_tokens: int = 0
@@ -53,6 +55,12 @@ class CallRecord:
     latency_ms: float = 0.0
     ok: bool = True
     error: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The `call.recorded` payload: raw token counts, so the cost can be recomputed later."""
+        return {"model": self.model, "purpose": self.purpose, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost": self.cost, "latency_ms": self.latency_ms,
+                "ok": self.ok, "error": self.error}
 
 
 @dataclass

@@ -687,10 +687,8 @@ class Engine:
     # -- committing results ------------------------------------------------------------------------------
     def _call_events(self, result: JobResult) -> list[NewEvent]:
         job = result.job
-        return [self._event("call.recorded", {
-            "model": c.model, "purpose": c.purpose, "prompt_tokens": c.prompt_tokens,
-            "completion_tokens": c.completion_tokens, "cost": c.cost, "latency_ms": c.latency_ms, "ok": c.ok,
-            "error": c.error}, venture=job.venture, agent=job.agent_id) for c in result.calls]
+        return [self._event("call.recorded", c.payload(), venture=job.venture, agent=job.agent_id)
+                for c in result.calls]
 
     async def _commit(self, result: JobResult) -> None:
         job = result.job

@@ -43,46 +43,22 @@ def _fill(model_response: Any, model: str, reply: SimReply) -> Any:
 
 
 class SimProvider(CustomLLM):
-    """Answers from the simulated model; the only input it ever reads is `messages` (and the profile name)."""
+    """Answers from the simulated model; the only input it ever reads is `messages` (and the profile name).
 
-    def completion(
-        self,
-        model: str,
-        messages: list,
-        api_base: str,
-        custom_prompt_dict: dict,
-        model_response: Any,
-        print_verbose: Any,
-        encoding: Any,
-        api_key: Any,
-        logging_obj: Any,
-        optional_params: dict,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
+    litellm passes everything else by keyword (`model_response` among it), so the handlers name only what
+    they read.
+    """
+
+    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
         profile = _profile(model)
-        return _fill(model_response, model, respond(list(messages), profile))
+        return _fill(kwargs["model_response"], model, respond(list(messages), profile))
 
-    async def acompletion(
-        self,
-        model: str,
-        messages: list,
-        api_base: str,
-        custom_prompt_dict: dict,
-        model_response: Any,
-        print_verbose: Any,
-        encoding: Any,
-        api_key: Any,
-        logging_obj: Any,
-        optional_params: dict,
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
+    async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
         profile = _profile(model)
         reply = respond(list(messages), profile)
         if profile.sleep_ms > 0:
             await asyncio.sleep(profile.sleep_ms / 1000)
-        return _fill(model_response, model, reply)
+        return _fill(kwargs["model_response"], model, reply)
 
 
 def register_sim_provider(litellm_module: Any) -> None:
