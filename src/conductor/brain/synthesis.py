@@ -20,12 +20,14 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conductor.brain.document import BrainDocument, DocumentError, Evidence, Lesson, Provenance, parse_document
 from conductor.brain.memory import MemoryHit
-from conductor.engine.jobs import CallRecord
 from conductor.store.events import iso, parse_iso
+
+if TYPE_CHECKING:  # the engine's modules load only when a synthesis is made, not for `conductor brain show`
+    from conductor.engine.jobs import CallRecord
 
 SYNTHESIS_HEADING = "# Synthesis request"
 MAX_COMPLETION_TOKENS = 2500
@@ -265,6 +267,7 @@ async def call_synthesis(
     extra: dict[str, Any] | None = None,
 ) -> SynthesisResult:
     """Call the model through the provider path; on an invalid answer, ask again quoting why, a few times."""
+    from conductor.engine.jobs import CallRecord
     from conductor.engine.prompts import retry_message
     from conductor.engine.provider import ProviderFault, call_model
 
