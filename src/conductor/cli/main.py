@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from conductor import __version__
-from conductor.cli import control_cmds, doctor_cmd, events_cmd, export_cmd, status_cmds, tui_cmds
+from conductor.cli import control_cmds, doctor_cmd, eval_cmd, events_cmd, export_cmd, status_cmds, tui_cmds
 from conductor.cli.brain_cmds import brain_app
 from conductor.cli.errors import cli_errors
 from conductor.cli.inbox_cmds import inbox_app
@@ -39,6 +39,7 @@ app.add_typer(metric_app, name="metric")
 control_cmds.register(app)
 export_cmd.register(app)
 doctor_cmd.register(app)
+eval_cmd.register(app)  # eval: paired seeds in arms (its engine runs in worker processes)
 tui_cmds.register(app)  # tui, attach: the control room (Textual is imported inside the commands only)
 
 DbOption = Annotated[

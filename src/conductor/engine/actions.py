@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from conductor.org.models import DecisionKind, Org, Venture
-from conductor.sim.market import Market
+from conductor.sim.market import VERSION, make_market
 
 OUTPUT_CHARS = 2000
 
@@ -20,12 +20,16 @@ OUTPUT_CHARS = 2000
 class ActionRunner:
     def __init__(self, org: Org) -> None:
         self.org = org
-        self.markets: dict[str, Market] = {}
+        self.markets: dict[str, Any] = {}
+        self.market_version: int = VERSION
+        self.studio_seed: int = org.seed
 
-    def market(self, venture: Venture, seed: int) -> Market:
+    def market(self, venture: Venture, seed: int) -> Any:
+        """The venture's market (built once), of the version and studio seed the run's first start recorded."""
         if venture.id not in self.markets:
             initial = {m.name: m.initial for m in venture.metrics if m.initial is not None}
-            self.markets[venture.id] = Market(venture.id, seed, initial)
+            self.markets[venture.id] = make_market(self.market_version, venture.id, seed, initial,
+                                                   studio_seed=self.studio_seed)
         return self.markets[venture.id]
 
     async def execute(

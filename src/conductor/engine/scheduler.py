@@ -43,6 +43,7 @@ from conductor.engine.state import DecisionRuntime, EngineState
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
 from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
+from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.writer import EventWriter
 
 ONE_DAY = timedelta(days=1)
@@ -60,6 +61,9 @@ class EngineOptions:
     pace: float = 0.0
     until: datetime | None = None
     ablate_brief: bool = False
+    # Evaluation arms (`conductor eval`): platform insights withheld, or the brief rewritten before each prompt.
+    ablate_insights: bool = False
+    brief_transform: Callable[[str], str] | None = None
     api_base: str | None = None
     # Test-only: False switches off at-most-once execution (idempotency keys, and not re-running a command a
     # killed run had started), so the crash harness can prove it notices a decision executed twice.
@@ -117,6 +121,26 @@ class Engine:
         self._waking: set[str] = set()
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
+        if self.opts.ablate_insights or self.opts.brief_transform is not None:
+            self.brief_source = self._arm_view(self.brief_source)
+
+    def _arm_view(self, source: Callable[[str, str], tuple[str, str, int | None]] | None
+                  ) -> Callable[[str, str], tuple[str, str, int | None]] | None:
+        """The brief source as an evaluation arm shows it: without insights, or in other words."""
+        if source is None:
+            return None
+        transform = self.opts.brief_transform
+
+        def view(venture: str, agent_id: str) -> tuple[str, str, int | None]:
+            brief, insights, version = source(venture, agent_id)
+            if self.opts.ablate_insights:
+                insights = ""
+            if transform is not None:
+                brief = transform(brief) if brief else brief
+                insights = transform(insights) if insights else insights
+            return brief, insights, version
+
+        return view
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def stop(self, reason: str = "stopped by the founder") -> None:
@@ -218,6 +242,12 @@ class Engine:
                    "market_seeds": self.org.market_seeds()}
         if first_run:
             started["origin"] = iso(self.state.origin)
+            started["market_version"] = MARKET_VERSION
+            started["studio_seed"] = self.org.seed
+        else:
+            self.actions.market_version = self.state.market_version or 1
+            if self.state.studio_seed is not None:
+                self.actions.studio_seed = self.state.studio_seed
         events = [self._event("run.started", started)]
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
         loaded = org_loaded_event(self.org, self.org_path, iso(self.state.now))

@@ -108,6 +108,9 @@ class EngineState:
         self.org = org
         self.now = start
         self.origin = start
+        self.runs_seen = 0
+        self.market_version: int | None = None  # from the first run.started; None before any run
+        self.studio_seed: int | None = None
         self.last_event_id = 0
         self.org_paused = False
         self.paused_ventures: set[str] = set()
@@ -172,6 +175,13 @@ class EngineState:
         origin = e.payload.get("origin")
         if origin:
             self.origin = parse_iso(origin)
+        if not self.runs_seen:
+            # The first run fixes the market: its version (absent before version 2 existed: the legacy market)
+            # and the studio seed its latent traits came from, so a resume replays the same world.
+            self.market_version = e.payload.get("market_version") or 1
+            studio = e.payload.get("studio_seed", e.payload.get("seed"))
+            self.studio_seed = studio if isinstance(studio, int) else None
+        self.runs_seen += 1
 
     def _on_clock_advanced(self, e: StoredEvent) -> None:
         self.now = self._at(e)

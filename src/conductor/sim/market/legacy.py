@@ -1,4 +1,6 @@
-"""A deterministic simulated market for one venture, so an organization can run offline and reproducibly.
+"""The first simulated market (runs recorded before market version 2 replay through it; see `conductor.sim.market`).
+
+A deterministic simulated market for one venture, so an organization can run offline and reproducibly.
 
 Without an API key conductor still needs a world that answers back: decisions must move numbers, good
 decisions must look different from bad ones, and what works in one venture must not automatically work in
@@ -43,6 +45,18 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from conductor.sim.market.coerce import DEFAULT_INITIAL
+from conductor.sim.market.coerce import accept as _accept
+from conductor.sim.market.coerce import as_seed as _as_seed
+from conductor.sim.market.coerce import clamp as _clamp
+from conductor.sim.market.coerce import effort as _effort
+from conductor.sim.market.coerce import keyword as _keyword
+from conductor.sim.market.coerce import match as _match
+from conductor.sim.market.coerce import number as _number
+from conductor.sim.market.coerce import refuse as _refuse
+from conductor.sim.market.coerce import sanitize_initial as _sanitize_initial
+from conductor.sim.market.coerce import text as _text
+
 METRICS: tuple[str, ...] = (
     "signups",
     "activation_rate",
@@ -71,15 +85,6 @@ LEVERS: tuple[str, ...] = (
 SEGMENTS: tuple[str, ...] = ("new", "annual", "churn_risk", "nonprofit")
 STAGE_DEMAND: dict[str, float] = {"idea": 0.9, "mvp": 0.95, "launch": 1.0, "growth": 1.04, "scale": 1.08}
 
-# Used when the org file gives a metric no initial value: a small venture with some history.
-DEFAULT_INITIAL: dict[str, float] = {
-    "signups": 10.0,
-    "activation_rate": 20.0,
-    "paying_customers": 50.0,
-    "arpu": 20.0,
-    "churn_rate": 5.0,
-    "support_backlog": 5.0,
-}
 
 # Hard caps on what a single decision can move, so absurd model output (budget 1e12) stays absurd-but-finite.
 MAX_MONEY = 10_000_000.0
@@ -971,125 +976,6 @@ class Market:
             appetite = sum(self.params.feature_appetite.values()) / len(AREAS)
             self._add("activation", 0.04 * appetite * s, did, delay=delay, ramp=14, half_life=120.0)
             self._add("churn", -0.04 * appetite * s, did, delay=delay, ramp=14, half_life=120.0)
-
-
-# --- coercion helpers: model output is untrusted and untyped -----------------------------------------------
-
-
-def _clamp(x: float, lo: float, hi: float) -> float:
-    """Clamp, mapping NaN to the lower bound so nothing non-finite ever leaves the market."""
-    if x != x:  # NaN
-        return lo
-    return lo if x < lo else hi if x > hi else x
-
-
-def _as_seed(seed: object) -> int:
-    if isinstance(seed, bool):
-        return int(seed)
-    if isinstance(seed, int):
-        return seed
-    if isinstance(seed, float) and math.isfinite(seed):
-        return int(seed)
-    return zlib.crc32(str(seed).encode())
-
-
-_NUMBER = re.compile(
-    r"^[\s$€£]*([-+]?\d[\d,_]*(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+)\s*(%|usd|dollars|days?|h|hours?)?\s*$"
-)
-
-
-def _number(value: object) -> float | None:
-    """A finite number from a number or a numeric string ("$1,200", "20%", "14 days"); None otherwise."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        try:
-            x = float(value)
-        except OverflowError:  # an int too large for a float
-            return None
-    elif isinstance(value, str):
-        m = _NUMBER.match(value.strip().lower())
-        if not m:
-            return None
-        try:
-            x = float(m.group(1).replace(",", "").replace("_", ""))
-        except ValueError:
-            return None
-    else:
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _text(value: object) -> str:
-    """Lower-cased, trimmed text from a string or a plain scalar; anything nested becomes empty."""
-    if isinstance(value, str):
-        return value.strip().lower()[:500]
-    if isinstance(value, float):
-        return str(value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18:
-        return str(value)
-    return ""
-
-
-def _match(value: object, choices: tuple[str, ...], words: tuple[tuple[str, str], ...]) -> str | None:
-    """The choice a free-text value means: exact, then by keyword; None if it means none of them."""
-    text = _text(value)
-    if not text:
-        return None
-    norm = text.replace("-", "_").replace(" ", "_")
-    if norm in choices:
-        return norm
-    found = _keyword(text, words)
-    if found is not None:
-        return found
-    for choice in choices:
-        if choice in norm:
-            return choice
-    return None
-
-
-def _keyword(text: str, words: tuple[tuple[str, str], ...]) -> str | None:
-    """The first keyword found in `text`: short words must be whole words ("ads" is not in "leads")."""
-    tokens = set(re.split(r"[^a-z0-9]+", text))
-    for word, choice in words:
-        if (word in tokens) if len(word) <= 3 else (word in text):
-            return choice
-    return None
-
-
-def _effort(value: object, default: int, hi: int) -> int:
-    x = _number(value)
-    return int(_clamp(round(x), 1, hi)) if x is not None else default
-
-
-def _sanitize_initial(initial: dict[str, object]) -> dict[str, float]:
-    """The starting values, with missing or unusable ones filled in and mrr made consistent with arpu."""
-    out: dict[str, float] = {}
-    for name, default in DEFAULT_INITIAL.items():
-        x = _number(initial.get(name))
-        out[name] = max(0.0, x) if x is not None else default
-    paying = float(round(min(out["paying_customers"], 1e9)))
-    out["paying_customers"] = paying
-    if _number(initial.get("arpu")) is None:
-        mrr = _number(initial.get("mrr"))
-        if mrr is not None and mrr > 0 and paying > 0:
-            out["arpu"] = mrr / paying
-    out["arpu"] = _clamp(out["arpu"], 0.5, 1e5)
-    out["activation_rate"] = _clamp(out["activation_rate"], 0.5, 95.0)
-    out["churn_rate"] = _clamp(out["churn_rate"], 0.1, 60.0)
-    out["signups"] = min(out["signups"], 1e7)
-    out["support_backlog"] = min(out["support_backlog"], 1e7)
-    mrr = _number(initial.get("mrr"))
-    out["mrr"] = _clamp(mrr, 0.0, 1e12) if mrr is not None else round(paying * out["arpu"], 2)
-    return {name: out[name] for name in METRICS}
-
-
-def _accept(note: str) -> dict[str, object]:
-    return {"accepted": True, "note": note}
-
-
-def _refuse(note: str) -> dict[str, object]:
-    return {"accepted": False, "note": note}
 
 
 __all__ = ["LEVERS", "METRICS", "ChurnDrivers", "Effect", "Market", "MarketParams", "draw_params"]

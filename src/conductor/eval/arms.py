@@ -1,0 +1,38 @@
+"""The arms of the evaluation: each differs from `full` in one thing, named here once.
+
+Engine arms run the organization: the same org file, seed and simulated model, with the brief, the platform
+insights or the brief's wording changed, or with a share of wake-ups given an older brain version (the
+concurrent control that lets brain versions be compared at the same calendar time). Reference arms do not
+run the organization at all: they replay the full arm's decisions through the market with other options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    description: str
+    ablate_brief: bool = False
+    ablate_insights: bool = False
+    paraphrase: bool = False
+    control_share: float = 0.0
+
+
+ENGINE_ARMS: dict[str, Arm] = {arm.name: arm for arm in (
+    Arm("full", "the organization as shipped: venture brief and platform insights in every prompt"),
+    Arm("no-brief", "the brief withheld from every prompt (memory off)", ablate_brief=True),
+    Arm("no-insights", "the venture brief without the platform insights (transfer off)", ablate_insights=True),
+    Arm("paraphrase", "the brief rewritten in other words before every prompt", paraphrase=True),
+    Arm("control", "30 % of wake-ups see the previous brain version (concurrent control)", control_share=0.3),
+    Arm("control-blind", "as control, with the brief withheld: versions must show no difference",
+        ablate_brief=True, control_share=0.3),
+)}
+REFERENCE_ARMS: dict[str, str] = {
+    "do-nothing": "the full arm's days with no decision executed",
+    "random": "the full arm's decisions with every option drawn at random",
+    "oracle": "the full arm's decisions with the option that the market's hidden parameters say is best",
+}
+DEFAULT_ARMS = ("full", "no-brief", "no-insights")

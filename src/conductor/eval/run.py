@@ -1,0 +1,140 @@
+"""One evaluation run: an engine arm of the org on one seed, in its own process and its own database.
+
+`run_one` is what a worker process executes. It runs the engine on the simulated clock to the horizon and
+returns plain data: each venture's daily MRR, counts, and, for the full arm, the reference policies replayed
+from its decision log and each measured decision's true effect (for grading attribution).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from conductor.eval.arms import ENGINE_ARMS, Arm
+from conductor.eval.replay import MarketLog, oracle_chooser, random_chooser, read_market_logs, replay, true_effect
+from conductor.org import Org, load_org
+
+MRR = "mrr"
+
+
+def arm_org(org: Org, arm: Arm) -> Org:
+    """The org as an arm runs it: the concurrent control's share set when the arm asks for one."""
+    if not arm.control_share:
+        return org
+    brain = org.brain
+    if "control_share" not in type(brain).model_fields:
+        raise RuntimeError("this build has no concurrent control ([brain] control_share)")
+    return org.model_copy(update={"brain": brain.model_copy(update={"control_share": arm.control_share})})
+
+
+def _brief_transform(arm: Arm, seed: int) -> Callable[[str], str] | None:
+    if not arm.paraphrase:
+        return None
+    from conductor.eval.paraphrase import paraphrase_brief
+
+    return lambda text: paraphrase_brief(text, seed=seed)
+
+
+def run_engine(org: Org, org_path: Path, db: Path, days: int, arm: Arm, seed: int) -> None:
+    """Run `org` as `arm` to `days` on the simulated clock, writing `db`."""
+    from conductor.engine.scheduler import Engine, EngineOptions
+    from conductor.store import open_database
+
+    open_database(db).close()
+    options = EngineOptions(until=org.start + timedelta(days=days), ablate_brief=arm.ablate_brief)
+    if arm.ablate_insights or arm.paraphrase:
+        options = replace(options, ablate_insights=arm.ablate_insights, brief_transform=_brief_transform(arm, seed))
+    engine = Engine(org, db, options, org_path=org_path)
+    asyncio.run(engine.run())
+
+
+def _series(log: MarketLog, metric: str = MRR) -> dict[int, float]:
+    return {day: values[metric] for day, values in sorted(log.recorded.items()) if metric in values}
+
+
+def _replayed(series: dict[int, dict[str, float]], metric: str = MRR) -> dict[int, float]:
+    return {day: values[metric] for day, values in sorted(series.items()) if metric in values}
+
+
+def references(org: Org, logs: dict[str, MarketLog], seed: int) -> dict[str, dict[str, dict[int, float]]]:
+    """Reference arm -> venture -> day -> MRR, replayed from the full arm's decision log."""
+    out: dict[str, dict[str, dict[int, float]]] = {"do-nothing": {}, "random": {}, "oracle": {}}
+    for venture, log in sorted(logs.items()):
+        out["do-nothing"][venture] = _replayed(replay(org, log, applies=False))
+        out["random"][venture] = _replayed(replay(org, log, choose=random_chooser(seed)))
+        out["oracle"][venture] = _replayed(replay(org, log, choose=oracle_chooser))
+    return out
+
+
+def graded_decisions(org: Org, db: Path, logs: dict[str, MarketLog]) -> list[dict[str, Any]]:
+    """Every decision whose outcome was measured: the attributed effect and verdict beside its true effect."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        executed = {json.loads(p)["decision_id"]: json.loads(p) for (p,) in conn.execute(
+            "SELECT payload FROM events WHERE kind = 'decision.executed'")}
+        rows = conn.execute("SELECT d.id, d.venture, d.kind, json_extract(e.payload, '$.outcome') FROM events e "
+                            "JOIN decisions d ON d.id = json_extract(e.payload, '$.decision_id') "
+                            "WHERE e.kind = 'decision.outcome' ORDER BY e.id").fetchall()
+    finally:
+        conn.close()
+    baselines = {v: replay(org, log) for v, log in logs.items()}
+    graded = []
+    for decision_id, venture, kind, raw in rows:
+        outcome = json.loads(raw) if raw else {}
+        done = executed.get(decision_id, {})
+        day = done.get("day")
+        metric = outcome.get("metric")
+        window = int(outcome.get("window_days") or 0)
+        if day is None or not metric or window <= 0 or venture not in logs:
+            continue
+        moved_market = isinstance(done.get("market"), dict) and bool(done.get("ok"))
+        truth = (true_effect(org, logs[venture], decision_id, metric, day + 1, day + window, baselines[venture])
+                 if moved_market else 0.0)
+        measured = outcome.get("effect", outcome.get("delta_pct"))
+        verdict = outcome.get("verdict") or ("worked" if outcome.get("success") else "failed")
+        graded.append({"id": decision_id, "venture": venture, "kind": kind, "metric": metric, "window": window,
+                       "measured": measured, "verdict": verdict, "true": truth, "moved_market": moved_market,
+                       "good_direction": outcome.get("good_direction", "up")})
+    return graded
+
+
+def run_one(org_path: str, seed: int, arm_name: str, days: int, workdir: str, grade: bool) -> dict[str, Any]:
+    """Run one arm on one seed; plain data back (see the module docstring). Executed in a worker process."""
+    arm = ENGINE_ARMS[arm_name]
+    org = arm_org(load_org(org_path).reseeded(seed), arm)
+    db = Path(workdir) / f"seed{seed}-{arm_name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    run_engine(org, Path(org_path), db, days, arm, seed)
+    elapsed = time.perf_counter() - started
+    logs = read_market_logs(db)
+    result: dict[str, Any] = {
+        "seed": seed, "arm": arm_name, "days": days, "db": str(db), "seconds": round(elapsed, 1),
+        "mrr": {venture: _series(log) for venture, log in sorted(logs.items())},
+        "traits": {v.id: _trait(org, v.id) for v in org.ventures},
+    }
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        result["executed"] = conn.execute("SELECT count(*) FROM events WHERE kind = 'decision.executed'").fetchone()[0]
+        result["decisions"] = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        result["brain_versions"] = conn.execute("SELECT count(*) FROM brain_versions").fetchone()[0]
+    finally:
+        conn.close()
+    if grade:
+        result["references"] = references(org, logs, seed)
+        result["graded"] = graded_decisions(org, db, logs)
+    return result
+
+
+def _trait(org: Org, venture_id: str) -> int:
+    from conductor.eval.replay import new_market
+
+    return new_market(org, venture_id).params.trait
