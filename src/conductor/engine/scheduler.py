@@ -42,8 +42,8 @@ from conductor.engine.provider import (
 from conductor.engine.state import DecisionRuntime, EngineState
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
-from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
 from conductor.sim.market import VERSION as MARKET_VERSION
+from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
 from conductor.store.writer import EventWriter
 
 ONE_DAY = timedelta(days=1)

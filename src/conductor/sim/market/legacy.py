@@ -40,12 +40,10 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from conductor.sim.market.coerce import DEFAULT_INITIAL
 from conductor.sim.market.coerce import accept as _accept
 from conductor.sim.market.coerce import as_seed as _as_seed
 from conductor.sim.market.coerce import clamp as _clamp

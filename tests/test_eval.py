@@ -1,0 +1,136 @@
+"""The evaluation harness: replays that reproduce a run, reference policies, ground truth, statistics, the CLI.
+
+The figures themselves (does the full arm beat no-brief over 20 seeds?) come from `conductor eval` and are
+reported in docs/compounding.md; these tests check that the machinery computing them is right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conductor.cli.main import app, example_org_path
+from conductor.eval.arms import ENGINE_ARMS
+from conductor.eval.replay import oracle_chooser, random_chooser, read_market_logs, replay, true_effect
+from conductor.eval.report import evaluate, gap_closure
+from conductor.eval.run import run_one
+from conductor.eval.stats import paired, spearman, t_quantile
+from conductor.org import load_org
+
+STUDIO = example_org_path()
+DAYS = 12
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return run_one(str(STUDIO), 5, "full", DAYS, str(tmp_path_factory.mktemp("eval")), True)
+
+
+def test_replaying_a_runs_log_reproduces_every_recorded_metric(full_run: dict) -> None:
+    org = load_org(STUDIO).reseeded(5)
+    logs = read_market_logs(full_run["db"])
+    assert set(logs) == {"inkwell", "ledgerly", "tidepool"}
+    for log in logs.values():
+        assert any(op[0] == "apply" for op in log.ops)
+        replayed = replay(org, log)
+        for day, values in log.recorded.items():
+            assert replayed[day] == values, (log.venture, day)
+
+
+def test_reference_policies_change_only_the_options(full_run: dict) -> None:
+    org = load_org(STUDIO).reseeded(5)
+    log = read_market_logs(full_run["db"])["inkwell"]
+    nothing = replay(org, log, applies=False)
+    chosen: list[tuple[str, dict]] = []
+
+    def spy(lever: str, params: dict, decision_id: int, market: object) -> dict:
+        out = oracle_chooser(lever, dict(params), decision_id, market)  # type: ignore[arg-type]
+        chosen.append((lever, out))
+        return out
+
+    replay(org, log, choose=spy)
+    applies = [op for op in log.ops if op[0] == "apply"]
+    assert len(chosen) == len(applies)
+    for (lever, params), op in zip(chosen, applies, strict=True):
+        assert lever == op[1]
+        assert set(params) == set(op[2]) | set(params)  # the same amounts; only the option may differ
+    assert nothing[DAYS] != replay(org, log)[DAYS]
+    randomly = random_chooser(5)
+    assert replay(org, log, choose=randomly) == replay(org, log, choose=random_chooser(5))  # seeded
+
+
+def test_true_effects_are_zero_for_a_decision_the_market_never_saw(full_run: dict) -> None:
+    org = load_org(STUDIO).reseeded(5)
+    log = read_market_logs(full_run["db"])["ledgerly"]
+    assert true_effect(org, log, 10**9, "signups", 1, DAYS) == 0.0
+    applied = [op[3] for op in log.ops if op[0] == "apply"]
+    effects = [true_effect(org, log, d, "mrr", 1, DAYS) for d in applied[:5]]
+    assert all(isinstance(e, float) and math.isfinite(e) for e in effects)
+
+
+def test_the_full_arm_carries_references_and_graded_decisions(full_run: dict) -> None:
+    assert set(full_run["references"]) == {"do-nothing", "random", "oracle"}
+    assert full_run["executed"] > 0 and full_run["decisions"] >= full_run["executed"]
+    for graded in full_run["graded"]:
+        assert graded["verdict"] in ("worked", "failed", "unclear")
+        assert isinstance(graded["true"], float)
+    report = evaluate([full_run], DAYS)
+    assert report["gap_closure"]["per_seed"][0]["seed"] == 5
+    json.dumps(report)
+
+
+def test_gap_closure_is_the_share_of_the_random_to_oracle_gap() -> None:
+    def series(start: float, mid: float, end: float) -> dict:
+        return {"v": {0: start, 5: mid, 10: end}}
+
+    run = {"seed": 1, "arm": "full", "mrr": series(100, 110, 150),
+           "references": {"random": series(100, 105, 110), "oracle": series(100, 125, 190), "do-nothing": series(100, 100, 100)}}
+    gap = gap_closure([run], 10)
+    assert gap is not None
+    assert gap["pooled"]["horizon"] == pytest.approx((150 - 110) / (190 - 110))
+    assert gap["pooled"]["first"] == pytest.approx((10 - 5) / (25 - 5))
+    assert gap["pooled"]["second"] == pytest.approx((40 - 5) / (65 - 5))
+
+
+def test_paired_statistics_match_textbook_values() -> None:
+    assert t_quantile(0.975, 19) == pytest.approx(2.093, abs=1e-3)
+    assert t_quantile(0.975, 5) == pytest.approx(2.571, abs=1e-3)
+    result = paired([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert result.mean == 3.0 and result.positive == 5
+    assert result.low == pytest.approx(3.0 - 2.776 * math.sqrt(2.5) / math.sqrt(5), abs=1e-3)
+    assert result.p == pytest.approx(0.01324, abs=1e-4)  # t = 4.243 on 4 degrees of freedom
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_every_arm_differs_from_full_in_one_named_way() -> None:
+    full = ENGINE_ARMS["full"]
+    for name, arm in ENGINE_ARMS.items():
+        changed = [f for f in ("ablate_brief", "ablate_insights", "paraphrase", "control_share")
+                   if getattr(arm, f) != getattr(full, f)]
+        assert name == "full" or changed, name
+        assert arm.description
+
+
+def test_eval_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for args, needle in ((["--arms", "full,nope"], "unknown arm 'nope'"), (["--seeds", "x-y"], "--seeds"),
+                         (["--days", "1"], "--days 1"), (["--jobs", "0"], "--jobs 0")):
+        result = runner.invoke(app, ["eval", *args, "--out", str(tmp_path / "e.json")])
+        assert result.exit_code == 2, (args, result.output)
+        assert needle in result.output
+        assert not (tmp_path / "e.json").exists()
+
+
+def test_an_arm_database_is_a_normal_conductor_database(full_run: dict) -> None:
+    conn = sqlite3.connect(full_run["db"])
+    try:
+        started = json.loads(conn.execute("SELECT payload FROM events WHERE kind = 'run.started'").fetchone()[0])
+    finally:
+        conn.close()
+    assert started["market_version"] == 2 and started["studio_seed"] == load_org(STUDIO).reseeded(5).seed
