@@ -17,6 +17,7 @@ import sqlite3
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.brief import Brief, assemble_brief, insight_lines
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
 from conductor.brain.memory import MemoryHit, retrieve, situation_terms
@@ -341,7 +342,8 @@ class BrainKeeper:
             outcome = json.loads(r[4])
             out.append(DecisionOutcome(
                 id=r[0], venture=r[1], kind=r[2], params=json.loads(r[3] or "{}"), metric=outcome.get("metric"),
-                delta=outcome.get("delta_pct"), success=outcome.get("success")))
+                delta=outcome_effect(outcome), success=outcome_verdict(outcome) == "worked",
+                verdict=outcome_verdict(outcome)))
         return out
 
     async def synthesize_platform(self, *, force: bool = False) -> bool:

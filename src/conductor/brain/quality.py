@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
+from conductor.brain.attribution.outcome import normalized_effect, outcome_verdict
+
 EXECUTED = ("executed", "failed")
 
 
@@ -84,11 +86,8 @@ def decision_quality(rows: Iterable[DecisionRow]) -> list[QualityRow]:
 
 
 def normalized(outcome: dict) -> float | None:
-    """The outcome's relative move, signed so that positive is the metric's good direction."""
-    delta = outcome.get("delta_pct")
-    if delta is None:
-        return None
-    return float(delta) if outcome.get("good_direction", "up") == "up" else -float(delta)
+    """The outcome's attributed effect (old logs: its raw move), signed so that positive is the good direction."""
+    return normalized_effect(outcome)
 
 
 def load_decision_rows(conn: sqlite3.Connection, venture: str | None = None) -> list[DecisionRow]:
@@ -108,7 +107,7 @@ def load_decision_rows(conn: sqlite3.Connection, venture: str | None = None) -> 
         outcome = json.loads(r[4]) if r[4] else {}
         rows.append(DecisionRow(
             id=r[0], venture=r[1], brain_version=r[2], state=r[3], escalated=bool(r[5]), verdict=r[6],
-            success=bool(outcome["success"]) if "success" in outcome else None,
+            success=(verdict == "worked") if (verdict := outcome_verdict(outcome)) is not None else None,
             normalized_delta=normalized(outcome) if outcome else None,
         ))
     return rows

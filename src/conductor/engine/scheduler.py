@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from conductor.brain.attribution import judge_outcome, params_text
+from conductor.brain.attribution import Measurable, measure, params_text
 from conductor.brain.keeper import BrainKeeper
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
@@ -1025,25 +1025,43 @@ class Engine:
             events.append(self._event("market.stepped", {"day": day}, venture=venture))
         await self.emit(events)
 
+    def _measurable(self, d: DecisionRuntime) -> Measurable | None:
+        """The decision as attribution sees it: judged on its expected metric if the venture has it, else on the
+        author's metric, over its kind's effect window."""
+        venture = self.org.venture(d.venture)
+        found = self.org.agent(d.agent)
+        if venture is None or found is None or d.executed_day is None:
+            return None
+        expected = d.expected.get("metric", "")
+        metric = venture.metric(expected) if venture.metric(expected) else venture.metric(found[1].owns_metric)
+        if metric is None:
+            return None
+        return Measurable(d.id, d.venture, d.agent, metric.name, metric.direction, d.expected.get("direction"),
+                          d.executed_day, self.org.effect_window_days(d.kind))
+
     async def _measure_outcomes(self, day: int) -> None:
-        window = max(1, int(self.org.brain.outcome_window / ONE_DAY))
+        """Outcomes of the decisions whose effect window closed by `day`, from what was observed up to its end."""
+        executed = [d for d in sorted(self.state.decisions.values(), key=lambda x: x.id)
+                    if d.state == "executed" and d.executed_day is not None]
+        due = [d for d in executed if not d.outcome_done
+               and d.executed_day + self.org.effect_window_days(d.kind) <= day]  # type: ignore[operator]
+        if not due:
+            return
+        peers: dict[tuple[str, str], list[Measurable]] = {}
+        for d in executed:
+            m = self._measurable(d)
+            if m is not None:
+                peers.setdefault((m.venture, m.metric), []).append(m)
         events: list[NewEvent] = []
-        for d in sorted(self.state.decisions.values(), key=lambda x: x.id):
-            if d.state != "executed" or d.outcome_done or d.executed_day is None or d.executed_day + window > day:
-                continue
-            venture = self.org.venture(d.venture)
-            found = self.org.agent(d.agent)
-            if venture is None or found is None:
-                continue
-            metric_name = d.expected.get("metric") if venture.metric(d.expected.get("metric", "")) else found[1].owns_metric
-            metric = venture.metric(metric_name)
-            series = dict(self.state.metrics[d.venture][metric_name])
-            before = series.get(d.executed_day)
-            after = series.get(d.executed_day + window)
-            if metric is None or before is None or after is None:
+        for d in due:
+            target = self._measurable(d)
+            outcome = None
+            if target is not None:
+                series = dict(self.state.metrics[d.venture][target.metric])
+                outcome = measure(target, peers.get((target.venture, target.metric), []), series)
+            if outcome is None:
                 d.outcome_done = True
                 continue
-            outcome = judge_outcome(metric_name, before, after, metric.direction, d.expected.get("direction"), window)
             events.append(self._event("decision.outcome", {
                 "decision_id": d.id, "outcome": outcome.as_payload(), "brain_version": d.brain_version,
                 "summary": outcome.summary(d.kind, params_text(d.params))}, venture=d.venture, agent=d.agent))
