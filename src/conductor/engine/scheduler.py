@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from conductor.brain.attribution import Measurable, measure, params_text
+from conductor.brain.attribution import measure_decision, params_text, peers_by_metric
 from conductor.brain.keeper import BrainKeeper
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
@@ -621,7 +621,8 @@ class Engine:
                                      venture=rt.venture, agent=agent_id))
             return None
         reason = self._wake_reason(agent_id, first)
-        ctx, brain_version = build_wake_context(self, agent_id, reason)
+        ctx, choice = build_wake_context(self, agent_id, reason)
+        brain_version = choice.version
         model = self._model_for(agent_id)
         messages = wake_messages(ctx)
         prompt_chars = sum(len(m["content"]) for m in messages)
@@ -639,9 +640,11 @@ class Engine:
         # Mark it in flight now: the wave's events commit together after every job has been prepared.
         rt.in_flight = True
         batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
+                                               "brief_arm": choice.arm, "brain_in_force": choice.in_force,
                                                "metric_value": metric_value, "model": model,
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
-        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
+        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
+                  brief_arm=choice.arm, brain_in_force=choice.in_force)
         job.budget_check = self._budget_for_retry(job)
         return job
 
@@ -726,7 +729,8 @@ class Engine:
             events.append(self._event("decision.proposed", {
                 "kind": decision.kind, "params": decision.params, "rationale": decision.rationale,
                 "expected": decision.expected_effect.model_dump(), "confidence": decision.confidence,
-                "reversible": decision.reversible, "brain_version": job.brain_version, "state": "proposed"},
+                "reversible": decision.reversible, "brain_version": job.brain_version, "brief_arm": job.brief_arm,
+                "brain_in_force": job.brain_in_force, "state": "proposed"},
                 venture=job.venture, agent=job.agent_id))
         # A revision request that reached the author while it was already thinking was not in its prompt: it is
         # still in the mailbox (the wake-up emptied it before), stays open, and is news for the next wake-up.
@@ -1025,40 +1029,19 @@ class Engine:
             events.append(self._event("market.stepped", {"day": day}, venture=venture))
         await self.emit(events)
 
-    def _measurable(self, d: DecisionRuntime) -> Measurable | None:
-        """The decision as attribution sees it: judged on its expected metric if the venture has it, else on the
-        author's metric, over its kind's effect window."""
-        venture = self.org.venture(d.venture)
-        found = self.org.agent(d.agent)
-        if venture is None or found is None or d.executed_day is None:
-            return None
-        expected = d.expected.get("metric", "")
-        metric = venture.metric(expected) if venture.metric(expected) else venture.metric(found[1].owns_metric)
-        if metric is None:
-            return None
-        return Measurable(d.id, d.venture, d.agent, metric.name, metric.direction, d.expected.get("direction"),
-                          d.executed_day, self.org.effect_window_days(d.kind))
-
     async def _measure_outcomes(self, day: int) -> None:
-        """Outcomes of the decisions whose effect window closed by `day`, from what was observed up to its end."""
+        """Outcomes of the decisions whose effect window closed by `day`, from what was observed up to its end
+        (`brain.attribution.measure_decision`; `services.attribution` recomputes them from the events)."""
         executed = [d for d in sorted(self.state.decisions.values(), key=lambda x: x.id)
                     if d.state == "executed" and d.executed_day is not None]
         due = [d for d in executed if not d.outcome_done
                and d.executed_day + self.org.effect_window_days(d.kind) <= day]  # type: ignore[operator]
         if not due:
             return
-        peers: dict[tuple[str, str], list[Measurable]] = {}
-        for d in executed:
-            m = self._measurable(d)
-            if m is not None:
-                peers.setdefault((m.venture, m.metric), []).append(m)
+        peers = peers_by_metric(self.org, executed)
         events: list[NewEvent] = []
         for d in due:
-            target = self._measurable(d)
-            outcome = None
-            if target is not None:
-                series = dict(self.state.metrics[d.venture][target.metric])
-                outcome = measure(target, peers.get((target.venture, target.metric), []), series)
+            outcome = measure_decision(self.org, d, peers, self.state.metrics)
             if outcome is None:
                 d.outcome_done = True
                 continue

@@ -12,16 +12,21 @@ from conductor.brain.attribution.effects import Attribution, Span, attribute, ve
 from conductor.brain.attribution.forecast import Baseline, fit_baseline
 from conductor.brain.attribution.outcome import (
     METHOD,
+    DecisionLike,
     Measurable,
     Outcome,
+    measurable,
     measure,
+    measure_decision,
     normalized_effect,
     outcome_effect,
     outcome_verdict,
     params_text,
+    peers_by_metric,
 )
 
 __all__ = [
-    "METHOD", "Attribution", "Baseline", "Measurable", "Outcome", "Span", "attribute", "fit_baseline", "measure",
-    "normalized_effect", "outcome_effect", "outcome_verdict", "params_text", "verdict",
+    "METHOD", "Attribution", "Baseline", "DecisionLike", "Measurable", "Outcome", "Span", "attribute",
+    "fit_baseline", "measurable", "measure", "measure_decision", "normalized_effect", "outcome_effect",
+    "outcome_verdict", "params_text", "peers_by_metric", "verdict",
 ]

@@ -13,10 +13,14 @@ effect_low, effect_high, baseline, verdict, credit, method`. Old logs lack the n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conductor.brain.attribution.effects import Span, attribute, verdict
+
+if TYPE_CHECKING:
+    from conductor.org.models import Org
 
 METHOD = "forecast-v1"
 
@@ -103,6 +107,53 @@ def measure(target: Measurable, peers: Sequence[Measurable], series: Mapping[int
         success=judged == "worked", window_days=target.window, effect=_r(found.effect), effect_low=_r(found.low),
         effect_high=_r(found.high), baseline=_r(found.baseline), verdict=judged, credit=round(found.credit, 4),
     )
+
+
+class DecisionLike(Protocol):
+    """The fields of an executed decision attribution reads (the engine's `DecisionRuntime` has them)."""
+
+    id: int
+    venture: str
+    agent: str
+    kind: str
+    expected: dict[str, Any]
+    state: str
+    executed_day: int | None
+
+
+def measurable(org: Org, d: DecisionLike) -> Measurable | None:
+    """The decision as attribution sees it: judged on its expected metric if the venture has it, else on its
+    author's metric, over its kind's effect window. None if it has not executed (or names nothing known)."""
+    venture = org.venture(d.venture)
+    found = org.agent(d.agent)
+    if venture is None or found is None or d.executed_day is None or d.state != "executed":
+        return None
+    expected = str(d.expected.get("metric", ""))
+    metric = venture.metric(expected) or venture.metric(found[1].owns_metric)
+    if metric is None:
+        return None
+    return Measurable(d.id, d.venture, d.agent, metric.name, metric.direction, d.expected.get("direction"),
+                      d.executed_day, org.effect_window_days(d.kind))
+
+
+def peers_by_metric(org: Org, decisions: Iterable[DecisionLike]) -> dict[tuple[str, str], list[Measurable]]:
+    """Executed decisions grouped by (venture, metric): the candidates for sharing credit."""
+    out: dict[tuple[str, str], list[Measurable]] = {}
+    for d in decisions:
+        m = measurable(org, d)
+        if m is not None:
+            out.setdefault((m.venture, m.metric), []).append(m)
+    return out
+
+
+def measure_decision(org: Org, d: DecisionLike, peers: Mapping[tuple[str, str], Sequence[Measurable]],
+                     metrics: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]]) -> Outcome | None:
+    """The outcome of one executed decision from the metric series (venture -> metric -> [(day, value)])."""
+    target = measurable(org, d)
+    if target is None:
+        return None
+    series = dict(metrics.get(target.venture, {}).get(target.metric, ()))
+    return measure(target, peers.get((target.venture, target.metric), ()), series)
 
 
 def params_text(params: dict) -> str:
