@@ -234,24 +234,26 @@ def quality(
     def effect(r: QualityRow) -> str:
         if r.mean_normalized_delta is None:
             return "-"
+        mean = f"{r.mean_normalized_delta * 100:+.1f}"
         if r.effect_low is None or r.effect_high is None:
-            return f"{r.mean_normalized_delta:+.1%}"
-        return f"{r.mean_normalized_delta:+.1%} ({r.effect_low:+.1%}..{r.effect_high:+.1%})"
+            return mean
+        return f"{mean} ({r.effect_low * 100:+.1f}..{r.effect_high * 100:+.1f})"
 
-    grid = table("venture", "brain", "decisions", "escalated", "approved", "measured", "pending", "worked",
-                 "effect (95%)", title="Decision quality by brain version",
-                 right=("decisions", "escalated", "approved", "measured", "pending", "worked", "effect (95%)"))
+    grid = table("venture", "brain", "decided", "escal.", "approved", "measured", "pending", "worked",
+                 "effect pts (95%)", title="Decision quality by brain version (version in force)",
+                 right=("decided", "escal.", "approved", "measured", "pending", "worked", "effect pts (95%)"))
     for r in rows:
-        grid.add_row(cell(r.venture, 14), f"v{r.brain_version}" if r.brain_version is not None else "none",
+        grid.add_row(cell(r.venture, 12), f"v{r.brain_version}" if r.brain_version is not None else "none",
                      str(r.decisions), pct(r.escalated_share), pct(r.approval_rate, r.founder_decided),
-                     str(r.measured), str(r.pending), pct(r.success_rate, r.measured), effect(r))
+                     str(r.measured), str(r.pending), pct(r.success_rate), effect(r))
     console().print(grid)
     for r in rows:
         if r.control is not None:
             console().print(_line(f"{r.venture}: {r.control.statement} ({r.control.n_current} vs "
                                   f"{r.control.n_control} measured, control: {r.control.control})"))
-    console().print(_line("approved (n): of n escalations decided; worked (n): of n measured decisions; effect: "
-                          "mean effect against forecast, + = the good way", "dim"))
+    console().print(_line("decided: decisions proposed; approved (n): of n escalations decided; worked: share of measured decisions whose effect "
+                          "was beyond noise the good way; effect pts: mean effect against forecast, + = the good way",
+                          "dim"))
 
 
 @brain_app.command("edit")
