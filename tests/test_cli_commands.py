@@ -380,9 +380,12 @@ def test_shell_completion_offers_the_new_subcommands() -> None:
 
 def test_docs_list_every_json_field() -> None:
     """docs/cli-json.md documents every field of every --json model, so the documented shape is the real one."""
+    from conductor.brain.quality import ControlComparison, QualityRow
+
     doc = (REPO / "docs" / "cli-json.md").read_text()
     models = [q.Status, q.RunState, q.VentureStatus, q.AgentRow, q.EventRow, q.InboxItem, q.EscalationDetail,
-              q.ReviewStep, q.MetricRow, q.SpendRow, q.DirectiveRow, q.DecisionRow, DoctorCheck]
+              q.ReviewStep, q.MetricRow, q.SpendRow, q.DirectiveRow, q.DecisionRow, DoctorCheck, QualityRow,
+              ControlComparison]
     for model in models:
         assert f"### {model.__name__}" in doc, model.__name__
         section = doc.split(f"### {model.__name__}", 1)[1].split("\n### ", 1)[0]

@@ -17,7 +17,9 @@ import sqlite3
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.brief import Brief, assemble_brief, insight_lines
+from conductor.brain.control import Arm, BriefChoice, control_arm, shown_version
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
 from conductor.brain.memory import MemoryHit, retrieve, situation_terms
 from conductor.brain.platform import DecisionOutcome, outcome_table, platform_messages
@@ -132,9 +134,31 @@ class BrainKeeper:
             texts += list(rt.mailbox.tasks.values())[-2:] + [t for _, t in rt.mailbox.messages[-2:]]
         return situation_terms(*texts)
 
-    def brief(self, venture: str, agent_id: str) -> tuple[str, str, int | None]:
-        """(brief, platform insights, brain version in force) for one wake-up or review, within budget."""
-        version = self.in_force(venture)
+    def wake_brief(self, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
+        """A wake-up's brief under the concurrent control (`brain.control`): with probability
+        `[brain] control_share` the previous version's brief, or none, instead of the version in force.
+
+        The platform agent and ventures without a version always get the current brief (nothing to compare).
+        The "none" arm drops the platform insights too: it is a wake-up without any brain.
+        """
+        in_force = self.in_force(venture)
+        arm: Arm = "current"
+        if venture != PLATFORM and in_force is not None:
+            arm = control_arm(self.org.seed, agent_id, iso(self.engine.state.now), self.settings.control_share,
+                              self.settings.control)
+        shown = shown_version(arm, in_force)
+        if arm == "none":
+            return "", "", BriefChoice("none", None, in_force)
+        brief, insights, _ = self.brief(venture, agent_id, version=shown)
+        return brief, insights, BriefChoice(arm, shown, in_force)
+
+    def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force") -> tuple[str, str, int | None]:
+        """(brief, platform insights, brain version shown) for one wake-up or review, within budget.
+
+        `version` defaults to the version in force; the control arm passes the previous one.
+        """
+        version = self.in_force(venture) if version == "in force" else version
+        assert version is None or isinstance(version, int)
         doc = self.document(venture, version)
         found = self.org.agent(agent_id)
         budget = (found[1].context_tokens if found and found[1].context_tokens else None) or self.settings.context_tokens
@@ -341,7 +365,8 @@ class BrainKeeper:
             outcome = json.loads(r[4])
             out.append(DecisionOutcome(
                 id=r[0], venture=r[1], kind=r[2], params=json.loads(r[3] or "{}"), metric=outcome.get("metric"),
-                delta=outcome.get("delta_pct"), success=outcome.get("success")))
+                delta=outcome_effect(outcome), success=outcome_verdict(outcome) == "worked",
+                verdict=outcome_verdict(outcome)))
         return out
 
     async def synthesize_platform(self, *, force: bool = False) -> bool:

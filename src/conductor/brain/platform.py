@@ -31,13 +31,16 @@ class OutcomeRow:
     metric: str | None
     ids: tuple[int, ...]
     worked_ids: tuple[int, ...] = ()
+    unclear_ids: tuple[int, ...] = ()  # measured, but the effect was within noise (neither worked nor failed)
 
     def line(self) -> str:
+        """`mean_delta` is the mean attributed effect against the forecast (the raw move for old outcomes)."""
         moved = f", {self.metric or 'metric'} {format_delta(self.mean_delta)} mean" if self.mean_delta is not None else ""
         worked = [i for i in self.ids if i in set(self.worked_ids)][-4:]
-        failed = [i for i in self.ids if i not in set(self.worked_ids)][-4:]
+        unclear = [i for i in self.ids if i in set(self.unclear_ids)][-4:]
+        failed = [i for i in self.ids if i not in set(self.worked_ids) | set(self.unclear_ids)][-4:]
         ids = "; ".join(f"{label} " + " ".join(f"#{i}" for i in group)
-                        for label, group in (("worked", worked), ("failed", failed)) if group)
+                        for label, group in (("worked", worked), ("failed", failed), ("unclear", unclear)) if group)
         return (f"- {self.key}: {self.decisions} decision{'s' if self.decisions != 1 else ''}, {self.successes} moved "
                 f"the metric the right way{moved}; {ids}")
 
@@ -60,6 +63,7 @@ class DecisionOutcome:
     metric: str | None
     delta: float | None
     success: bool | None
+    verdict: str | None = None  # worked / failed / unclear (None: an old outcome, judged by `success` alone)
 
 
 def outcome_table(decisions: Iterable[DecisionOutcome], categorical: Mapping[str, Sequence[str]]) -> list[OutcomeRow]:
@@ -84,6 +88,7 @@ def outcome_table(decisions: Iterable[DecisionOutcome], categorical: Mapping[str
             mean_delta=round(sum(deltas) / len(deltas), 4) if deltas else None,
             metric=max(sorted(set(metrics)), key=metrics.count) if metrics else None,
             ids=tuple(d.id for d in items), worked_ids=tuple(d.id for d in items if d.success),
+            unclear_ids=tuple(d.id for d in items if d.verdict == "unclear"),
         ))
     rows.sort(key=lambda r: (r.venture, -r.decisions, r.key))
     return rows

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.document import BrainDocument, DocumentError, Evidence, Lesson, Provenance, parse_document
 from conductor.brain.memory import MemoryHit
 from conductor.store.events import iso, parse_iso
@@ -233,8 +234,8 @@ def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | N
                 side_delta = _move(conn, row[1], side_metric, row[4], int(outcome.get("window_days") or 1))
             facts[row[0]] = DecisionFact(
                 id=row[0], venture=row[1], kind=row[2], metric=outcome.get("metric"),
-                delta=round(float(outcome["delta_pct"]), 4) if outcome.get("delta_pct") is not None else None,
-                success=outcome.get("success") if outcome else None,
+                delta=round(effect, 4) if (effect := outcome_effect(outcome)) is not None else None,
+                success=outcome_verdict(outcome) == "worked" if outcome else None,
                 side_metric=side_metric if side_delta is not None else None, side_delta=side_delta,
             )
     return facts

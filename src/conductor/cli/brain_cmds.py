@@ -8,7 +8,7 @@ is printed as plain rich `Text` (never parsed as markup), so a brain version can
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from conductor.cli.errors import cli_errors
 from conductor.cli.shared import (
     DbOption,
     JsonOption,
+    cell,
     cell_time,
     console,
     money,
@@ -29,6 +30,9 @@ from conductor.cli.shared import (
 )
 from conductor.errors import BadInput
 from conductor.text import printable
+
+if TYPE_CHECKING:
+    from conductor.brain.quality import QualityRow
 
 brain_app = typer.Typer(
     help="The brain: versioned lessons with evidence, diffs between versions, decision quality by version.\n\n"
@@ -204,18 +208,20 @@ def quality(
 ) -> None:
     """Decision quality per venture and brain version, with counts so you can judge the noise.
 
-    Success: the decision's metric moved the good way over the outcome window. Approval: the founder's
-    verdicts on escalated decisions. Mean move: the metric's relative move, positive = the good way.
+    Worked: the decision's effect (its metric against a forecast from its own history, over the decision
+    kind's effect window, shared with overlapping decisions) was beyond noise the good way; unclear outcomes
+    count as measured, not worked. Effect: the mean effect, + = the good way, with its 95% interval. When a
+    share of wake-ups saw a control brief ([brain] control_share), each version is compared with the control
+    decisions made while it was in force.
 
     Example: conductor brain quality inkwell
     """
-    from conductor.brain.quality import decision_quality, load_decision_rows
     from conductor.services import brain
 
     with reading(db) as conn:
         if venture is not None:
             venture = brain.check_venture(conn, venture)
-        rows = decision_quality(load_decision_rows(conn, venture))
+        rows = brain.quality(conn, venture)
     if json_:
         print_json(rows)
         return
@@ -225,17 +231,29 @@ def quality(
             return "-"
         return f"{value:.0%}" + (f" ({n})" if n is not None else "")
 
-    grid = table("venture", "brain", "decisions", "auto", "escalated", "approved", "success", "move",
-                 title="Decision quality by brain version",
-                 right=("decisions", "auto", "escalated", "approved", "success", "move"))
+    def effect(r: QualityRow) -> str:
+        if r.mean_normalized_delta is None:
+            return "-"
+        mean = f"{r.mean_normalized_delta * 100:+.1f}"
+        if r.effect_low is None or r.effect_high is None:
+            return mean
+        return f"{mean} ({r.effect_low * 100:+.1f}..{r.effect_high * 100:+.1f})"
+
+    grid = table("venture", "brain", "decided", "escal.", "approved", "measured", "pending", "worked",
+                 "effect pts (95%)", title="Decision quality by brain version (version in force)",
+                 right=("decided", "escal.", "approved", "measured", "pending", "worked", "effect pts (95%)"))
     for r in rows:
-        grid.add_row(r.venture, f"v{r.brain_version}" if r.brain_version is not None else "none",
-                     str(r.decisions), pct(r.auto_share), pct(r.escalated_share),
-                     pct(r.approval_rate, r.founder_decided), pct(r.success_rate, r.measured),
-                     f"{r.mean_normalized_delta:+.1%}" if r.mean_normalized_delta is not None else "-")
+        grid.add_row(cell(r.venture, 12), f"v{r.brain_version}" if r.brain_version is not None else "none",
+                     str(r.decisions), pct(r.escalated_share), pct(r.approval_rate, r.founder_decided),
+                     str(r.measured), str(r.pending), pct(r.success_rate), effect(r))
     console().print(grid)
-    console().print(_line("approved (n): of n escalations decided; success (n): of n measured decisions; move: mean "
-                          "relative move of the metric, + = the good way", "dim"))
+    for r in rows:
+        if r.control is not None:
+            console().print(_line(f"{r.venture}: {r.control.statement} ({r.control.n_current} vs "
+                                  f"{r.control.n_control} measured, control: {r.control.control})"))
+    console().print(_line("decided: decisions proposed; approved (n): of n escalations decided; worked: share of measured decisions whose effect "
+                          "was beyond noise the good way; effect pts: mean effect against forecast, + = the good way",
+                          "dim"))
 
 
 @brain_app.command("edit")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conductor.brain.control import BriefChoice
 from conductor.engine.prompts import Item, ReviewContext, WakeContext, policy_line
 from conductor.org.models import Agent
 
@@ -25,7 +26,15 @@ def _briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, int 
     return engine.brief_source(venture, agent_id)
 
 
-def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, int | None]:
+def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
+    """A wake-up's briefs and which arm of the brain's concurrent control it drew (reviews always see current)."""
+    if engine.opts.ablate_brief or engine.brief_source is None:
+        version = engine.state.brain_versions.get(venture)
+        return "", "", BriefChoice("current", version, version)
+    return engine.brain.wake_brief(venture, agent_id)
+
+
+def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, BriefChoice]:
     org, state = engine.org, engine.state
     rt = state.agents[agent_id]
     found = org.agent(agent_id)
@@ -46,13 +55,13 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
             messages=[Item(i, t) for i, t in rt.mailbox.messages],
             tasks=[Item(i, t) for i, t in rt.open_tasks.items()],
         )
-        brief, insights, version = _briefs(engine, "platform", agent_id)
+        brief, insights, choice = _wake_briefs(engine, "platform", agent_id)
         ctx.venture_brief, ctx.platform_insights = brief, insights
-        return ctx, version
+        return ctx, choice
     venture, agent = found
     metric = venture.metric(agent.owns_metric)
     latest = state.latest_metrics(venture.id)
-    brief, insights, version = _briefs(engine, venture.id, agent_id)
+    brief, insights, choice = _wake_briefs(engine, venture.id, agent_id)
     revisions = []
     for decision_id, note in sorted(rt.mailbox.revisions.items()):
         d = state.decisions.get(decision_id)
@@ -77,7 +86,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
         verdicts=[Item(i, t) for i, t in rt.recent_verdicts],
         revisions=revisions,
     )
-    return ctx, version
+    return ctx, choice
 
 
 def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent) -> ReviewContext:

@@ -36,7 +36,9 @@ class Job:
     reserved: float
     reason: str = ""
     decision_id: int | None = None
-    brain_version: int | None = None
+    brain_version: int | None = None  # the brain version the wake-up was shown (None: none)
+    brief_arm: str = "current"  # the arm of the brain's concurrent control (brain.control)
+    brain_in_force: int | None = None  # the version in force when it woke, whatever it was shown
     # Called before each retry with the longer prompt's size and the job's cost so far: reserves what the next
     # call may cost, or names the cap it would break.
     budget_check: Callable[[int, float], str | None] | None = None

@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from conductor.brain.attribution import judge_outcome, params_text
+from conductor.brain.attribution import measure_decision, params_text, peers_by_metric
 from conductor.brain.keeper import BrainKeeper
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
@@ -651,7 +651,8 @@ class Engine:
                                      venture=rt.venture, agent=agent_id))
             return None
         reason = self._wake_reason(agent_id, first)
-        ctx, brain_version = build_wake_context(self, agent_id, reason)
+        ctx, choice = build_wake_context(self, agent_id, reason)
+        brain_version = choice.version
         model = self._model_for(agent_id)
         messages = wake_messages(ctx)
         prompt_chars = sum(len(m["content"]) for m in messages)
@@ -669,9 +670,11 @@ class Engine:
         # Mark it in flight now: the wave's events commit together after every job has been prepared.
         rt.in_flight = True
         batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
+                                               "brief_arm": choice.arm, "brain_in_force": choice.in_force,
                                                "metric_value": metric_value, "model": model,
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
-        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version)
+        job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
+                  brief_arm=choice.arm, brain_in_force=choice.in_force)
         job.budget_check = self._budget_for_retry(job)
         return job
 
@@ -756,7 +759,8 @@ class Engine:
             events.append(self._event("decision.proposed", {
                 "kind": decision.kind, "params": decision.params, "rationale": decision.rationale,
                 "expected": decision.expected_effect.model_dump(), "confidence": decision.confidence,
-                "reversible": decision.reversible, "brain_version": job.brain_version, "state": "proposed"},
+                "reversible": decision.reversible, "brain_version": job.brain_version, "brief_arm": job.brief_arm,
+                "brain_in_force": job.brain_in_force, "state": "proposed"},
                 venture=job.venture, agent=job.agent_id))
         # A revision request that reached the author while it was already thinking was not in its prompt: it is
         # still in the mailbox (the wake-up emptied it before), stays open, and is news for the next wake-up.
@@ -1056,24 +1060,21 @@ class Engine:
         await self.emit(events)
 
     async def _measure_outcomes(self, day: int) -> None:
-        window = max(1, int(self.org.brain.outcome_window / ONE_DAY))
+        """Outcomes of the decisions whose effect window closed by `day`, from what was observed up to its end
+        (`brain.attribution.measure_decision`; `services.attribution` recomputes them from the events)."""
+        executed = [d for d in sorted(self.state.decisions.values(), key=lambda x: x.id)
+                    if d.state == "executed" and d.executed_day is not None]
+        due = [d for d in executed if not d.outcome_done
+               and d.executed_day + self.org.effect_window_days(d.kind) <= day]  # type: ignore[operator]
+        if not due:
+            return
+        peers = peers_by_metric(self.org, executed)
         events: list[NewEvent] = []
-        for d in sorted(self.state.decisions.values(), key=lambda x: x.id):
-            if d.state != "executed" or d.outcome_done or d.executed_day is None or d.executed_day + window > day:
-                continue
-            venture = self.org.venture(d.venture)
-            found = self.org.agent(d.agent)
-            if venture is None or found is None:
-                continue
-            metric_name = d.expected.get("metric") if venture.metric(d.expected.get("metric", "")) else found[1].owns_metric
-            metric = venture.metric(metric_name)
-            series = dict(self.state.metrics[d.venture][metric_name])
-            before = series.get(d.executed_day)
-            after = series.get(d.executed_day + window)
-            if metric is None or before is None or after is None:
+        for d in due:
+            outcome = measure_decision(self.org, d, peers, self.state.metrics)
+            if outcome is None:
                 d.outcome_done = True
                 continue
-            outcome = judge_outcome(metric_name, before, after, metric.direction, d.expected.get("direction"), window)
             events.append(self._event("decision.outcome", {
                 "decision_id": d.id, "outcome": outcome.as_payload(), "brain_version": d.brain_version,
                 "summary": outcome.summary(d.kind, params_text(d.params))}, venture=d.venture, agent=d.agent))

@@ -57,6 +57,8 @@ class DecisionKind(_Strict):
     lever: str | None = Field(None, description="What this kind moves in the simulated market (action = 'sim').")
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     spend_param: str | None = Field(None, description="The parameter holding money this decision spends.")
+    effect_window: Duration | None = Field(
+        None, description="How long after executing its effect is measured (default: [brain] outcome_window).")
 
 
 class ShellCommand(_Strict):
@@ -96,7 +98,8 @@ class BrainSettings(_Strict):
 
     synthesis_threshold: int = Field(24, ge=1, description="New memories that trigger a synthesis.")
     context_tokens: int = Field(1800, ge=200, description="Default token budget for a wake-up brief.")
-    outcome_window: Duration = timedelta(days=3)
+    outcome_window: Duration = Field(
+        timedelta(days=14), description="Default effect window of a decision kind (see decision_kinds.effect_window).")
     platform_every: Duration = timedelta(days=7)
     synthesis_budget_per_day: Money = 5.0
     synthesis_every: Duration = Field(
@@ -106,6 +109,10 @@ class BrainSettings(_Strict):
     recency_half_life: Duration = Field(timedelta(days=3), description="Memories lose half their weight this fast.")
     retrieval_k: int = Field(12, ge=0, le=100, description="Memories retrieved for one wake-up at most.")
     model: str | None = Field(None, min_length=1, description="Model for syntheses (default: the org's model).")
+    control_share: float = Field(
+        0.0, ge=0, le=1, description="Share of wake-ups shown the control brief instead of the version in force.")
+    control: Literal["previous", "none"] = Field(
+        "previous", description="The control brief: the previous brain version's, or none at all.")
 
 
 class ModelPrice(_Strict):
@@ -194,6 +201,12 @@ class Org(_Strict):
     # Lookups used everywhere; kept as methods so the model stays a plain, frozen description of the file.
     def kind(self, kind_id: str) -> DecisionKind | None:
         return next((k for k in self.decision_kinds if k.id == kind_id), None)
+
+    def effect_window_days(self, kind_id: str) -> int:
+        """Whole days over which a decision of this kind is judged: its own window, else the brain's default."""
+        kind = self.kind(kind_id)
+        window = (kind.effect_window if kind is not None else None) or self.brain.outcome_window
+        return max(1, int(window / timedelta(days=1)))
 
     def venture(self, venture_id: str) -> Venture | None:
         return next((v for v in self.ventures if v.id == venture_id), None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,6 +30,9 @@ from conductor.brain.synthesis import load_facts, validate_document
 from conductor.errors import BadInput, ConductorError
 from conductor.store import NewEvent, StoredEvent, commit_events
 from conductor.text import printable
+
+if TYPE_CHECKING:
+    from conductor.brain.quality import QualityRow
 
 
 class VersionInfo(BaseModel):
@@ -230,3 +233,10 @@ def revert(conn: sqlite3.Connection, venture: str, to: int) -> StoredEvent:
     record = version(conn, venture, to)
     event, _ = write_version(conn, record.venture, record.brain(), reverted_from=record.version)
     return event
+
+
+def quality(conn: sqlite3.Connection, venture: str | None = None) -> list[QualityRow]:
+    """`conductor brain quality`: decision quality per venture and version in force, with the control comparison."""
+    from conductor.brain.quality import decision_quality, load_decision_rows
+
+    return decision_quality(load_decision_rows(conn, venture))

@@ -165,11 +165,13 @@ def _decision_proposed(e: StoredEvent) -> list[Statement]:
     p = e.payload
     return [(
         "INSERT INTO decisions(id, venture, agent, kind, params, rationale, expected, confidence, reversible, "
-        "brain_version, state, review_round, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "brain_version, state, review_round, created, brief_arm, brain_in_force) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             e.id, e.venture, e.agent, p["kind"], _json(p.get("params", {})), p.get("rationale", ""),
             _json(p.get("expected", {})), p.get("confidence"), int(bool(p.get("reversible", True))),
             p.get("brain_version"), p.get("state", "proposed"), p.get("review_round", 0), e.sim_time,
+            p.get("brief_arm"), p.get("brain_in_force"),
         ),
     )]
 

@@ -218,6 +218,14 @@ CREATE TABLE brain_pins (
 );
 """
 
+# Migration 3: the brain's concurrent control. Each decision records which arm of it its wake-up drew
+# (current, previous or none) and the version in force then (its `brain_version` is the version it was shown),
+# so brain versions are compared with a control running at the same time. NULL on decisions from older logs.
+CONTROL_DDL = """
+ALTER TABLE decisions ADD COLUMN brief_arm TEXT;
+ALTER TABLE decisions ADD COLUMN brain_in_force INTEGER;
+"""
+
 # Ordered: MIGRATIONS[0] takes user_version 0 to 1, and so on.
-MIGRATIONS: tuple[str, ...] = (EVENTS_DDL + PROJECTIONS_DDL, BRAIN_DDL)
+MIGRATIONS: tuple[str, ...] = (EVENTS_DDL + PROJECTIONS_DDL, BRAIN_DDL, CONTROL_DDL)
 SCHEMA_VERSION = len(MIGRATIONS)

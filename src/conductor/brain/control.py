@@ -1,0 +1,47 @@
+"""A concurrent control for brain versions: a seeded share of wake-ups sees the previous version (or none).
+
+Comparing v7's decisions in week 7 with v1's in week 1 measures the calendar, not the brain. With
+`[brain] control_share` above 0, each wake-up of a venture agent is assigned an arm by a draw seeded only by
+the org's seed, the agent and the simulated time, so it is reproducible and does not depend on thread timing
+or on how many other draws happened before it (the engine's shared rng is never touched). The arm and the
+version actually shown are recorded on `agent.woke` and on every decision proposed in that wake-up; the
+comparison itself is `brain.quality.compare_to_control`.
+
+Public API: `BriefChoice`, `control_arm(...)`, `shown_version(...)`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+Arm = Literal["current", "previous", "none"]
+
+
+@dataclass(frozen=True)
+class BriefChoice:
+    """Which brief a wake-up got: its arm, the version shown (None: none) and the version in force."""
+
+    arm: Arm = "current"
+    version: int | None = None
+    in_force: int | None = None
+
+
+def control_arm(seed: int, agent_id: str, at_iso: str, share: float, control: str) -> Arm:
+    """The arm of one wake-up: the control (`control`: previous or none) with probability `share`."""
+    if share <= 0:
+        return "current"
+    draw = random.Random(f"{seed}:control:{agent_id}:{at_iso}").random()
+    if draw >= share:
+        return "current"
+    return "none" if control == "none" else "previous"
+
+
+def shown_version(arm: Arm, in_force: int | None) -> int | None:
+    """The version a wake-up of `arm` is shown: the one in force, the one before it (None before v2), or none."""
+    if in_force is None or arm == "none":
+        return None if arm == "none" else in_force
+    if arm == "previous":
+        return in_force - 1 if in_force > 1 else None
+    return in_force
