@@ -1,15 +1,13 @@
 """Judging a decision by what its metric did against a forecast, over the decision kind's effect window.
 
 A raw before/after move is decided by trend, weekday and floors, not by the decision. Here the metric's own
-history gives a baseline forecast (`forecast`), the excess over it is shared among overlapping decisions by a
-joint fit (`effects`), and the result becomes the `decision.outcome` payload and summary (`outcome`).
+recent history is fitted jointly on a level, a trend, weekday factors and what was running each day, pooled
+by option (`pooled`), and the result becomes the `decision.outcome` payload and summary (`outcome`).
 All pure functions over numbers and frozen dataclasses; the engine and `services.attribution` do the I/O.
 """
 
 from __future__ import annotations
 
-from conductor.brain.attribution.effects import Attribution, Span, attribute, verdict
-from conductor.brain.attribution.forecast import Baseline, fit_baseline
 from conductor.brain.attribution.outcome import (
     METHOD,
     DecisionLike,
@@ -19,14 +17,16 @@ from conductor.brain.attribution.outcome import (
     measure,
     measure_decision,
     normalized_effect,
+    option_key,
     outcome_effect,
     outcome_verdict,
     params_text,
     peers_by_metric,
 )
+from conductor.brain.attribution.pooled import Exposure, PooledFit, pooled_fit, pooled_verdict
 
 __all__ = [
-    "METHOD", "Attribution", "Baseline", "DecisionLike", "Measurable", "Outcome", "Span", "attribute",
-    "fit_baseline", "measurable", "measure", "measure_decision", "normalized_effect", "outcome_effect",
-    "outcome_verdict", "params_text", "peers_by_metric", "verdict",
+    "METHOD", "DecisionLike", "Exposure", "Measurable", "Outcome", "PooledFit", "measurable", "measure",
+    "measure_decision", "normalized_effect", "option_key", "outcome_effect", "outcome_verdict", "params_text",
+    "peers_by_metric", "pooled_fit", "pooled_verdict",
 ]

@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conductor.brain.attribution.effects import Span, attribute, verdict
+from conductor.brain.attribution.pooled import Exposure, pooled_fit, pooled_verdict
 
 if TYPE_CHECKING:
     from conductor.org.models import Org
 
-METHOD = "forecast-v1"
+METHOD = "pooled-v1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Outcome:
     baseline: float
     verdict: str
     credit: float
+    pooled: int = 1  # decisions of the same option whose evidence the estimate pooled
     method: str = METHOD
 
     def summary(self, kind: str, params_text: str) -> str:
@@ -55,7 +56,8 @@ class Outcome:
             "delta_pct": self.delta_pct, "good_direction": self.good_direction,
             "expected_direction": self.expected_direction, "success": self.success, "window_days": self.window_days,
             "effect": self.effect, "effect_low": self.effect_low, "effect_high": self.effect_high,
-            "baseline": self.baseline, "verdict": self.verdict, "credit": self.credit, "method": self.method,
+            "baseline": self.baseline, "verdict": self.verdict, "credit": self.credit, "pooled": self.pooled,
+            "method": self.method,
         }
 
 
@@ -71,10 +73,11 @@ class Measurable:
     expected_direction: str | None
     day: int
     window: int
+    option: str = ""  # the kind with its choice parameters: decisions of one option pool their evidence
 
     @property
-    def span(self) -> Span:
-        return Span(self.id, self.agent, self.day, self.window)
+    def exposure(self) -> Exposure:
+        return Exposure(self.id, self.option or f"#{self.id}", self.day, self.window)
 
     @property
     def closes(self) -> int:
@@ -96,16 +99,18 @@ def measure(target: Measurable, peers: Sequence[Measurable], series: Mapping[int
     before, after = seen.get(target.day), seen.get(close)
     if before is None or after is None:
         return None
-    spans = [p.span for p in peers if p.venture == target.venture and p.metric == target.metric and p.day < close]
-    found = attribute(seen, target.span, spans)
+    exposures = [p.exposure for p in peers
+                 if p.venture == target.venture and p.metric == target.metric and p.day < close]
+    found = pooled_fit(seen, target.exposure, exposures)
     if found is None:
         return None
-    judged = verdict(found, target.good_direction)
+    judged = pooled_verdict(found, target.good_direction)
     return Outcome(
         metric=target.metric, before=before, after=after, delta=_r(after - before), delta_pct=_r(found.effect),
         good_direction=target.good_direction, expected_direction=target.expected_direction,
         success=judged == "worked", window_days=target.window, effect=_r(found.effect), effect_low=_r(found.low),
         effect_high=_r(found.high), baseline=_r(found.baseline), verdict=judged, credit=round(found.credit, 4),
+        pooled=found.pooled,
     )
 
 
@@ -116,6 +121,7 @@ class DecisionLike(Protocol):
     venture: str
     agent: str
     kind: str
+    params: dict[str, Any]
     expected: dict[str, Any]
     state: str
     executed_day: int | None
@@ -133,7 +139,15 @@ def measurable(org: Org, d: DecisionLike) -> Measurable | None:
     if metric is None:
         return None
     return Measurable(d.id, d.venture, d.agent, metric.name, metric.direction, d.expected.get("direction"),
-                      d.executed_day, org.effect_window_days(d.kind))
+                      d.executed_day, org.effect_window_days(d.kind), option_key(org, d.kind, d.params))
+
+
+def option_key(org: Org, kind_id: str, params: Mapping[str, Any]) -> str:
+    """`campaign.launch channel=seo`: the kind and the values of its choice parameters (what repeats)."""
+    kind = org.kind(kind_id)
+    choices = sorted(name for name, spec in kind.params.items() if spec.choices) if kind is not None else []
+    values = [f"{name}={str(params.get(name, '')).strip().lower()}" for name in choices]
+    return " ".join([kind_id, *values])
 
 
 def peers_by_metric(org: Org, decisions: Iterable[DecisionLike]) -> dict[tuple[str, str], list[Measurable]]:

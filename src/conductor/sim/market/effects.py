@@ -18,11 +18,11 @@ from typing import Any
 
 # Bounds of each driver's saturated sum (log or logit units): (most negative, most positive).
 DRIVER_CAPS: dict[str, tuple[float, float]] = {
-    "demand": (-0.7, 1.2),
-    "activation": (-1.2, 1.5),
-    "conversion": (-0.8, 1.0),
+    "demand": (-0.9, 1.6),
+    "activation": (-1.5, 2.0),
+    "conversion": (-1.0, 1.2),
     "churn": (-1.0, 1.0),
-    "load": (-1.5, 1.5),
+    "load": (-2.0, 2.0),
     "arpu": (-0.5, 0.5),
     "shock": (0.0, 0.5),
 }

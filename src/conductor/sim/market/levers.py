@@ -29,15 +29,16 @@ if TYPE_CHECKING:
 
 MAX_MONEY = 10_000_000.0
 MAX_HOURS = 400.0
-OFFER_DAYS = 30
 # The share of revenue each discount segment stands for: what a discount to it costs in ARPU while it runs.
 SEGMENT_REVENUE: dict[str, float] = {"new": 0.12, "annual": 0.3, "churn_risk": 0.1, "nonprofit": 0.03}
 SHOCK_DAYS = 7
 STAGE_DEMAND: dict[str, float] = {"idea": 0.9, "mvp": 0.95, "launch": 1.0, "growth": 1.04, "scale": 1.08}
 # Reference intensities: the size at which an option has exactly its drawn effect.
-CAMPAIGN_REF, SUPPORT_REF_HOURS, DISCOUNT_REF, ALLOCATE_REF, EFFORT_REF = 1000.0, 20.0, 20.0, 5000.0, 5
+CAMPAIGN_REF, SUPPORT_REF_HOURS, DISCOUNT_REF, ALLOCATE_REF, EFFORT_REF = 500.0, 20.0, 20.0, 2000.0, 5
 # Each running effect of the same option makes the next one this much weaker (1 / (1 + k * REPEAT_DECAY)).
 REPEAT_DECAY = 0.12
+RAMP = 2  # days from first showing to full strength
+TAIL = 1.5  # half-life in days of an effect's fade once its duration is over
 
 CHANNEL_WORDS: tuple[tuple[str, str], ...] = (
     ("seo", "seo"), ("search", "seo"), ("organic", "seo"), ("ads", "ads"), ("ad", "ads"), ("paid", "ads"),
@@ -77,14 +78,16 @@ def _scale(amount: float, ref: float, unit: float) -> float:
 
 
 def _option_effect(m: Market, lever: str, option: str, size: float, did: int, *, driver: str | None = None,
-                   hold: float, half_life: float, extra_delay: int = 0, ramp: int = 2, sign: float = 1.0) -> None:
+                   hold: float | None = None, extra_delay: int = 0, sign: float = 1.0) -> None:
+    """The option's hidden effect, scaled by `size`, after its hidden delay, for its hidden duration
+    (or `hold` days if shorter: a campaign booked for a week stops after a week)."""
     spec = OPTION_LEVERS[lever]
     value = m.params.effects[lever][option] * sign
     running = sum(1 for e in m.effects if e.option == f"{lever}:{option}" and e.profile(m.day + 1) > 0.5)
     magnitude = value * size / (1.0 + REPEAT_DECAY * running)
-    delay = m.params.delays[lever][option] + extra_delay
-    m.add(driver or spec.driver, magnitude, did, delay=delay, ramp=ramp, hold=hold, half_life=half_life,
-          option=f"{lever}:{option}")
+    duration = m.params.durations[lever][option]
+    m.add(driver or spec.driver, magnitude, did, delay=m.params.delays[lever][option] + extra_delay, ramp=RAMP,
+          hold=min(duration, hold) if hold is not None else duration, half_life=TAIL, option=f"{lever}:{option}")
 
 
 def campaign(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
@@ -96,7 +99,7 @@ def campaign(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
         return refuse("campaign needs a non-negative budget in USD")
     budget = min(budget, MAX_MONEY)
     days = effort(args.get("days"), 14, 90)
-    _option_effect(m, "campaign", channel, _scale(budget, CAMPAIGN_REF, 400.0), did, hold=days, half_life=4.0)
+    _option_effect(m, "campaign", channel, _scale(budget, CAMPAIGN_REF, 200.0), did, hold=days)
     return accept(f"campaign on {channel} scheduled for {days} days at ${budget:,.0f}")
 
 
@@ -104,7 +107,7 @@ def content(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     raw = text(args.get("channel"))
     channel = match(raw, PUBLISH_CHANNELS, (("mail", "newsletter"), ("post", "blog"), ("youtube", "video"),
                                              ("twitter", "social"), ("linkedin", "social"))) or "blog"
-    _option_effect(m, "content", channel, 1.0, did, hold=10, half_life=8.0)
+    _option_effect(m, "content", channel, 1.0, did)
     topic = text(args.get("topic"))[:40] or "a new piece"
     return accept(f"published {topic} on the {channel}")
 
@@ -112,8 +115,7 @@ def content(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
 def feature(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     area = match(args.get("area"), AREAS, AREA_WORDS) or keyword(text(args.get("feature")), AREA_WORDS) or "core"
     work = effort(args.get("effort_days"), 5, 60)
-    _option_effect(m, "feature", area, _scale(work, EFFORT_REF, 2.0), did, hold=math.inf,
-                   half_life=m.params.feature_half_life, extra_delay=work // 2, ramp=3)
+    _option_effect(m, "feature", area, _scale(work, EFFORT_REF, 2.0), did, extra_delay=min(3, work // 4))
     return accept(f"feature in {area} ships in about {work} days")
 
 
@@ -125,11 +127,11 @@ def discount(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     segment = match(args.get("segment"), SEGMENTS, (("risk", "churn_risk"), ("year", "annual"))) or "new"
     if percent == 0:
         return accept(f"no discount for {segment} customers")
-    _option_effect(m, "discount", segment, _scale(percent, DISCOUNT_REF, 10.0), did, hold=OFFER_DAYS,
-                   half_life=3.0)
+    _option_effect(m, "discount", segment, _scale(percent, DISCOUNT_REF, 10.0), did)
     # The price of a discount: the segment's customers pay less while it runs (a newer offer replaces it).
-    m.offers[segment] = (percent, m.day + 1, m.day + 1 + OFFER_DAYS)
-    return accept(f"{percent:g}% discount offered to {segment} customers for {OFFER_DAYS} days")
+    days = m.params.delays["discount"][segment] + RAMP + m.params.durations["discount"][segment]
+    m.offers[segment] = (percent, m.day + 1, m.day + 1 + days)
+    return accept(f"{percent:g}% discount offered to {segment} customers for {days} days")
 
 
 def support(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
@@ -138,14 +140,15 @@ def support(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     if hours is not None and hours < 0:
         return refuse("support hours must be a non-negative number")
     hours = min(hours if hours is not None else 4.0, MAX_HOURS)
-    _option_effect(m, "support", action, _scale(hours, SUPPORT_REF_HOURS, 5.0), did, hold=21, half_life=10.0)
+    _option_effect(m, "support", action, _scale(hours, SUPPORT_REF_HOURS, 5.0), did)
     return accept(f"{hours:g} support hours into {action.replace('_', ' ')}")
 
 
 def _single(m: Market, lever: str, work: int, did: int, *, scale: float = 1.0, extra_delay: int = 0) -> None:
     driver = "activation" if lever == "onboarding" else "churn"
     m.add(driver, m.params.single[lever] * _scale(work, EFFORT_REF, 2.0) * scale, did,
-          delay=1 + work // 2 + extra_delay, ramp=3, hold=math.inf, half_life=m.params.feature_half_life)
+          delay=m.params.delays[lever][""] + min(3, work // 4) + extra_delay, ramp=RAMP,
+          hold=m.params.durations[lever][""], half_life=TAIL)
 
 
 def onboarding(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
@@ -201,17 +204,17 @@ def stage(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     return accept(f"venture moved to {chosen}")
 
 
-def _budget(m: Market, target: str, amount: float, did: int, *, hold: float, extra_delay: int = 0) -> None:
+def _budget(m: Market, target: str, amount: float, did: int, *, extra_delay: int = 0) -> None:
     """Money into a target: a budget area, a channel, a product area, onboarding or reliability."""
-    size = _scale(amount, ALLOCATE_REF, 2000.0)
+    size = _scale(amount, ALLOCATE_REF, 800.0)
     if target in BUDGET_AREAS:
         sign = -1.0 if BUDGET_DRIVERS[target] == "load" else 1.0
-        _option_effect(m, "allocate", target, size, did, driver=BUDGET_DRIVERS[target], hold=hold, half_life=10.0,
-                       extra_delay=extra_delay, sign=sign)
+        _option_effect(m, "allocate", target, size, did, driver=BUDGET_DRIVERS[target], extra_delay=extra_delay,
+                       sign=sign)
     elif target in CHANNELS:
-        _option_effect(m, "campaign", target, size, did, hold=hold, half_life=4.0, extra_delay=extra_delay)
+        _option_effect(m, "campaign", target, size, did, extra_delay=extra_delay)
     elif target in AREAS:
-        _option_effect(m, "feature", target, size, did, hold=hold, half_life=30.0, extra_delay=extra_delay)
+        _option_effect(m, "feature", target, size, did, extra_delay=extra_delay)
     else:  # onboarding or reliability
         _single(m, target, EFFORT_REF, did, scale=size, extra_delay=extra_delay)
 
@@ -224,8 +227,8 @@ def allocate(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     amount = number(args.get("amount"))
     if amount is None or amount < 0:
         return refuse("allocate needs a non-negative amount in USD")
-    _budget(m, area, min(amount, MAX_MONEY), did, hold=30)
-    return accept(f"${min(amount, MAX_MONEY):,.0f} allocated to {area} over the next 30 days")
+    _budget(m, area, min(amount, MAX_MONEY), did)
+    return accept(f"${min(amount, MAX_MONEY):,.0f} allocated to {area}")
 
 
 def hire(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
@@ -235,8 +238,8 @@ def hire(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     weekly = min(weekly, MAX_MONEY)
     skill = text(args.get("skill"))
     target = keyword(skill, HIRE_WORDS) or "product"
-    # A contractor is engaged for four weeks and needs about a week to become useful.
-    _budget(m, target, weekly * 4.0, did, hold=28, extra_delay=5)
+    # A contractor is engaged for four weeks and needs a couple of days to become useful.
+    _budget(m, target, weekly * 4.0, did, extra_delay=2)
     return accept(f"contractor for {skill[:40] or 'general work'} engaged for 4 weeks ({target})")
 
 

@@ -6,7 +6,9 @@ drawn per venture: a few options help a lot, some do little, some hurt. What an 
 **studio-wide latent trait** (drawn from the studio's seed and shared by every venture the seed puts on that
 trait: ventures of a similar kind, whose customers answer the same way) and the venture's own part, so a
 lesson learned in one venture transfers to the ventures that share its trait and misleads in the others. Each
-option also has its own delay before it shows and how long it lasts.
+option also has its own delay before it shows and how long it lasts: every decision is a temporary push on a
+flow (sign-ups, activation, conversion, churn, tickets), and what lasts is what the flows add up to in the
+stocks (paying customers, and so MRR).
 
 Nothing here is ever shown to an agent, a synthesis, a brief or the control room: only the market reads it,
 and the evaluation (`conductor.eval`) reads it to play the oracle and to replay decisions for ground truth.
@@ -43,7 +45,8 @@ class LeverSpec:
 
     `center` and `spread` are in the driver's units (log of demand, logit of activation, log of ticket load,
     log of conversion) at the lever's reference intensity; effects are clipped to [`lo`, `hi`]. Delays are
-    drawn per option in [`delay_lo`, `delay_hi`] days. `good_sign` is +1 when pushing the driver up helps the
+    drawn per option in [`delay_lo`, `delay_hi`] days,
+    and how long an effect holds in [`dur_lo`, `dur_hi`] days. `good_sign` is +1 when pushing the driver up helps the
     business and -1 when pushing it down does (ticket load).
     """
 
@@ -56,30 +59,35 @@ class LeverSpec:
     hi: float
     delay_lo: int
     delay_hi: int
+    dur_lo: int
+    dur_hi: int
     good_sign: int = 1
 
 
 OPTION_LEVERS: dict[str, LeverSpec] = {
-    # Campaign at $1,000: from a channel whose audience ignores the product (and crowds out word of mouth)
+    # Campaign at $500: from a channel whose audience ignores the product (and crowds out word of mouth)
     # to one that lifts sign-ups by half.
-    "campaign": LeverSpec("channel", CHANNELS, "demand", 0.06, 0.22, -0.30, 0.55, 1, 9),
-    "content": LeverSpec("channel", PUBLISH_CHANNELS, "demand", 0.03, 0.12, -0.15, 0.30, 2, 8),
+    "campaign": LeverSpec("channel", CHANNELS, "demand", 0.05, 0.35, -0.40, 0.80, 0, 3, 7, 11),
+    "content": LeverSpec("channel", PUBLISH_CHANNELS, "demand", 0.03, 0.2, -0.25, 0.45, 0, 3, 7, 11),
     # A feature of 5 days' effort, in logit points of activation: the area customers stall in, or one they
     # never touch (and whose complexity gets in the way of the rest).
-    "feature": LeverSpec("area", AREAS, "activation", 0.05, 0.25, -0.30, 0.55, 3, 10),
+    "feature": LeverSpec("area", AREAS, "activation", 0.05, 0.35, -0.45, 0.80, 1, 4, 12, 16),
     # A 20 % discount, on conversion: the segment it wins over, or one it cheapens the product for.
-    "discount": LeverSpec("segment", SEGMENTS, "conversion", 0.02, 0.22, -0.30, 0.45, 1, 5),
+    "discount": LeverSpec("segment", SEGMENTS, "conversion", 0.02, 0.3, -0.40, 0.60, 0, 3, 12, 16),
     # 20 support hours, on the log of ticket load (down is good).
-    "support": LeverSpec("action", SUPPORT_ACTIONS, "load", -0.08, 0.22, -0.55, 0.25, 1, 6, good_sign=-1),
+    "support": LeverSpec("action", SUPPORT_ACTIONS, "load", -0.08, 0.35, -0.80, 0.40, 0, 3, 7, 11,
+                         good_sign=-1),
     # $5,000 allocated: each area pushes its own driver through the same scale.
-    "allocate": LeverSpec("area", BUDGET_AREAS, "mixed", 0.05, 0.16, -0.20, 0.40, 2, 9),
+    "allocate": LeverSpec("area", BUDGET_AREAS, "mixed", 0.05, 0.25, -0.30, 0.60, 0, 3, 12, 16),
 }
 # Levers whose effect is one number per venture (no option to choose): the work itself helps or not.
 SINGLE_LEVERS: dict[str, tuple[str, float, float, float, float]] = {
     # lever: (driver, center, spread, lo, hi)
-    "onboarding": ("activation", 0.12, 0.12, -0.10, 0.40),
-    "reliability": ("churn", -0.08, 0.08, -0.30, 0.06),
+    "onboarding": ("activation", 0.12, 0.2, -0.20, 0.60),
+    "reliability": ("churn", -0.10, 0.15, -0.50, 0.15),
 }
+SINGLE_DELAY = (1, 4)
+SINGLE_DURATION = (12, 16)
 # Which driver each budget area pushes (allocate, and contractors hired for that kind of work).
 BUDGET_DRIVERS: dict[str, str] = {
     "marketing": "demand", "product": "activation", "support": "load", "sales": "conversion"}
@@ -117,6 +125,7 @@ class MarketParams:
     trait: int
     effects: dict[str, dict[str, float]]
     delays: dict[str, dict[str, int]]
+    durations: dict[str, dict[str, int]]  # days an effect holds at full strength before it fades
     single: dict[str, float]  # onboarding / reliability effect
     price_elasticity: float
     trial_momentum: float  # new customers / churned customers at the start, minus 1
@@ -125,7 +134,6 @@ class MarketParams:
     signup_noise: float  # daily log noise of sign-ups
     churn_noise: float
     support_sensitivity: float  # how much a longer backlog raises churn
-    feature_half_life: float  # days for shipped work to lose half its effect (the market moves on)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,29 +166,32 @@ def draw_params(venture_id: str, seed: int, studio_seed: int = 0) -> MarketParam
     trait = rng.randrange(TRAITS)
     effects: dict[str, dict[str, float]] = {}
     delays: dict[str, dict[str, int]] = {}
+    durations: dict[str, dict[str, int]] = {}
     for lever, spec in OPTION_LEVERS.items():
-        effects[lever] = {}
-        delays[lever] = {}
+        effects[lever], delays[lever], durations[lever] = {}, {}, {}
         for option in spec.options:
             z = TRAIT_WEIGHT * traits.scores[trait][f"{lever}:{option}"] + OWN_WEIGHT * rng.gauss(0.0, 1.0)
             effects[lever][option] = round(_clip(spec.center + spec.spread * z, spec.lo, spec.hi), 4)
             delays[lever][option] = rng.randint(spec.delay_lo, spec.delay_hi)
+            durations[lever][option] = rng.randint(spec.dur_lo, spec.dur_hi)
     single = {lever: round(_clip(center + spread * rng.gauss(0.0, 1.0), lo, hi), 4)
               for lever, (_, center, spread, lo, hi) in SINGLE_LEVERS.items()}
+    for lever in SINGLE_LEVERS:
+        delays[lever] = {"": rng.randint(*SINGLE_DELAY)}
+        durations[lever] = {"": rng.randint(*SINGLE_DURATION)}
     raw_weekday = [1.12, 1.1, 1.06, 1.02, 0.95, 0.72, 0.78]
     jitter = [w * rng.uniform(0.92, 1.08) for w in raw_weekday]
     mean = sum(jitter) / len(jitter)
     elasticity = _clip(traits.elasticity[trait] * rng.uniform(0.8, 1.2), 0.2, 3.2)
     return MarketParams(
         venture_id=str(venture_id), seed=seed, studio_seed=traits.studio_seed, trait=trait,
-        effects=effects, delays=delays, single=single, price_elasticity=round(elasticity, 4),
+        effects=effects, delays=delays, durations=durations, single=single, price_elasticity=round(elasticity, 4),
         trial_momentum=round(rng.uniform(0.15, 0.5), 4),
         organic_growth=round(rng.uniform(-0.0008, 0.0015), 6),
         weekday=tuple(round(w / mean, 4) for w in jitter),
-        signup_noise=round(rng.uniform(0.12, 0.2), 4),
-        churn_noise=round(rng.uniform(0.08, 0.15), 4),
+        signup_noise=round(rng.uniform(0.06, 0.1), 4),
+        churn_noise=round(rng.uniform(0.05, 0.09), 4),
         support_sensitivity=round(rng.uniform(0.1, 0.3), 4),
-        feature_half_life=round(rng.uniform(60.0, 150.0), 1),
     )
 
 

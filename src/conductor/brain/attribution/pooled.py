@@ -1,0 +1,207 @@
+"""Credit shared by option: one joint fit of a metric's recent history on what was running each day.
+
+A busy organization runs many decisions on one metric at once (a campaign a day, each lasting two weeks), and
+the excess over a forecast cannot be split among a dozen overlapping windows one decision at a time: every
+estimate would be noise. A business splits it the way a marketing-mix model does: the metric's log (or raw
+value, for a metric that touches zero) over the last `HISTORY_DAYS` days up to the day the target's window
+closes is fitted jointly on
+
+* a level, and the linear trend of the metric's own history before the decision (the forecast a business
+  would extrapolate; fitted on the days before the target executed, so the decision's own effect cannot bend
+  it),
+* weekday factors (once there are two weeks of data),
+* and, for each **option** (a decision kind with its choice parameters: `campaign.launch channel=seo`), the
+  number of its decisions whose effect window covers that day,
+
+so repeats of one option pool their evidence while different options and overlapping windows share the
+credit. A decision's measured effect is its option's coefficient (the relative lift one such decision
+brings while its window runs), with the coefficient's 95 % interval from the fit. Only days up to the close
+and decisions executed before it are read, so the engine (when the window closes) and a later recomputation
+from the events give the same number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+HISTORY_DAYS = 56
+WEEKDAY_MIN_DAYS = 14
+TREND_MIN_DAYS = 5
+MIN_DAYS_BEFORE = 7  # days observed before the target executed: fewer, and the verdict is "unclear"
+RIDGE = 0.5  # on option coefficients, in day units: an option seen for a day or two is shrunk toward 0
+Z95 = 1.96
+TINY = 1e-9
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A decision as the fit sees it: its option, and the days its window covers (day, day + window]."""
+
+    id: int
+    option: str
+    day: int
+    window: int
+
+    @property
+    def end(self) -> int:
+        return self.day + self.window
+
+
+@dataclass(frozen=True)
+class PooledFit:
+    effect: float  # relative lift per running decision of the target's option
+    low: float
+    high: float
+    se: float
+    baseline: float  # the fit without any option, mean over the target's window, in the metric's units
+    credit: float  # the target's share of the fitted excess over its window
+    days_before: int  # observed days before the target executed
+    pooled: int  # decisions of the target's option in the fit (itself included)
+
+    @property
+    def enough_history(self) -> bool:
+        return self.days_before >= MIN_DAYS_BEFORE
+
+
+def _design(days: list[int], close: int, options: list[str], exposures: Sequence[Exposure], weekday: bool,
+            trend: bool) -> np.ndarray:
+    cols = [np.ones(len(days))]
+    if trend:
+        cols.append((np.array(days, dtype=float) - close) / HISTORY_DAYS)
+    if weekday:
+        dow = np.array([d % 7 for d in days])
+        cols += [(dow == k).astype(float) for k in range(1, 7)]
+    day_arr = np.array(days)
+    for option in options:
+        x = np.zeros(len(days))
+        for e in exposures:
+            if e.option == option:
+                x += (day_arr > e.day) & (day_arr <= e.end)
+        cols.append(x)
+    return np.column_stack(cols)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, base_cols: int, prior: tuple[int, float, float] | None = None
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(coefficients, inverse of the penalised normal matrix) of a ridge fit that leaves the base unpenalised.
+
+    `prior` (column, mean, weight) pulls one coefficient toward a value known from elsewhere.
+    """
+    penalty = np.zeros(x.shape[1])
+    penalty[base_cols:] = RIDGE
+    target = np.zeros(x.shape[1])
+    if prior is not None:
+        column, mean, weight = prior
+        penalty[column] += weight
+        target[column] = mean * weight
+    try:
+        a_inv = np.linalg.inv(x.T @ x + np.diag(penalty))
+    except np.linalg.LinAlgError:
+        return None
+    return a_inv @ (x.T @ y + target), a_inv
+
+
+def _history_trend(days: list[int], y: np.ndarray, target: Exposure, close: int, options: list[str],
+                   running: Sequence[Exposure]) -> tuple[float, float] | None:
+    """(trend coefficient, its variance) from the metric's own history before the target executed, with what
+    was running then accounted for; None when that history is too short to say."""
+    before = [i for i, d in enumerate(days) if d <= target.day]
+    if len(before) < TREND_MIN_DAYS:
+        return None
+    pre_days = [days[i] for i in before]
+    weekday = len(pre_days) >= WEEKDAY_MIN_DAYS
+    x = _design(pre_days, close, options, running, weekday, trend=True)
+    fit = _ridge(x, y[before], 2 + (6 if weekday else 0))
+    if fit is None:
+        return None
+    beta, a_inv = fit
+    resid = y[before] - x @ beta
+    dof = max(1, len(before) - x.shape[1])
+    sigma2 = float(resid @ resid) / dof * _autocorrelation_inflation(resid)
+    return float(beta[1]), max(sigma2 * float((a_inv @ (x.T @ x) @ a_inv)[1, 1]), TINY)
+
+
+def _autocorrelation_inflation(resid: np.ndarray, lags: int = 7) -> float:
+    """How much autocorrelated residuals widen the interval: 1 + 2 sum (1 - l/(L+1)) r_l over a week of lags
+    (a Bartlett-weighted long-run variance): days that move together are fewer observations than they look."""
+    n = len(resid)
+    den = float(resid @ resid)
+    if n < 2 * lags or den <= TINY:
+        return 1.0
+    total = 1.0
+    for lag in range(1, lags + 1):
+        r = float(resid[lag:] @ resid[:-lag]) / den
+        total += 2.0 * (1.0 - lag / (lags + 1)) * r
+    return min(10.0, max(1.0, total))
+
+
+def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Exposure]) -> PooledFit | None:
+    """The target's option effect from the series up to its window's close; None without usable data."""
+    close = target.end
+    days = sorted(d for d in series if close - HISTORY_DAYS < d <= close)
+    if not any(target.day < d <= close for d in days) or len(days) < 4:
+        return None
+    start = days[0]
+    running = [e for e in (target, *(p for p in peers if p.id != target.id)) if e.day < close and e.end > start]
+    options = sorted({e.option for e in running}, key=lambda o: (o != target.option, o))
+    values = np.array([float(series[d]) for d in days])
+    log_space = bool(np.all(values > 0))
+    scale = float(np.mean(np.abs(values))) or 1.0
+    y = np.log(values) if log_space else values / scale
+    weekday = len(days) >= WEEKDAY_MIN_DAYS
+    x = _design(days, close, options, running, weekday, trend=True)
+    base_cols = 2 + (6 if weekday else 0)
+    # The trend is the metric's own: what its history before the decision says, unless the whole period
+    # clearly says otherwise (a prior on the trend, as strong as that history is precise). Without it the
+    # decision's own effect, at the end of the period, would bend the trend and hide itself.
+    history = _history_trend(days, y, target, close, options, running)
+    prior = None
+    if history is not None:
+        rough = np.linalg.lstsq(x, y, rcond=None)[0]
+        noise = float(np.mean((y - x @ rough) ** 2)) or TINY
+        prior = (1, history[0], noise / history[1])
+    fit = _ridge(x, y, base_cols, prior)
+    if fit is None:
+        return None
+    beta, a_inv = fit
+    resid = y - x @ beta
+    dof = len(days) - min(x.shape[1], len(days) - 1)
+    sigma2 = float(resid @ resid) / max(dof, 1) * _autocorrelation_inflation(resid)
+    cov = sigma2 * (a_inv @ (x.T @ x) @ a_inv)
+    k = base_cols  # the target's option is the first option column
+    window = [i for i, d in enumerate(days) if target.day < d <= close]
+    var = max(float(cov[k, k]), 0.0)
+    if prior is not None and history is not None:
+        # The trend borrowed from history is uncertain too: how far the target moves with it, times its variance.
+        var += (float(a_inv[k, 1]) * prior[2]) ** 2 * history[1]
+    coef, se = float(beta[k]), math.sqrt(var)
+    base_only = x[window, :base_cols] @ beta[:base_cols]
+    baseline = float(np.mean(np.exp(base_only))) if log_space else float(np.mean(base_only)) * scale
+    level = 1.0 if log_space else (float(np.mean(base_only)) or 1.0)
+    excess = np.abs(x[window, base_cols:] * beta[base_cols:]).sum(axis=0)
+    per_decision = excess[0] / max(1.0, float(x[window, k].sum()) / len(window))
+    credit = float(per_decision / excess.sum()) if excess.sum() > TINY else 1.0
+    effect = coef / level if not log_space else math.expm1(coef)
+    half = Z95 * se / (1.0 if log_space else abs(level))
+    low, high = (math.expm1(coef - Z95 * se), math.expm1(coef + Z95 * se)) if log_space else (effect - half,
+                                                                                            effect + half)
+    pooled = sum(1 for e in running if e.option == target.option)
+    days_before = sum(1 for d in days if d <= target.day)
+    return PooledFit(effect=effect, low=low, high=high, se=se, baseline=baseline, credit=min(1.0, credit),
+                     days_before=days_before, pooled=pooled)
+
+
+def pooled_verdict(fit: PooledFit, good_direction: str) -> str:
+    """"worked" / "failed" when the 95 % interval lies wholly on the good / bad side of 0, else "unclear"."""
+    if not fit.enough_history:
+        return "unclear"
+    up = good_direction != "down"
+    if (fit.low > 0 and up) or (fit.high < 0 and not up):
+        return "worked"
+    if (fit.high < 0 and up) or (fit.low > 0 and not up):
+        return "failed"
+    return "unclear"
