@@ -433,8 +433,9 @@ def test_the_model_package_is_what_the_hygiene_test_covers() -> None:
 def test_sim_model_reads_nothing_but_its_messages(name: str) -> None:
     source = (SIM / name).read_text(encoding="utf-8")
     for forbidden in ("conductor.store", "conductor.sim.market", "sqlite", "os.environ", "open(", "getenv",
-                      "import os", "pathlib", "import time", "datetime", "global "):
+                      "import os", "pathlib", "import time", "datetime"):
         assert forbidden not in source, f"{name} mentions {forbidden}"
+    assert not re.search(r"^\s*global\s", source, re.MULTILINE), f"{name} writes a global"
     if name.startswith("model/"):
         imports = re.findall(r"^\s*(?:from|import) (\S+)", source, re.MULTILINE)
         outside = {i for i in imports if not i.startswith("conductor.sim.model.")}
