@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour
 from conductor.sim.model.prompt import Kind
@@ -53,6 +52,7 @@ _POSITIVE = (
 _LEXICON = re.compile(rf"\b(?:(?P<neg>{_NEGATIVE})|(?P<pos>{_POSITIVE}))\b", re.I)
 _NEGATOR = re.compile(r"(?:\b(?:not|no|never|without|hardly|barely)|n't)\s+(?:[\w-]+\s+){0,2}$", re.I)
 _PLAIN_NEGATORS = {"don't", "do not", "never"}  # alone, they are an instruction not to do something
+_PLAIN_NEGATOR = re.compile(r"\b(?:don't|do not|never)\b", re.I)
 _IMPERATIVE_STOP = re.compile(r"^\W*(?:and\s+|then\s+)?(?:drop|cut|skip|quit|pause|scrap|end)\b", re.I)
 _RATIO = re.compile(
     r"(\d+)\s+(?:out\s+)?of\s+(?:the\s+)?(\d+)(?![\d.%])[^.;]{0,60}?\b(?:right (?:way|direction)|worked|succeeded|"
@@ -74,12 +74,16 @@ _UP_SET = set(_UP_WORDS.split("|")) | {"increase", "increased", "rise", "gain", 
 _DIRECTION_WORD = re.compile(rf"\b(?:(?P<up>{_UP_WORDS})|(?P<down>{_DOWN_WORDS}))\b", re.I)
 _LOWER_IS_BETTER = re.compile(r"churn|backlog|cost|latency|error|refund|bug|incident|complaint|ticket", re.I)
 
+_NUM = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
 _COUNT = re.compile(
-    r"\b(?:over|across|in|from|after)\s+(\d+|\w+)\s+(?:\w+\s+)?(?:decisions?|tries|attempts|times|runs|launches|"
+    rf"\b(?:over|across|in|from|after)\s+{_NUM}\s+(?:\w+\s+)?(?:decisions?|tries|attempts|times|runs|launches|"
     r"outcomes|cases|experiments|rounds|offers|releases)\b|\b(\d+)\s+(?:out\s+)?of\s+(?:the\s+)?(\d+)(?![\d.%])"
-    r"|\b(\d+|\w+)\s+(?:decisions|tries|attempts|times|runs|experiments)\b|\b(once|twice)\b",
+    rf"|\b{_NUM}\s+(?:decisions|tries|attempts|times|runs|experiments)\b|\b(once|twice)\b",
     re.I,
 )
+_COUNTABLE = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|once|twice)\b",
+                        re.I)
+_MOVABLE = re.compile(r"\d|flat|unchanged|no change|did(?: not|n't) move|steady", re.I)
 _NUMBER_WORDS = {"one": 1, "once": 1, "two": 2, "twice": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 
@@ -90,8 +94,20 @@ _FILLER = {"the", "a", "an", "our", "its", "their", "this", "that", "via", "thro
            "set", "of", "in", "at", "is", "was", "=", "as"}
 
 
-@lru_cache(maxsize=4096)
+_STEMS: dict[str, str] = {}
+
+
 def stem(word: str) -> str:
+    """A crude English stem, remembered (the same few hundred words recur in every prompt)."""
+    known = _STEMS.get(word)
+    if known is None:
+        if len(_STEMS) > 50_000:
+            _STEMS.clear()
+        known = _STEMS[word] = _stem(word)
+    return known
+
+
+def _stem(word: str) -> str:
     """A crude English stem: launches/launching/launched -> launch, features -> featur, dependencies -> dependency."""
     w = word.lower().replace("-", "_")
     if w.endswith("ies") and len(w) > 4:
@@ -137,10 +153,16 @@ class Vocabulary:
     options: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
     option_pairs: dict[tuple[str, str], list[tuple[str, str, str]]] = field(default_factory=dict)
     param_names: dict[str, set[str]] = field(default_factory=dict)  # stem -> kinds with that parameter
+    key: tuple = ()  # what the vocabulary was built from: equal keys read every text the same way
 
     @classmethod
     def build(cls, kinds: list[Kind], metrics: dict[str, bool] | None = None, default_metric: str = "") -> Vocabulary:
         vocab = cls(kinds, dict(metrics or {}), default_metric)
+        vocab.key = (
+            tuple((k.id, tuple((p.name, tuple(p.choices or ())) for p in k.params)) for k in kinds),
+            tuple(sorted(vocab.metrics.items())),
+            default_metric,
+        )
         words: dict[str, set[str]] = {}
         for kind in kinds:
             vocab.ids.add(kind.id)
@@ -196,7 +218,8 @@ def _narrow(targets: list[tuple[str, str, str]], stems: list[str], i: int, vocab
 def _scan(clause: str, vocab: Vocabulary) -> _Scan:
     scan = _Scan()
     tokens = [(m.group(0).lower(), m.start()) for m in _TOKEN.finditer(clause)]
-    stems = [stem(t) for t, _ in tokens]
+    cache = _STEMS
+    stems = [cache.get(t) or stem(t) for t, _ in tokens]
     skip = False
     for i, (low, pos) in enumerate(tokens):
         if skip:
@@ -238,7 +261,7 @@ def _attach(pos: int, owners: set[str], scan: _Scan, carried: str | None) -> tup
 
 def _change(text: str) -> tuple[int, float] | None:
     """(position, signed relative change) of the first movement a text states: +2.1%, down 4 percent, flat."""
-    m = _CHANGE.search(text)
+    m = _CHANGE.search(text) if _MOVABLE.search(text) else None
     if m is None:
         return None
     if m.group("flat"):
@@ -284,7 +307,7 @@ def lexicon_polarity(text: str) -> int:
         total += sign
     if _IMPERATIVE_STOP.search(text):
         total -= 1
-    if total == 0 and any(re.search(rf"\b{w}\b", text, re.I) for w in _PLAIN_NEGATORS):
+    if total == 0 and _PLAIN_NEGATOR.search(text):
         return -1
     return (total > 0) - (total < 0)
 
@@ -303,6 +326,8 @@ def _ratio_polarity(text: str) -> int:
 def count_of(text: str, behaviour: Behaviour = BEHAVIOUR) -> int:
     """How many decisions a statement rests on: "over 4 decisions", "3 of 4", "4 times", "twice"; 1 if unsaid."""
     best = 1
+    if not _COUNTABLE.search(text):
+        return best
     for m in _COUNT.finditer(text):
         raw = m.group(1) or m.group(3) or m.group(4) or m.group(5)
         if raw is None:
@@ -409,35 +434,68 @@ def _emit(out: list[Evidence], clause: str, scan: _Scan, vocab: Vocabulary, carr
 _KV = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s,;()\]}]+)")
 
 
-def _strength(line: str, clause: str, weight: float, behaviour: Behaviour) -> float:
-    moved = _change(clause) or _change(line)
-    effect = min(1.0, abs(moved[1]) / behaviour.big_effect) if moved else 0.0
-    return weight * count_of(line, behaviour) ** 0.5 * (1.0 + 0.5 * effect)
+def _clauses(line: str) -> list[str]:
+    if ";" in line or ". " in line or "? " in line or "! " in line or " but " in line or "while " in line \
+            or "whereas " in line or "however" in line:
+        return _CLAUSE.split(line)
+    return [line]
 
 
-def _read_line(line: str, vocab: Vocabulary, context: int, weight: float, source: str, know: Knowledge,
-               behaviour: Behaviour) -> list[Evidence]:
-    out: list[Evidence] = []
-    tag = tag_of(line)
-    if tag == 0:
-        return out
-    carried: str | None = None
-    for clause in _CLAUSE.split(line):
-        if not clause.strip() or clause.rstrip().endswith("?"):
-            continue
-        scan = _scan(clause, vocab)
-        sign = 0 if _UNCLEAR.search(clause) else tag if tag is not None else (
-            _ratio_polarity(clause) or lexicon_polarity(clause) or context
+def _sign(clause: str, scan: _Scan, vocab: Vocabulary, tag: int | None, context: int, behaviour: Behaviour) -> int:
+    if clause.rstrip().endswith("?") or _UNCLEAR.search(clause):
+        return 0
+    if tag is not None:
+        return tag
+    return (_ratio_polarity(clause) or lexicon_polarity(clause) or context
             or _numbers_polarity(clause, scan, vocab, behaviour))
+
+
+_Line = tuple[tuple[Evidence, ...], tuple[tuple[str, int, int], ...]]
+
+
+def _read_line(line: str, vocab: Vocabulary, context: int, weight: float, source: str,
+               behaviour: Behaviour) -> _Line:
+    """The evidence of one line, and (kind, sign, decisions) for each kind it spoke about."""
+    out: list[Evidence] = []
+    tallies: list[tuple[str, int, int]] = []
+    tag = tag_of(line) if "(" in line else None
+    if tag == 0:
+        return (), ()
+    carried: str | None = None
+    count = 0
+    for clause in _clauses(line):
+        scan = _scan(clause, vocab)
+        if not (scan.kinds or scan.options or "=" in clause):
+            continue
+        sign = _sign(clause, scan, vocab, tag, context, behaviour)
         if sign:
+            count = count or count_of(line, behaviour)
+            moved = _change(clause) or _change(line)
+            effect = min(1.0, abs(moved[1]) / behaviour.big_effect) if moved else 0.0
+            strength = weight * count**0.5 * (1.0 + 0.5 * effect)
             note = f"{source} says " + " ".join(clause.split())[:120]
-            strength = _strength(line, clause, weight, behaviour)
             for kind_id in _emit(out, clause, scan, vocab, carried, sign, strength, note, behaviour):
-                counts = know.tally.setdefault(kind_id, [0, 0])
-                counts[0 if sign > 0 else 1] += count_of(line, behaviour)
+                tallies.append((kind_id, sign, count))
         named = [k[1] for k in scan.kinds if k[1]]
         carried = named[-1] if named else carried
-    return out
+    return tuple(out), tuple(tallies)
+
+
+# The same brief reaches every agent of a venture many times a day, so lines are read once per vocabulary and
+# remembered. `_read_line` is a pure function of its arguments: the memo changes the cost, never the answer.
+_MEMO: dict[tuple, _Line] = {}
+_MEMO_LIMIT = 20_000
+
+
+def _read_line_once(line: str, vocab: Vocabulary, context: int, weight: float, source: str,
+                    behaviour: Behaviour) -> _Line:
+    key = (line, vocab.key, context, weight, source, behaviour)
+    found = _MEMO.get(key)
+    if found is None:
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        found = _MEMO[key] = _read_line(line, vocab, context, weight, source, behaviour)
+    return found
 
 
 def read(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0, source: str = "the brief",
@@ -455,7 +513,10 @@ def read(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0, 
             continue
         if skipping:
             continue
-        found += _read_line(line, vocab, context, weight, source, know, behaviour)
+        evidence, tallies = _read_line_once(line, vocab, context, weight, source, behaviour)
+        found += evidence
+        for kind_id, sign, count in tallies:
+            know.tally.setdefault(kind_id, [0, 0])[0 if sign > 0 else 1] += count
     for e in found:
         know.add(e)
     return found

@@ -201,7 +201,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
             _outcome(m, lessons, numbers)
     for key, values in numbers.items():
         lessons[key].hint = " ".join(f"{k}={_short_number(sorted(v)[len(v) // 2])}" for k, v in sorted(values.items()))
-    up = {name: way == "higher" for name, way in _DIRECTIONS.findall(prompt)}
+    up = {name: way == "higher" for name, way in _DIRECTIONS.findall(prompt.split("\n## ", 1)[0])}
     main = re.search(r"^Main metric: ([A-Za-z_][A-Za-z0-9_]*)", prompt, re.MULTILINE)
     judged = _judge(lessons, up, main.group(1) if main else None)
     worked = sorted((j for j in judged if j[1] == "worked"), key=lambda j: -j[0])[: B.max_lessons]
