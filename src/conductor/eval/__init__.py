@@ -1,0 +1,1 @@
+"""Evaluating the organisation: harnesses and the renderers they use (a paraphrased brief, for one)."""
