@@ -159,10 +159,13 @@ def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None) -
         n = len(lesson.judged())
         if n < B.lesson_min_decisions:
             continue
+        verdicts = [e["success"] for e in lesson.evidence if isinstance(e.get("success"), bool)]
         effect = lesson.effect(up) - B.lesson_worked_effect
         side = lesson.side()
         if side is not None and (side[1] if up.get(main or side[0], True) else -side[1]) < -B.side_cost:
             effect = min(effect, 0.0) - B.side_penalty
+        if effect >= 0 and not any(verdicts):
+            continue  # a positive effect that no decision was judged to have won: not a lesson yet
         judged.append((effect * n**0.5, "worked" if effect >= 0 else "failed", lesson))
     return judged
 
