@@ -60,12 +60,13 @@ class _Lesson:
     def judged(self) -> list[dict[str, Any]]:
         return [e for e in self.evidence if isinstance(e.get("delta"), int | float) or isinstance(e.get("success"), bool)]
 
-    def effect(self, up: dict[str, bool]) -> float:
-        """Mean effect in the good direction; "unclear" (success None) counts at a low weight."""
+    def effect(self, up: dict[str, bool], baseline: dict[str, float]) -> float:
+        """Mean effect in the good direction, above the baseline of its metric; "unclear" (success None)
+        counts at a low weight."""
         total = weight = 0.0
         for e in self.judged():
             delta = float(e["delta"]) if isinstance(e.get("delta"), int | float) else 0.0
-            good = delta if up.get(str(e.get("metric")), True) else -delta
+            good = (delta if up.get(str(e.get("metric")), True) else -delta) - baseline.get(str(e.get("metric")), 0.0)
             w = 1.0 if isinstance(e.get("success"), bool) else B.unclear_weight
             total, weight = total + w * good, weight + w
         return total / weight if weight else 0.0
@@ -150,9 +151,23 @@ def _outcome(m: re.Match[str], lessons: dict[str, _Lesson], numbers: dict[str, d
             numbers.setdefault(key, {}).setdefault(name, []).append(value)
 
 
-def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None) -> list[tuple[float, str, _Lesson]]:
+def _baseline(lessons: dict[str, _Lesson], up: dict[str, bool]) -> dict[str, float]:
+    """Per metric, the mean move the good way over every decision: what raw movements (the older outcome lines,
+    measured from the day a decision ran) show whatever was decided, the trend a lesson must beat."""
+    moves: dict[str, list[float]] = {}
+    for lesson in lessons.values():
+        for e in lesson.judged():
+            if isinstance(e.get("delta"), int | float) and e.get("metric"):
+                metric = str(e["metric"])
+                moves.setdefault(metric, []).append(float(e["delta"]) * (1 if up.get(metric, True) else -1))
+    return {metric: sum(v) / len(v) for metric, v in moves.items()}
+
+
+def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None,
+           baseline: dict[str, float]) -> list[tuple[float, str, _Lesson]]:
     """(score, section, lesson) for every lesson with enough decisions: worked when its mean effect the good way
-    is at least `lesson_worked_effect`; a lesson that cost the main metric failed, whatever its own metric did."""
+    (above `baseline`) is at least `lesson_worked_effect`; a lesson that cost the main metric failed, whatever its
+    own metric did."""
     judged = []
     for lesson in lessons.values():
         lesson.evidence = lesson.evidence[-B.lesson_recent :]
@@ -160,7 +175,7 @@ def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None) -
         if n < B.lesson_min_decisions:
             continue
         verdicts = [e["success"] for e in lesson.evidence if isinstance(e.get("success"), bool)]
-        effect = lesson.effect(up) - B.lesson_worked_effect
+        effect = lesson.effect(up, baseline) - B.lesson_worked_effect
         side = lesson.side()
         if side is not None and (side[1] if up.get(main or side[0], True) else -side[1]) < -B.side_cost:
             effect = min(effect, 0.0) - B.side_penalty
@@ -206,7 +221,9 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
         lessons[key].hint = " ".join(f"{k}={_short_number(sorted(v)[len(v) // 2])}" for k, v in sorted(values.items()))
     up = {name: way == "higher" for name, way in _DIRECTIONS.findall(prompt.split("\n## ", 1)[0])}
     main = re.search(r"^Main metric: ([A-Za-z_][A-Za-z0-9_]*)", prompt, re.MULTILINE)
-    judged = _judge(lessons, up, main.group(1) if main else None)
+    # Effects against a forecast are already net of the trend; raw movements are judged against the trend.
+    baseline = {} if "against forecast" in prompt else _baseline(lessons, up)
+    judged = _judge(lessons, up, main.group(1) if main else None, baseline)
     worked = sorted((j for j in judged if j[1] == "worked"), key=lambda j: -j[0])[: B.max_lessons]
     failed = sorted((j for j in judged if j[1] == "failed"), key=lambda j: j[0])[: B.max_lessons]
     strategy = ("Keep doing what moved the numbers (" + ", ".join(j[2].key for j in worked[:3]) + ")."
