@@ -419,14 +419,27 @@ def test_synthesis_turns_outcome_lines_into_lessons() -> None:
 # --- hygiene and litellm --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["model.py", "provider.py"])
+SIM = ROOT / "src" / "conductor" / "sim"
+MODEL_FILES = sorted(p.relative_to(SIM).as_posix() for p in (SIM / "model").glob("*.py"))
+STDLIB = {"__future__", "json", "random", "re", "zlib", "dataclasses", "typing", "functools"}
+
+
+def test_the_model_package_is_what_the_hygiene_test_covers() -> None:
+    assert not (SIM / "model.py").exists()
+    assert {"model/__init__.py", "model/reader.py", "model/wake.py", "model/synthesis.py"} <= set(MODEL_FILES)
+
+
+@pytest.mark.parametrize("name", [*MODEL_FILES, "provider.py"])
 def test_sim_model_reads_nothing_but_its_messages(name: str) -> None:
-    source = (ROOT / "src" / "conductor" / "sim" / name).read_text(encoding="utf-8")
-    for forbidden in ("conductor.store", "conductor.sim.market", "sqlite", "os.environ", "open(", "getenv"):
+    source = (SIM / name).read_text(encoding="utf-8")
+    for forbidden in ("conductor.store", "conductor.sim.market", "sqlite", "os.environ", "open(", "getenv",
+                      "import os", "pathlib", "import time", "datetime"):
         assert forbidden not in source, f"{name} mentions {forbidden}"
-    if name == "model.py":
-        imports = re.findall(r"^(?:from|import) (\S+)", source, re.MULTILINE)
-        assert set(imports) <= {"__future__", "json", "random", "re", "zlib", "dataclasses", "typing"}, imports
+    assert not re.search(r"^\s*global\s", source, re.MULTILINE), f"{name} writes a global"
+    if name.startswith("model/"):
+        imports = re.findall(r"^\s*(?:from|import) (\S+)", source, re.MULTILINE)
+        outside = {i for i in imports if not i.startswith("conductor.sim.model.")}
+        assert outside <= STDLIB, imports
 
 
 async def test_through_litellm_the_sim_provider_answers() -> None:

@@ -1,0 +1,53 @@
+"""The simulated model: a stand-in for a real LLM that reads only the messages it is given.
+
+It is deliberately blind: no database, no market, no files, no environment, no global state. Everything it
+knows comes from the prompt text (the same sections a real model reads), and its randomness is seeded by that
+text, so the same prompt always gets the same answer and a retry prompt (which appends messages) gets another.
+
+- wake-ups ("# Your role", `wake.py`): 0 to 2 decisions of the kinds offered, steered by what the brief,
+  platform insights, founder directives and outcome lines say worked or failed, read by `reader.py` as a
+  person would read them (any wording, not one template);
+- reviews ("# Review request", `review.py`): approve, or ask for a concrete revision;
+- syntheses ("# Synthesis request", `synthesis.py`): outcome lines become worked/failed lessons;
+- retries (last message "# Your previous answer could not be used"): answer validly this time.
+
+Imperfections on first attempts (`imperfect.py`) follow the profile (`profiles.py`); every other choice the
+model makes is a named probability of `behaviour.py`.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+from conductor.sim.model.imperfect import Flags, finish
+from conductor.sim.model.profiles import PROFILES, Profile, SimReply, parse_profile
+from conductor.sim.model.prompt import RETRY_MARK, content, original_prompt, prompt_kind
+from conductor.sim.model.review import review
+from conductor.sim.model.synthesis import synthesis
+from conductor.sim.model.wake import wake
+
+__all__ = ["PROFILES", "RETRY_MARK", "Profile", "SimReply", "parse_profile", "respond"]
+
+_ANSWER = {"Review request": review, "Synthesis request": synthesis, "Your role": wake}
+
+
+def respond(messages: list[dict], profile: Profile) -> SimReply:
+    """Answer one chat, deterministically from its text and the profile."""
+    contents = [content(m) for m in messages]
+    joined = "\n\x1e".join(contents)
+    seed = zlib.crc32(f"{profile.name}\x00{joined}".encode())
+    rng = random.Random(seed)
+    imp = random.Random(seed ^ 0x5BD1E995)
+    users = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "user"]
+    retry = bool(users) and users[-1].lstrip().startswith(RETRY_MARK)
+    prompt = original_prompt(users)
+    flags = Flags.draw(imp, profile, enabled=not retry)
+    answer = _ANSWER.get(prompt_kind(prompt) or "")
+    if answer is not None:
+        text = answer(prompt, rng, flags, imp)
+    else:
+        text = finish({"summary": "Nothing in the request called for a decision."}, rng, flags, imp, "wake")
+    completion = max(1, len(text) // 4)
+    latency = profile.latency_ms * (0.75 + 0.5 * rng.random()) + 2.0 * completion
+    return SimReply(text, max(1, len(joined) // 4), completion, round(latency, 1))

@@ -1,0 +1,94 @@
+"""What the simulated model does when it has a choice: every probability and size, named and explained.
+
+One frozen `Behaviour` holds them, so a reader can see why the model acts as it does and a test can change one
+number without patching code. `BEHAVIOUR` is the one instance `respond` uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    # -- how much each source of evidence counts (a lesson's strength is multiplied by its source's weight) --
+    brief_weight: float = 1.0  # the venture brief: this venture's own, synthesised lessons
+    insights_weight: float = 0.7  # platform insights: other ventures' lessons, a weaker guide here
+    directive_weight: float = 1.5  # a founder directive outweighs what the brief says
+    outcome_weight: float = 1.0  # an outcome of this agent's own recent decision
+    rejection_weight: float = 1.0  # the founder rejected exactly this option
+    loose_kind_weight: float = 0.5  # a kind named by one loose word ("discounts") is less certain than its id
+    loose_option_weight: float = 0.5  # an option named with no kind anywhere near it may belong to another kind
+    max_count: int = 16  # a lesson's count stops adding strength beyond this many decisions
+    big_effect: float = 0.10  # an effect this large (10%) makes a lesson half as strong again
+    noise_effect: float = 0.005  # a move smaller than half a percent says nothing either way
+
+    # -- exploiting what the prompt says worked --
+    exploit_best: float = 0.8  # chance to take the best-known option of a choice parameter (else explore)
+    exploit_number: float = 0.8  # chance to reuse a numeric value that worked (else draw a fresh one)
+    number_jitter: float = 0.15  # a reused number moves by up to this share, so neighbours get tried
+    exploit_text: float = 0.6  # chance to reuse a free-text value that worked
+    kind_gain: float = 1.5  # a kind's draw weight grows by this per unit of positive evidence
+    kind_penalty: float = 0.4  # and shrinks by this per unit of negative evidence
+    kind_floor: float = 0.15  # but a failed kind keeps this weight: evidence can be wrong
+    confidence: tuple[float, float] = (0.6, 0.9)  # the confidence of an ordinary decision
+    confidence_bonus: float = 0.05  # more confident when repeating what worked
+    revision_bonus: float = 0.04  # and when answering a reviewer's concrete feedback
+    confidence_cap: float = 0.92  # never certain
+
+    # -- how many new decisions per wake-up: chance of (none, at most one); the rest take two --
+    after_revision_extra: float = 0.2  # chance of one new decision beside a revision
+    when_content: tuple[float, float] = (0.5, 0.9)  # recent outcomes good, nothing pending, metric not slipping
+    when_slipping: tuple[float, float] = (0.08, 0.65)  # the owned metric is slipping: act more
+    otherwise: tuple[float, float] = (0.15, 0.8)  # everything else
+    trend_band: float = 0.02  # a metric within ±2% over the window is flat
+    hold_when_all_failed: float = 0.85  # chance to hold when every kind this agent may take is known to fail
+    record_min: int = 6  # decisions the brief must cover before its record changes how often the agent acts
+    record_poor: float = 0.5  # below this share of wins the record is poor: act less
+    record_poor_hold: float = 0.8  # chance to hold on a poor record with nothing proven
+    record_poor_proven: float = 0.5  # chance to try one proven kind on a poor record
+    record_good: float = 0.65  # at or above this share of wins the record is good: act more
+    record_good_act: float = 0.7  # chance to act once on a good record when the roll said none
+
+    # -- numbers --
+    spend_cap: float = 0.9  # an ordinary spend stays under this share of the founder's threshold
+    over_budget: tuple[float, float] = (1.2, 2.5)  # an over-budget decision spends this multiple of the threshold
+    low_confidence: tuple[float, float] = (0.2, 0.45)  # the confidence of an unsure decision
+    size_when_weak: tuple[float, float] = (0.02, 0.12)  # expected effect when the metric is not already rising
+    size_when_strong: tuple[float, float] = (0.02, 0.06)  # smaller when it is
+    strong_trend: float = 0.05  # a metric up more than 5% over the window is rising
+
+    # -- tasks and messages --
+    complete_named_task: float = 0.75  # chance to complete a task that names a kind just taken
+    complete_task: float = 0.55  # chance to complete any other task
+    delegate_manager: float = 0.35  # chance a manager delegates a task to a report
+    delegate_other: float = 0.1  # chance anyone else with reports does
+    ask_manager: float = 0.06  # chance an agent without reports asks its manager for a budget call
+    reply_message: float = 0.5  # chance to answer a message from the manager or a report
+    report_slipping: float = 0.3  # chance to tell the manager when the metric slips
+    report_otherwise: float = 0.12  # chance to send the manager a note otherwise
+
+    # -- reviews --
+    finance_spend_limit: float = 350.0  # a finance reviewer cuts spends above this on round one
+    finance_percent_limit: float = 25.0  # and discounts deeper than this
+    revise_feature: float = 0.3  # chance a feature gets sent back to be scoped down
+    revise_low_confidence: float = 0.5  # chance a decision under 0.6 confidence gets sent back
+    revise_any: float = 0.1  # chance any other decision gets generic feedback on round one
+    revise_later_round: float = 0.2  # chance a later round is still not convinced
+
+    # -- synthesis --
+    lesson_min_decisions: int = 2  # one decision is a question, not a lesson
+    lesson_recent: int = 8  # evidence kept per lesson: markets drift, old wins say little
+    lesson_worked_effect: float = 0.01  # a lesson worked when its mean effect, the good way, is at least 1%
+    unclear_weight: float = 0.3  # an "unclear" outcome counts with its effect at this weight, never as a win
+    side_cost: float = 0.01  # a lesson that cost the main metric more than a point on average failed
+    side_penalty: float = 0.2  # how far below zero such a lesson is pushed
+    max_lessons: int = 8  # lessons per section
+    platform_good: float = 0.6  # a venture's smoothed win rate at or above this: the pattern held there
+    platform_bad: float = 0.4  # at or below this: it failed there
+
+    # -- presentation --
+    fenced_json: float = 0.1  # chance to wrap an answer in a ```json fence, as chat models do
+
+
+BEHAVIOUR = Behaviour()

@@ -1,0 +1,161 @@
+"""What a wake-up prompt tells the agent: its role, metric and trend, the kinds it may take, what is waiting for
+it, and what the brief, insights, directives and outcomes say (read by `reader.py`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour
+from conductor.sim.model.prompt import (
+    KIND_ID,
+    Kind,
+    Policy,
+    bullets,
+    field_value,
+    num,
+    pairs,
+    parse_kind,
+    parse_policy,
+    sections,
+)
+from conductor.sim.model.reader import Knowledge, Vocabulary, polarity, read
+
+
+@dataclass
+class Wake:
+    role: str = ""
+    agent_id: str = ""
+    stage: str = ""
+    reports_to: str | None = None
+    reports: list[str] = field(default_factory=list)
+    metric: str = ""
+    up: bool = True
+    values: list[float] = field(default_factory=list)
+    kinds: list[Kind] = field(default_factory=list)
+    policy: Policy = field(default_factory=Policy)
+    tasks: list[tuple[int, str]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    outcomes: list[tuple[int | None, str]] = field(default_factory=list)
+    verdicts: list[tuple[int | None, str]] = field(default_factory=list)
+    revisions: list[tuple[int, str]] = field(default_factory=list)
+    know: Knowledge = field(default_factory=Knowledge)
+    outcome_balance: int = 0
+
+    def kind(self, kind_id: str) -> Kind | None:
+        return next((k for k in self.kinds if k.id == kind_id), None)
+
+    def record(self) -> tuple[int, int]:
+        """(decisions that worked, decisions measured) over what the prompt says about this agent's kinds."""
+        tallies = [self.know.tally.get(k.id, [0, 0]) for k in self.kinds]
+        return sum(t[0] for t in tallies), sum(t[0] + t[1] for t in tallies)
+
+
+_OTHER_METRICS = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) -?[\d,.]+")
+
+
+def _read_role(w: Wake, role: str) -> None:
+    w.role = field_value(role, "Role:")
+    w.agent_id = field_value(role, "Agent id:")
+    sm = re.search(r"stage: ([a-z]+)", role)
+    w.stage = sm.group(1) if sm else ""
+    boss = field_value(role, "You report to:")
+    w.reports_to = None if not boss or boss == "the founder" else boss
+    below = field_value(role, "Reporting to you:")
+    w.reports = [] if below in ("", "none") else [r.strip() for r in below.split(",") if r.strip()]
+
+
+def _read_metric(w: Wake, metric: str) -> dict[str, bool]:
+    """Reads the owned metric; returns every metric the prompt names, with its good direction where known."""
+    mm = re.search(r"You own `([^`]+)` \(([^)]*)\)", metric)
+    if mm:
+        w.metric = mm.group(1)
+        w.up = "lower is better" not in mm.group(2)
+    values = field_value(metric, "Recent daily values, oldest first:")
+    w.values = [v for v in (num(x) for x in values.split(", ")) if v is not None] if values else []
+    others = field_value(metric, "Other metrics of the venture today:")
+    names: dict[str, bool] = {m.group(1): not re.search(r"churn|backlog", m.group(1))
+                              for m in _OTHER_METRICS.finditer(others)}
+    if w.metric:
+        names[w.metric] = w.up
+    return names
+
+
+def _read_items(w: Wake, sec: dict[str, str]) -> None:
+    for text in bullets(sec.get("Tasks for you", "")):
+        tm = re.match(r"task #(\d+):\s*(.*)", text)
+        if tm:
+            w.tasks.append((int(tm.group(1)), tm.group(2)))
+    w.messages = bullets(sec.get("Messages for you", ""))
+    for name, target in (
+        ("Outcomes of your recent decisions", w.outcomes),
+        ("Founder verdicts on your escalations", w.verdicts),
+    ):
+        for text in bullets(sec.get(name, "")):
+            im = re.match(r"#(\d+)\s*(.*)", text)
+            target.append((int(im.group(1)), im.group(2)) if im else (None, text))
+    for text in bullets(sec.get("Returned for revision", "")):
+        rm = re.match(r"decision #(\d+)\s*(.*)", text)
+        if rm:
+            body = re.sub(r"\s*Answer with a revised decision that sets \"revises\": \d+\.\s*$", "", rm.group(2))
+            w.revisions.append((int(rm.group(1)), body))
+
+
+def _read_rejections(w: Wake, behaviour: Behaviour) -> None:
+    """A founder's rejection names the exact option not to repeat: the engine writes it as `key=value`."""
+    for vid, text in w.verdicts:
+        if not re.search(r"\breject", text, re.I):
+            continue
+        kind = next((k for k in re.findall(KIND_ID, text) if w.kind(k)), "")
+        found = {k: str(v).lower() for k, v in pairs(text).items()}
+        w.know.rejected.append((kind, found, f"#{vid}" if vid is not None else "an escalation"))
+        for key, value in found.items():
+            slot = (kind or None, key, value)
+            w.know.params[slot] = w.know.params.get(slot, 0.0) - behaviour.rejection_weight
+            w.know.notes.setdefault(slot, f"the founder rejected {kind} {key}={value}")
+
+
+def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
+    sec = sections(prompt)
+    w = Wake()
+    _read_role(w, sec.get("Your role", ""))
+    metrics = _read_metric(w, sec.get("Your metric", ""))
+    for line in sec.get("Decisions you may take", "").splitlines():
+        kind = parse_kind(line)
+        if kind:
+            w.kinds.append(kind)
+        elif "must approve" in line:
+            w.policy = parse_policy(line)
+    _read_items(w, sec)
+    vocab = Vocabulary.build(w.kinds, metrics, w.metric)
+    b = behaviour
+    read(sec.get("Venture brief", ""), vocab, w.know, weight=b.brief_weight, behaviour=b)
+    tally = {k: list(v) for k, v in w.know.tally.items()}  # the record is the brief's, not the insights'
+    read(sec.get("Platform insights", ""), vocab, w.know, weight=b.insights_weight,
+         source="the platform insights", behaviour=b)
+    read(sec.get("Founder directives", ""), vocab, w.know, weight=b.directive_weight,
+         source="a founder directive", behaviour=b)
+    w.know.tally = tally
+    for _, text in w.outcomes:
+        w.outcome_balance += polarity(text, vocab, behaviour=b)
+        read(text, vocab, w.know, weight=b.outcome_weight, source="a recent outcome", behaviour=b)
+    _read_rejections(w, b)
+    return w
+
+
+def trend(w: Wake, behaviour: Behaviour = BEHAVIOUR) -> tuple[str, float, str]:
+    """('improving'|'slipping'|'flat'|'new', relative change in the good direction, a short description)."""
+    vals = w.values
+    name = f"`{w.metric}`" if w.metric else "my metric"
+    if len(vals) < 2:
+        return "new", 0.0, f"{name} has no history yet"
+    first, last = vals[0], vals[-1]
+    change = (last - first) / max(abs(first), 1e-9)
+    good = change if w.up else -change
+    band = behaviour.trend_band
+    word = "improving" if good > band else "slipping" if good < -band else "flat"
+    return word, good, f"{name} is {word} ({short(first)} → {short(last)} over {len(vals)} days, {change:+.1%})"
+
+
+def short(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"

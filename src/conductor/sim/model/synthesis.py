@@ -1,0 +1,345 @@
+"""Synthesis: the previous brain version plus new outcome lines become lessons; or, for the platform, patterns
+that held in more than one venture; or, for older free-form requests, lessons straight from tagged lines.
+
+Outcome lines are the engine's own record (a contract with the attribution code), so they are read as such:
+`#12 campaign.launch budget=400 channel=seo days=14: signups +12.3% against forecast over 14 days (95% +4.1%
+to +20.5%) (worked)`, or the older `...: signups +3.2% over 3 days (100 -> 103) (worked)`. A lesson is judged
+by the mean effect of its decisions in the metric's good direction and by how many there are; "unclear"
+outcomes count with their effect at a low weight, never as a win.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from conductor.sim.model.behaviour import BEHAVIOUR as B
+from conductor.sim.model.imperfect import Flags, finish
+from conductor.sim.model.prompt import KIND_ID, num, previous_document, subsections
+from conductor.sim.model.reader import polarity
+
+_SIGNED = r"[+\-−]?\d+(?:\.\d+)?"
+OUTCOME_LINE = re.compile(
+    rf"#(\d+)\s+({KIND_ID})\s*(.*?):\s*([A-Za-z_][A-Za-z0-9_]*)\s+({_SIGNED})%.*?\((worked|failed|unclear)\)"
+    rf"(?:\s*\(meanwhile ([A-Za-z_][A-Za-z0-9_]*) ({_SIGNED})%\))?\s*$"
+)
+_CHOICE_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+_DIRECTIONS = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) \((higher|lower) is better\)")
+
+
+def _split_params(text: str) -> tuple[dict[str, str], dict[str, float]]:
+    """(choice-like options, numeric options) of `key=value ...`; multi-word values are free text, left out."""
+    found: list[list[str]] = []
+    for token in text.split():
+        if "=" in token and re.match(r"[A-Za-z_]\w*=", token):
+            key, _, value = token.partition("=")
+            found.append([key, value, ""])
+        elif found:
+            found[-1][2] = "free"
+    choices: dict[str, str] = {}
+    numbers: dict[str, float] = {}
+    for key, value, free in found:
+        if free:
+            continue
+        number = num(value)
+        if number is not None:
+            numbers[key] = number
+        elif _CHOICE_VALUE.fullmatch(value):
+            choices[key] = value
+    return choices, numbers
+
+
+@dataclass
+class _Lesson:
+    key: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    hint: str = ""
+
+    def judged(self) -> list[dict[str, Any]]:
+        return [e for e in self.evidence if isinstance(e.get("delta"), int | float) or isinstance(e.get("success"), bool)]
+
+    def effect(self, up: dict[str, bool], baseline: dict[str, float]) -> float:
+        """Mean effect in the good direction, above the baseline of its metric; "unclear" (success None)
+        counts at a low weight."""
+        total = weight = 0.0
+        for e in self.judged():
+            delta = float(e["delta"]) if isinstance(e.get("delta"), int | float) else 0.0
+            good = (delta if up.get(str(e.get("metric")), True) else -delta) - baseline.get(str(e.get("metric")), 0.0)
+            w = 1.0 if isinstance(e.get("success"), bool) else B.unclear_weight
+            total, weight = total + w * good, weight + w
+        return total / weight if weight else 0.0
+
+    def mean(self) -> float:
+        deltas = [float(e["delta"]) for e in self.evidence if isinstance(e.get("delta"), int | float)]
+        return sum(deltas) / len(deltas) if deltas else 0.0
+
+    def metric(self) -> str:
+        names = [e["metric"] for e in self.evidence if e.get("metric")]
+        return max(sorted(set(names)), key=names.count) if names else "the metric"
+
+    def side(self) -> tuple[str, float] | None:
+        """The main metric and its mean move while these decisions were judged, if they were judged on another."""
+        moves = [(e["side_metric"], float(e["side_delta"])) for e in self.evidence
+                 if e.get("side_metric") and isinstance(e.get("side_delta"), int | float)]
+        if not moves:
+            return None
+        return moves[0][0], sum(m for _, m in moves) / len(moves)
+
+    def text(self, section: str) -> dict[str, Any]:
+        n = len(self.judged())
+        text = f"{self.key}: {self.metric()} {self.mean():+.1%} over {n} decision{'s' if n != 1 else ''}"
+        side = self.side()
+        if side is not None:
+            text += f", {side[0]} {side[1]:+.1%} meanwhile"
+        if section == "worked" and self.hint:
+            text += f" at {self.hint}"
+        return {"lesson": text, "key": self.key, "evidence": [e["decision_id"] for e in self.evidence]}
+
+
+def _previous_lessons(previous: dict[str, Any]) -> dict[str, _Lesson]:
+    lessons: dict[str, _Lesson] = {}
+    for section in ("worked", "failed"):
+        for item in previous.get(section) or []:
+            if not isinstance(item, dict):
+                continue
+            text = str(item.get("text") or item.get("lesson") or "")
+            key = str(item.get("key") or text.split(":")[0]).strip()
+            if not key:
+                continue
+            hint = re.search(r"\bat ((?:[a-z_]+=\S+\s?)+)$", text)
+            slot = lessons.setdefault(key, _Lesson(key, hint=hint.group(1).strip() if hint else ""))
+            slot.evidence += [e for e in item.get("evidence") or []
+                              if isinstance(e, dict) and isinstance(e.get("decision_id"), int)]
+    for question in previous.get("open_questions") or []:
+        q = re.match(r"^Does (.+?) hold\? One decision so far: #(\d+) (worked|failed|unclear)", str(question))
+        if q:
+            slot = lessons.setdefault(q.group(1), _Lesson(q.group(1)))
+            if not any(e.get("decision_id") == int(q.group(2)) for e in slot.evidence):
+                success = None if q.group(3) == "unclear" else q.group(3) == "worked"
+                slot.evidence.append({"decision_id": int(q.group(2)), "success": success})
+    return lessons
+
+
+def _rule(line: str) -> str | None:
+    if line.startswith("- [") and "directive]" in line.split("]")[0] + "]":
+        return line.split("] ", 1)[-1].removeprefix("founder directive:").strip() or None
+    verdict = re.search(r"the founder (rejected|approved) (decision #\d+(?: \([a-z_.]+\))?): \"(.+)\"$", line)
+    return f"{verdict.group(3)} (founder, on {verdict.group(2)})" if verdict else None
+
+
+def _pct(text: str | None) -> float:
+    return round((num(text or "") or 0.0) / 100, 4)
+
+
+def _outcome(m: re.Match[str], lessons: dict[str, _Lesson], numbers: dict[str, dict[str, list[float]]]) -> None:
+    ident, kind, params, metric = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    choices, nums = _split_params(params)
+    key = " ".join([kind] + [f"{k}={v}" for k, v in sorted(choices.items())])
+    slot = lessons.setdefault(key, _Lesson(key))
+    if any(e.get("decision_id") == ident for e in slot.evidence):
+        return
+    verdict = m.group(6)
+    evidence: dict[str, Any] = {"decision_id": ident, "metric": metric, "delta": _pct(m.group(5)),
+                                "success": None if verdict == "unclear" else verdict == "worked"}
+    if m.group(7):
+        evidence.update(side_metric=m.group(7), side_delta=_pct(m.group(8)))
+    slot.evidence.append(evidence)
+    if verdict == "worked":
+        for name, value in nums.items():
+            numbers.setdefault(key, {}).setdefault(name, []).append(value)
+
+
+def _baseline(lessons: dict[str, _Lesson], up: dict[str, bool]) -> dict[str, float]:
+    """Per metric, the mean move the good way over every decision: what raw movements (the older outcome lines,
+    measured from the day a decision ran) show whatever was decided, the trend a lesson must beat."""
+    moves: dict[str, list[float]] = {}
+    for lesson in lessons.values():
+        for e in lesson.judged():
+            if isinstance(e.get("delta"), int | float) and e.get("metric"):
+                metric = str(e["metric"])
+                moves.setdefault(metric, []).append(float(e["delta"]) * (1 if up.get(metric, True) else -1))
+    return {metric: sum(v) / len(v) for metric, v in moves.items()}
+
+
+def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None,
+           baseline: dict[str, float]) -> list[tuple[float, str, _Lesson]]:
+    """(score, section, lesson) for every lesson with enough decisions: worked when its mean effect the good way
+    (above `baseline`) is at least `lesson_worked_effect`; a lesson that cost the main metric failed, whatever its
+    own metric did."""
+    judged = []
+    for lesson in lessons.values():
+        lesson.evidence = lesson.evidence[-B.lesson_recent :]
+        n = len(lesson.judged())
+        if n < B.lesson_min_decisions:
+            continue
+        verdicts = [e["success"] for e in lesson.evidence if isinstance(e.get("success"), bool)]
+        effect = lesson.effect(up, baseline) - B.lesson_worked_effect
+        side = lesson.side()
+        if side is not None and (side[1] if up.get(main or side[0], True) else -side[1]) < -B.side_cost:
+            effect = min(effect, 0.0) - B.side_penalty
+        if effect >= 0 and not any(verdicts):
+            continue  # a positive effect that no decision was judged to have won: not a lesson yet
+        judged.append((effect * n**0.5, "worked" if effect >= 0 else "failed", lesson))
+    return judged
+
+
+def _facts(judged: list[tuple[float, str, _Lesson]]) -> list[str]:
+    facts: dict[str, list[bool]] = {}
+    for _, _, lesson in judged:
+        for e in lesson.evidence:
+            if isinstance(e.get("success"), bool) and e.get("metric"):
+                facts.setdefault(e["metric"], []).append(e["success"])
+    return [f"{metric} moved the right way after {sum(v)} of {len(v)} measured decisions"
+            for metric, v in sorted(facts.items(), key=lambda kv: -len(kv[1]))[:3]]
+
+
+def _question(lesson: _Lesson) -> str:
+    last = lesson.evidence[-1]
+    word = "unclear" if last.get("success") is None else "worked" if last["success"] else "failed"
+    return f"Does {lesson.key} hold? One decision so far: #{last['decision_id']} {word}"
+
+
+def venture_synthesis(prompt: str) -> dict[str, Any]:
+    """Merge the previous version's lessons with the new outcomes, re-judge each, keep the strongest."""
+    sub = subsections(prompt)
+    previous = previous_document(sub.get("previous version", ""))
+    lessons = _previous_lessons(previous)
+    rules = [str(r) for r in previous.get("rules") or [] if isinstance(r, str)]
+    numbers: dict[str, dict[str, list[float]]] = {}
+    for raw in sub.get("new memories", "").splitlines():
+        line = raw.strip()
+        rule = _rule(line)
+        if rule:
+            rules += [rule] if rule not in rules else []
+            continue
+        m = OUTCOME_LINE.search(line) if line.split("]")[0].endswith("outcome") else None
+        if m:
+            _outcome(m, lessons, numbers)
+    for key, values in numbers.items():
+        lessons[key].hint = " ".join(f"{k}={_short_number(sorted(v)[len(v) // 2])}" for k, v in sorted(values.items()))
+    up = {name: way == "higher" for name, way in _DIRECTIONS.findall(prompt.split("\n## ", 1)[0])}
+    main = re.search(r"^Main metric: ([A-Za-z_][A-Za-z0-9_]*)", prompt, re.MULTILINE)
+    # Effects against a forecast are already net of the trend; raw movements are judged against the trend.
+    baseline = {} if "against forecast" in prompt else _baseline(lessons, up)
+    judged = _judge(lessons, up, main.group(1) if main else None, baseline)
+    worked = sorted((j for j in judged if j[1] == "worked"), key=lambda j: -j[0])[: B.max_lessons]
+    failed = sorted((j for j in judged if j[1] == "failed"), key=lambda j: j[0])[: B.max_lessons]
+    strategy = ("Keep doing what moved the numbers (" + ", ".join(j[2].key for j in worked[:3]) + ")."
+                if worked else "No clear winner yet: keep experiments small and measure each one.")
+    if failed:
+        strategy += " Stop what did not (" + ", ".join(j[2].key for j in failed[:3]) + ")."
+    single = [lesson for lesson in lessons.values() if len(lesson.judged()) == 1][-4:]
+    return {
+        "strategy": strategy,
+        "worked": [j[2].text("worked") for j in worked],
+        "failed": [j[2].text("failed") for j in failed],
+        "customer_facts": _facts(judged),
+        "open_questions": [_question(lesson) for lesson in single],
+        "rules": rules[-8:],
+    }
+
+
+def _short_number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1000 else f"{round(value):d}"
+
+
+_TABLE_LINE = re.compile(r"^- (.+?): (\d+) decisions?, (\d+) moved the metric the right way[^;]*;\s*(.*)$")
+
+
+def _platform_rows(text: str) -> dict[str, dict[str, tuple[int, int, dict[str, list[int]]]]]:
+    rows: dict[str, dict[str, tuple[int, int, dict[str, list[int]]]]] = {}
+    venture = ""
+    for raw in text.splitlines():
+        head = re.match(r"^### .*\(([a-z][a-z0-9_-]*)\)", raw)
+        if head:
+            venture = head.group(1)
+            continue
+        m = _TABLE_LINE.match(raw.strip())
+        if m and venture:
+            groups = {g.group(1): [int(x) for x in re.findall(r"#(\d+)", g.group(2))]
+                      for g in re.finditer(r"(worked|failed)((?:\s+#\d+)+)", m.group(4))}
+            rows.setdefault(m.group(1).strip(), {})[venture] = (int(m.group(2)), int(m.group(3)), groups)
+    return rows
+
+
+def platform_synthesis(prompt: str) -> dict[str, Any]:
+    """Patterns that held in more than one venture, and warnings where ventures disagree."""
+    patterns, warnings = [], []
+    for key, per in sorted(_platform_rows(subsections(prompt).get("venture brains", "")).items()):
+        rated = {v: (w + 1) / (n + 2) for v, (n, w, _) in per.items() if n >= B.lesson_min_decisions}
+        good = sorted(v for v, p in rated.items() if p >= B.platform_good)
+        bad = sorted(v for v, p in rated.items() if p <= B.platform_bad)
+        if len(good) >= 2:
+            ids = [i for v in good for i in per[v][2].get("worked", [])[-4:]]
+            patterns.append((len(good), {"lesson": f"{key}: held in {', '.join(good)}", "key": key, "evidence": ids}))
+        elif good and bad:
+            ids = [i for v in good for i in per[v][2].get("worked", [])[-3:]]
+            ids += [i for v in bad for i in per[v][2].get("failed", [])[-3:]]
+            warnings.append((len(bad), {"lesson": f"{key}: worked in {', '.join(good)}, failed in {', '.join(bad)}",
+                                        "key": key, "evidence": ids}))
+    worked = [p for _, p in sorted(patterns, key=lambda x: -x[0])[: B.max_lessons]]
+    failed = [w for _, w in sorted(warnings, key=lambda x: -x[0])[: B.max_lessons]]
+    strategy = ("Across ventures, repeat: " + "; ".join(p["key"] for p in worked[:3]) + "."
+                if worked else "No pattern has held in more than one venture yet.")
+    if failed:
+        strategy += " Check locally before repeating: " + "; ".join(w["key"] for w in failed[:3]) + "."
+    return {"strategy": strategy, "worked": worked, "failed": failed, "customer_facts": [], "open_questions": [],
+            "rules": []}
+
+
+def _line_lesson(line: str) -> str:
+    lesson = re.sub(r"^\[[^\]]*\]\s*", "", line)
+    lesson = re.sub(r"\bdecisions?\s+#\d+(?:\s*,\s*#\d+)*\s*", "", lesson)
+    lesson = re.sub(r"\s*\((?:worked|failed|unclear|success|did not work|no effect)\)\s*", " ", lesson, flags=re.I)
+    return re.sub(r"\s+", " ", lesson).strip(" :;,.") or line
+
+
+def _line_groups(prompt: str) -> dict[tuple[int, str], dict[str, Any]]:
+    groups: dict[tuple[int, str], dict[str, Any]] = {}
+    for raw in prompt.splitlines():
+        line = raw.strip().lstrip("-*").strip()
+        evidence = [int(n) for n in re.findall(r"(?:decisions?\s+|,\s*)#(\d+)", line)]
+        evidence += [int(n) for n in re.findall(r"(?<![\w#])#(\d+)\b", line) if int(n) not in evidence]
+        s = polarity(line) if evidence else 0
+        if not s:
+            continue
+        dm = re.search(r"([+\-−]\d+(?:\.\d+)?)\s*%", line)
+        lesson = _line_lesson(line)
+        slot = groups.setdefault((s, lesson.split(":")[0].strip()), {"lesson": lesson, "evidence": [], "deltas": []})
+        slot["evidence"] += [e for e in evidence if e not in slot["evidence"]]
+        slot["deltas"].append(_pct(dm.group(1)) if dm else 0.0)
+    return groups
+
+
+def line_synthesis(prompt: str) -> dict[str, Any]:
+    """Older, free-form requests: outcome lines with decision ids and worked/failed tags become lessons."""
+    worked, failed = [], []
+    for (s, _), g in _line_groups(prompt).items():
+        item = {"lesson": g["lesson"], "evidence": g["evidence"], "delta": round(sum(g["deltas"]) / len(g["deltas"]), 4)}
+        (worked if s > 0 else failed).append(item)
+    worked.sort(key=lambda i: -abs(i["delta"]))
+    failed.sort(key=lambda i: -abs(i["delta"]))
+    heads = [i["lesson"].split(":")[0] for i in worked[:3]]
+    strategy = ("Keep doing what moved the numbers: " + "; ".join(heads) + "." if worked
+                else "No clear winner yet: keep experiments small and measure each one.")
+    if failed:
+        strategy += " Stop: " + "; ".join(i["lesson"].split(":")[0] for i in failed[:3]) + "."
+    return {
+        "strategy": strategy,
+        "worked": worked,
+        "failed": failed,
+        "customer_facts": [],
+        "open_questions": ["Which of the untested options would move the owned metric most?"] if not worked else [],
+        "rules": [f"Do not repeat {i['lesson'].split(':')[0]} without a new reason." for i in failed[:3]],
+    }
+
+
+def synthesis(prompt: str, rng: random.Random, flags: Flags, imp: random.Random) -> str:
+    scope = re.search(r"^Scope: (venture|platform)\b", prompt, re.MULTILINE)
+    if scope and scope.group(1) == "platform":
+        return finish(platform_synthesis(prompt), rng, flags, imp, "synthesis")
+    if scope:
+        return finish(venture_synthesis(prompt), rng, flags, imp, "synthesis")
+    return finish(line_synthesis(prompt), rng, flags, imp, "synthesis")
