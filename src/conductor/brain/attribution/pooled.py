@@ -106,9 +106,10 @@ def _ridge(x: np.ndarray, y: np.ndarray, base_cols: int, prior: tuple[int, float
 
 
 def _history_trend(days: list[int], y: np.ndarray, target: Exposure, close: int, options: list[str],
-                   running: Sequence[Exposure]) -> tuple[float, float] | None:
-    """(trend coefficient, its variance) from the metric's own history before the target executed, with what
-    was running then accounted for; None when that history is too short to say."""
+                   running: Sequence[Exposure]) -> tuple[float, float, np.ndarray] | None:
+    """(trend coefficient, its variance, its weights on the period's days) from the metric's own history
+    before the target executed, with what was running then accounted for; None when that history is too
+    short to say. The trend is a linear function of the data: `weights @ y`."""
     before = [i for i, d in enumerate(days) if d <= target.day]
     if len(before) < TREND_MIN_DAYS:
         return None
@@ -122,7 +123,9 @@ def _history_trend(days: list[int], y: np.ndarray, target: Exposure, close: int,
     resid = y[before] - x @ beta
     dof = max(1, len(before) - x.shape[1])
     sigma2 = float(resid @ resid) / dof * _autocorrelation_inflation(resid)
-    return float(beta[1]), max(sigma2 * float((a_inv @ (x.T @ x) @ a_inv)[1, 1]), TINY)
+    weights = np.zeros(len(days))
+    weights[before] = a_inv[1, :] @ x.T
+    return float(beta[1]), max(sigma2 * float(weights @ weights), TINY), weights
 
 
 def _autocorrelation_inflation(resid: np.ndarray, lags: int = 7) -> float:
@@ -171,14 +174,13 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     resid = y - x @ beta
     dof = len(days) - min(x.shape[1], len(days) - 1)
     sigma2 = float(resid @ resid) / max(dof, 1) * _autocorrelation_inflation(resid)
-    cov = sigma2 * (a_inv @ (x.T @ x) @ a_inv)
     k = base_cols  # the target's option is the first option column
     window = [i for i, d in enumerate(days) if target.day < d <= close]
-    var = max(float(cov[k, k]), 0.0)
+    # The estimate is linear in the data (the borrowed trend included): its variance is sigma^2 |weights|^2.
+    weights = a_inv[k, :] @ x.T
     if prior is not None and history is not None:
-        # The trend borrowed from history is uncertain too: how far the target moves with it, times its variance.
-        var += (float(a_inv[k, 1]) * prior[2]) ** 2 * history[1]
-    coef, se = float(beta[k]), math.sqrt(var)
+        weights = weights + float(a_inv[k, 1]) * prior[2] * history[2]
+    coef, se = float(beta[k]), math.sqrt(sigma2 * float(weights @ weights))
     base_only = x[window, :base_cols] @ beta[:base_cols]
     baseline = float(np.mean(np.exp(base_only))) if log_space else float(np.mean(base_only)) * scale
     level = 1.0 if log_space else (float(np.mean(base_only)) or 1.0)
