@@ -40,7 +40,7 @@ class Job:
     # Called before each retry with the longer prompt's size and the job's cost so far: reserves what the next
     # call may cost, or names the cap it would break.
     budget_check: Callable[[int, float], str | None] | None = None
-    retry_reserved: float = 0.0  # what the retries have added to `reserved` (see Engine._budget_for_retry)
+    retry_reserved: float = 0.0  # on the real clock, what its retries have reserved (see Engine._budget_for_retry)
 
 
 @dataclass
