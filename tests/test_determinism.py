@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from conductor.cli.main import example_org_path
 from conductor.cli.run_cmd import run_headless
 from conductor.engine import jobs as jobs_module
 from conductor.engine import provider as provider_module
+from conductor.engine import scheduler as scheduler_module
 from conductor.store.writer import EventWriter
 from test_demo import rows
 
@@ -50,10 +52,17 @@ def comparable_stream(db: Path) -> list[tuple[Any, ...]]:
 
 
 def perturb_timing(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """Seeded random delays: 0-20 ms before every model call returns, 0-5 ms before every append to the writer."""
+    """Timing as a loaded machine might give it, from a seeded generator.
+
+    0-20 ms after every model call (wake-ups, reviews and syntheses) before its answer comes back, 0-5 ms before
+    every append to the event writer, half of the small commits sent to the writer thread instead of made on
+    the loop's thread, and founder commands polled every millisecond while a call is awaited (none are there).
+    """
     rng = random.Random(seed)
     real_call = provider_module.call_model
     real_append = EventWriter.append
+    real_inline = EventWriter._commit_inline
+    real_options = scheduler_module.EngineOptions
 
     async def slow_call(*args: Any, **kwargs: Any) -> Any:
         result = await real_call(*args, **kwargs)
@@ -64,9 +73,17 @@ def perturb_timing(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
         await asyncio.sleep(rng.uniform(0, 0.005))
         return await real_append(self, events)
 
+    def sometimes_on_thread(self: EventWriter, batch: Any) -> Any:
+        return None if rng.random() < 0.5 else real_inline(self, batch)
+
+    def eager_polling(*args: Any, **kwargs: Any) -> Any:
+        return replace(real_options(*args, **kwargs), poll_interval=0.001)
+
     monkeypatch.setattr(jobs_module, "call_model", slow_call)  # wake-ups and reviews
     monkeypatch.setattr(provider_module, "call_model", slow_call)  # brain syntheses import it from here
     monkeypatch.setattr(EventWriter, "append", slow_append)
+    monkeypatch.setattr(EventWriter, "_commit_inline", sometimes_on_thread)
+    monkeypatch.setattr(scheduler_module, "EngineOptions", eager_polling)  # run_headless imports it at call time
 
 
 def tight_studio(tmp_path: Path) -> Path:
