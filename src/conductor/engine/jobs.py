@@ -37,8 +37,8 @@ class Job:
     reason: str = ""
     decision_id: int | None = None
     brain_version: int | None = None
-    # Called before each retry with the longer prompt's size and the job's cost so far: reserves what the next
-    # call may cost, or names the cap it would break.
+    # Called before each retry with the longer prompt's size and the job's cost so far: names the cap the next
+    # call may break, or None (on the real clock it then reserves what that call may cost).
     budget_check: Callable[[int, float], str | None] | None = None
     retry_reserved: float = 0.0  # on the real clock, what its retries have reserved (see Engine._budget_for_retry)
 
