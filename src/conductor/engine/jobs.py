@@ -39,10 +39,10 @@ class Job:
     brain_version: int | None = None  # the brain version the wake-up was shown (None: none)
     brief_arm: str = "current"  # the arm of the brain's concurrent control (brain.control)
     brain_in_force: int | None = None  # the version in force when it woke, whatever it was shown
-    # Called before each retry with the longer prompt's size and the job's cost so far: reserves what the next
-    # call may cost, or names the cap it would break.
+    # Called before each retry with the longer prompt's size and the job's cost so far: names the cap the next
+    # call may break, or None (on the real clock it then reserves what that call may cost).
     budget_check: Callable[[int, float], str | None] | None = None
-    retry_reserved: float = 0.0  # what the retries have added to `reserved` (see Engine._budget_for_retry)
+    retry_reserved: float = 0.0  # on the real clock, what its retries have reserved (see Engine._budget_for_retry)
 
 
 @dataclass

@@ -526,23 +526,29 @@ class Engine:
         output = AgentOutput if job.kind == "wake" else ReviewOutput
         return schema_response_format(output.__name__, output.model_json_schema())
 
-    def _budget_for_retry(self, job: Job) -> Callable[[int, float], str | None]:
-        """A check run before each retry of a job: reserve what the longer prompt may cost, or name the cap.
+    def _budget_for_retry(self, job: Job, view: list[tuple[str, float, float]]) -> Callable[[int, float], str | None]:
+        """A check run before each retry of a job: the cap the longer prompt's call may break, or None.
 
         A retry is another paid call, so it must fit the caps like the first one did; without this a job that
-        used every retry could overspend a cap by several calls. The job's reservation becomes what its calls
-        have cost so far (not yet committed) plus a ceiling for the next one.
+        used every retry could overspend a cap by several calls. What the job needs is what its calls have
+        cost so far plus a ceiling for the next one.
 
-        Retries run inside the jobs, at moments that depend on timing, so what they reserve is kept apart
-        (`retry_reserved`): on the simulated clock a wake-up prepared mid-instant is checked against committed
-        spend and the first reservations only, which are the same in every run, and the same seed still gives
-        the same budget stops. A retry itself sees everything.
+        Retries run inside the jobs, at moments that depend on timing. On the simulated clock a retry is
+        therefore checked against `view`: each cap and what was used of it when the job was prepared
+        (committed spend and the first-call reservations of the jobs then in flight, the job's own excluded),
+        taken at a point of the instant that is the same in every run. It never sees another job's retries
+        or commits that happened to land while it ran, so the same seed gives the same budget stops whatever
+        the load. On the real clock it sees everything at the moment it runs, and reserves what it may cost
+        (`retry_reserved`, kept apart from the first calls' reservations).
         """
         found = self.org.agent(job.agent_id)
         agent = found[1] if found else None
+        sim = self.org.clock != "real"
 
         def check(prompt_chars: int, spent: float) -> str | None:
             needed = spent + estimate_cost(self.org, job.model, prompt_chars, MAX_TOKENS)
+            if sim:
+                return next((scope for scope, cap, used in view if used + needed > cap), None)
             extra = needed - job.reserved - job.retry_reserved
             scope = self._over_budget(agent, job.agent_id, job.venture, extra, with_retries=True)
             if scope is None:
@@ -572,19 +578,29 @@ class Engine:
         caps.append((f"agent:{agent_id}", budget + self.state.extra_allowance[(day, agent_id)]))
         return caps
 
-    def _over_budget(self, agent: Agent | None, agent_id: str, venture: str | None, estimate: float,
-                     *, with_retries: bool | None = None) -> str | None:
-        """The first cap that `estimate` more would break, counting committed spend and reservations."""
+    def _budget_view(self, agent: Agent | None, agent_id: str, venture: str | None,
+                     *, with_retries: bool | None = None) -> list[tuple[str, float, float]]:
+        """(scope, cap, used) for each cap of a job: committed spend plus reservations, as of now.
+
+        Retries' reservations count only on the real clock (unless `with_retries` says otherwise): on the
+        simulated clock they are never made, see `_budget_for_retry`.
+        """
         day = self.state.day_key()
         if with_retries is None:
             with_retries = self.org.clock == "real"
+        view = []
         for scope, cap in self._caps(agent, agent_id, venture):
             used = self.state.spend[(day, scope)] + self.reserved.get((day, scope), 0.0)
             if with_retries:
                 used += self.retry_reserved.get((day, scope), 0.0)
-            if used + estimate > cap:
-                return scope
-        return None
+            view.append((scope, cap, used))
+        return view
+
+    def _over_budget(self, agent: Agent | None, agent_id: str, venture: str | None, estimate: float,
+                     *, with_retries: bool | None = None) -> str | None:
+        """The first cap that `estimate` more would break, counting committed spend and reservations."""
+        view = self._budget_view(agent, agent_id, venture, with_retries=with_retries)
+        return next((scope for scope, cap, used in view if used + estimate > cap), None)
 
     def _reserve(self, agent_id: str, venture: str | None, amount: float, sign: int = 1,
                  ledger: dict[tuple[str, str], float] | None = None) -> None:
@@ -657,7 +673,8 @@ class Engine:
         messages = wake_messages(ctx)
         prompt_chars = sum(len(m["content"]) for m in messages)
         estimate = estimate_cost(self.org, model, prompt_chars, MAX_TOKENS)
-        scope = self._over_budget(agent, agent_id, rt.venture, estimate)
+        view = self._budget_view(agent, agent_id, rt.venture)
+        scope = next((scope for scope, cap, used in view if used + estimate > cap), None)
         if scope is not None:
             rt.budget_stopped_day = self.state.day_key()
             batch.extend(self._budget_stop_events(agent_id, rt.venture, scope, agent.budget_per_day if agent else 0.0))
@@ -675,7 +692,7 @@ class Engine:
                                                "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
         job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
                   brief_arm=choice.arm, brain_in_force=choice.in_force)
-        job.budget_check = self._budget_for_retry(job)
+        job.budget_check = self._budget_for_retry(job, view)
         return job
 
     _NEWS = (
@@ -705,7 +722,8 @@ class Engine:
         model = self._model_for(reviewer[1].id)
         messages = review_messages(ctx)
         estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
-        scope = self._over_budget(reviewer[1], reviewer[1].id, d.venture, estimate)
+        view = self._budget_view(reviewer[1], reviewer[1].id, d.venture)
+        scope = next((scope for scope, cap, used in view if used + estimate > cap), None)
         if scope is not None:
             batch.extend(self._budget_stop_events(reviewer[1].id, d.venture, scope, reviewer[1].budget_per_day))
             self._escalate_after_batch.append(d.id)
@@ -714,7 +732,7 @@ class Engine:
         batch.append(self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
                                                      "author": d.agent}, venture=d.venture, agent=reviewer[1].id))
         job = Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)
-        job.budget_check = self._budget_for_retry(job)
+        job.budget_check = self._budget_for_retry(job, view)
         return job
 
     # -- committing results ------------------------------------------------------------------------------
