@@ -13,7 +13,7 @@ from conductor.brain.attribution import Exposure, Measurable, PooledFit, measure
 WEEKDAY = (1.0, 1.04, 1.02, 0.97, 1.01, 0.92, 0.90)
 
 
-def Span(ident: int, option: str, day: int, window: int) -> Exposure:  # noqa: N802 - reads like the old name
+def Span(ident: int, option: str, day: int, window: int) -> Exposure:
     return Exposure(ident, option, day, window)
 
 

@@ -87,11 +87,11 @@ def perturb_timing(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
 
 
 def tight_studio(tmp_path: Path) -> Path:
-    """The studio with an org budget that binds most days, so that retries of bad output hit the org cap."""
+    """The studio with an org budget of $1 a day, which binds most days, so that retries of bad output hit the org cap."""
     text = STUDIO.read_text(encoding="utf-8")
     assert "\nbudget_per_day = 20.0\n" in text
     path = tmp_path / "tight.toml"
-    path.write_text(text.replace("\nbudget_per_day = 20.0\n", "\nbudget_per_day = 1.5\n", 1), encoding="utf-8")
+    path.write_text(text.replace("\nbudget_per_day = 20.0\n", "\nbudget_per_day = 1.0\n", 1), encoding="utf-8")
     return path
 
 
