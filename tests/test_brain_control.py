@@ -46,7 +46,7 @@ def control_run() -> Path:
     org = org.model_copy(update={"brain": org.brain.model_copy(update={"control_share": 0.5})})
     path = Path(tempfile.mkdtemp(prefix="conductor-control-")) / "lab.db"
     open_database(path).close()
-    engine = Engine(org, path, EngineOptions(until=org.start + timedelta(days=16)))
+    engine = Engine(org, path, EngineOptions(until=org.start + timedelta(days=20)))
     asyncio.run(asyncio.wait_for(engine.run(), timeout=300))
     return path
 

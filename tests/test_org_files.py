@@ -23,6 +23,7 @@ VENTURE_METRICS = {
     "signups",
     "activation_rate",
     "paying_customers",
+    "new_customers",
     "mrr",
     "arpu",
     "churn_rate",

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conductor.org import Venture, load_org
-from conductor.sim.market import LEVERS, METRICS, OPTION_LEVERS, Market, draw_params, make_market
+from conductor.sim.market import LEVERS, METRICS_V2, OPTION_LEVERS, Market, draw_params, make_market
 
 STUDIO = Path(__file__).resolve().parents[1] / "orgs" / "studio.toml"
 RATES = ("activation_rate", "churn_rate")
@@ -44,7 +44,7 @@ def trajectory(market: Market, days: int, plan: Plan | None = None) -> list[dict
 
 
 def assert_sane(values: dict[str, float]) -> None:
-    assert set(values) == set(METRICS)
+    assert set(values) == set(METRICS_V2)
     for name, value in values.items():
         assert isinstance(value, float), name
         assert math.isfinite(value), (name, value)

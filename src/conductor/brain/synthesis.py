@@ -219,7 +219,8 @@ def _move(conn: sqlite3.Connection, venture: str, metric: str, executed: str, wi
 
 def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | None = None) -> dict[int, DecisionFact]:
     """The decisions a document cites, with their measured outcomes (if measured yet) and, for decisions
-    judged on another metric, what the venture's main metric did meanwhile (`main`: venture -> metric)."""
+    judged on another metric in logs from before attribution, what the venture's main metric did meanwhile
+    (`main`: venture -> metric)."""
     main = main_metrics(conn) if main is None else main
     facts: dict[int, DecisionFact] = {}
     ordered = sorted(ids)
@@ -230,7 +231,10 @@ def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | N
         for row in rows.fetchall():
             outcome = json.loads(row[3]) if row[3] else {}
             side_metric, side_delta = main.get(row[1]), None
-            if outcome and row[4] and side_metric and side_metric != outcome.get("metric"):
+            # Only for outcomes from before attribution: beside an effect measured against a forecast, another
+            # metric's raw move over the same days says more about the calendar than about the decision.
+            raw = outcome and "effect" not in outcome
+            if raw and row[4] and side_metric and side_metric != outcome.get("metric"):
                 side_delta = _move(conn, row[1], side_metric, row[4], int(outcome.get("window_days") or 1))
             facts[row[0]] = DecisionFact(
                 id=row[0], venture=row[1], kind=row[2], metric=outcome.get("metric"),

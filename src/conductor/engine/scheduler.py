@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from conductor.brain.attribution import measure_decision, params_text, peers_by_metric
+from conductor.brain.attribution import measure_decision, params_text, peers_by_venture
 from conductor.brain.keeper import BrainKeeper
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
@@ -1086,7 +1086,7 @@ class Engine:
                and d.executed_day + self.org.effect_window_days(d.kind) <= day]  # type: ignore[operator]
         if not due:
             return
-        peers = peers_by_metric(self.org, executed)
+        peers = peers_by_venture(self.org, executed)
         events: list[NewEvent] = []
         for d in due:
             outcome = measure_decision(self.org, d, peers, self.state.metrics)

@@ -130,6 +130,8 @@ class Metric(_Strict):
     direction: Literal["up", "down"]
     description: str = ""
     initial: float | None = Field(None, description="Starting value, where the venture already has history.")
+    stock: bool = Field(False, description="A level that accumulates (customers, MRR): a decision shows in how "
+                        "fast it changes, so attribution judges decisions by its daily change.")
 
 
 class Agent(_Strict):

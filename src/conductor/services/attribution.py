@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from conductor.brain.attribution import measure_decision, peers_by_metric
+from conductor.brain.attribution import measure_decision, peers_by_venture
 from conductor.org.models import Org
 from conductor.store import StoredEvent
 
@@ -35,7 +35,7 @@ def recompute_outcomes(conn: sqlite3.Connection, org: Org) -> list[Recomputed]:
 
     state = EngineState(org, org.start)
     out: list[Recomputed] = []
-    peers: dict[tuple[str, str], list] | None = None
+    peers: dict[str, list] | None = None
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
     for row in cursor.execute("SELECT * FROM events ORDER BY id"):
@@ -43,7 +43,7 @@ def recompute_outcomes(conn: sqlite3.Connection, org: Org) -> list[Recomputed]:
         if event.kind == "decision.outcome":
             d = state.decisions.get(event.payload["decision_id"])
             if peers is None:  # one batch of outcomes is measured from the same state
-                peers = peers_by_metric(org, sorted(state.decisions.values(), key=lambda x: x.id))
+                peers = peers_by_venture(org, sorted(state.decisions.values(), key=lambda x: x.id))
             found = measure_decision(org, d, peers, state.metrics) if d is not None else None
             out.append(Recomputed(event.payload["decision_id"], event.payload["outcome"],
                                   found.as_payload() if found is not None else None))

@@ -21,12 +21,12 @@ from conductor.brain.attribution.outcome import (
     outcome_effect,
     outcome_verdict,
     params_text,
-    peers_by_metric,
+    peers_by_venture,
 )
 from conductor.brain.attribution.pooled import Exposure, PooledFit, pooled_fit, pooled_verdict
 
 __all__ = [
     "METHOD", "DecisionLike", "Exposure", "Measurable", "Outcome", "PooledFit", "measurable", "measure",
     "measure_decision", "normalized_effect", "option_key", "outcome_effect", "outcome_verdict", "params_text",
-    "peers_by_metric", "pooled_fit", "pooled_verdict",
+    "peers_by_venture", "pooled_fit", "pooled_verdict",
 ]

@@ -150,24 +150,24 @@ def option_key(org: Org, kind_id: str, params: Mapping[str, Any]) -> str:
     return " ".join([kind_id, *values])
 
 
-def peers_by_metric(org: Org, decisions: Iterable[DecisionLike]) -> dict[tuple[str, str], list[Measurable]]:
-    """Executed decisions grouped by (venture, metric): the candidates for sharing credit."""
-    out: dict[tuple[str, str], list[Measurable]] = {}
+def peers_by_venture(org: Org, decisions: Iterable[DecisionLike]) -> dict[str, list[Measurable]]:
+    """Executed decisions grouped by venture: what may share the credit for any of its metrics' moves."""
+    out: dict[str, list[Measurable]] = {}
     for d in decisions:
         m = measurable(org, d)
         if m is not None:
-            out.setdefault((m.venture, m.metric), []).append(m)
+            out.setdefault(m.venture, []).append(m)
     return out
 
 
-def measure_decision(org: Org, d: DecisionLike, peers: Mapping[tuple[str, str], Sequence[Measurable]],
+def measure_decision(org: Org, d: DecisionLike, peers: Mapping[str, Sequence[Measurable]],
                      metrics: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]]) -> Outcome | None:
     """The outcome of one executed decision from the metric series (venture -> metric -> [(day, value)])."""
     target = measurable(org, d)
     if target is None:
         return None
     series = dict(metrics.get(target.venture, {}).get(target.metric, ()))
-    return measure(target, peers.get((target.venture, target.metric), ()), series)
+    return measure(target, peers.get(target.venture, ()), series)
 
 
 def params_text(params: dict) -> str:

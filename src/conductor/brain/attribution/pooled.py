@@ -142,19 +142,36 @@ def _autocorrelation_inflation(resid: np.ndarray, lags: int = 7) -> float:
     return min(10.0, max(1.0, total))
 
 
-def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Exposure]) -> PooledFit | None:
-    """The target's option effect from the series up to its window's close; None without usable data."""
-    close = target.end
+def _observations(series: Mapping[int, float], close: int, stock: bool) -> tuple[list[int], np.ndarray, bool, float]:
+    """(days, y, log space?, scale): what the fit explains. A flow is fitted on its log (or its value over its
+    mean, when it touches zero); a stock on its daily change over its mean level."""
     days = sorted(d for d in series if close - HISTORY_DAYS < d <= close)
+    if stock:
+        days = [d for d in days if d - 1 in series]
+        level = float(np.mean([abs(float(series[d])) for d in days])) if days else 1.0
+        level = level or 1.0
+        return days, np.array([(float(series[d]) - float(series[d - 1])) / level for d in days]), False, level
+    values = np.array([float(series[d]) for d in days])
+    log_space = bool(len(values)) and bool(np.all(values > 0))
+    scale = float(np.mean(np.abs(values))) if len(values) else 1.0
+    scale = scale or 1.0
+    return days, (np.log(values) if log_space else values / scale), log_space, scale
+
+
+def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Exposure],
+               stock: bool = False) -> PooledFit | None:
+    """The target's option effect from the series up to its window's close; None without usable data.
+
+    `peers` are the venture's other decisions: those of the target's metric by option, and (with an option
+    starting with "~") those judged on other metrics, which can move this one too, as nuisance columns.
+    """
+    close = target.end
+    days, y, log_space, scale = _observations(series, close, stock)
     if not any(target.day < d <= close for d in days) or len(days) < 4:
         return None
     start = days[0]
     running = [e for e in (target, *(p for p in peers if p.id != target.id)) if e.day < close and e.end > start]
     options = sorted({e.option for e in running}, key=lambda o: (o != target.option, o))
-    values = np.array([float(series[d]) for d in days])
-    log_space = bool(np.all(values > 0))
-    scale = float(np.mean(np.abs(values))) or 1.0
-    y = np.log(values) if log_space else values / scale
     weekday = len(days) >= WEEKDAY_MIN_DAYS
     x = _design(days, close, options, running, weekday, trend=True)
     base_cols = 2 + (6 if weekday else 0)
@@ -182,15 +199,23 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
         weights = weights + float(a_inv[k, 1]) * prior[2] * history[2]
     coef, se = float(beta[k]), math.sqrt(sigma2 * float(weights @ weights))
     base_only = x[window, :base_cols] @ beta[:base_cols]
-    baseline = float(np.mean(np.exp(base_only))) if log_space else float(np.mean(base_only)) * scale
-    level = 1.0 if log_space else (float(np.mean(base_only)) or 1.0)
     excess = np.abs(x[window, base_cols:] * beta[base_cols:]).sum(axis=0)
     per_decision = excess[0] / max(1.0, float(x[window, k].sum()) / len(window))
     credit = float(per_decision / excess.sum()) if excess.sum() > TINY else 1.0
-    effect = coef / level if not log_space else math.expm1(coef)
-    half = Z95 * se / (1.0 if log_space else abs(level))
-    low, high = (math.expm1(coef - Z95 * se), math.expm1(coef + Z95 * se)) if log_space else (effect - half,
-                                                                                            effect + half)
+    if stock:
+        # An extra `coef` of the level per day while the window runs: on average half the window's worth.
+        reach = (len(window) + 1) / 2.0
+        before = float(series.get(target.day, scale))
+        baseline = before + scale * float(np.mean(np.cumsum(base_only)))
+        effect, low, high = coef * reach, (coef - Z95 * se) * reach, (coef + Z95 * se) * reach
+    elif log_space:
+        baseline = float(np.mean(np.exp(base_only)))
+        effect, low, high = math.expm1(coef), math.expm1(coef - Z95 * se), math.expm1(coef + Z95 * se)
+    else:
+        level = float(np.mean(base_only)) or 1.0
+        baseline = level * scale
+        effect, half = coef / level, Z95 * se / abs(level)
+        low, high = effect - half, effect + half
     pooled = sum(1 for e in running if e.option == target.option)
     days_before = sum(1 for d in days if d <= target.day)
     return PooledFit(effect=effect, low=low, high=high, se=se, baseline=baseline, credit=min(1.0, credit),

@@ -16,7 +16,7 @@ from typing import Any
 from conductor.sim.market.coerce import METRICS
 from conductor.sim.market.effects import Effect
 from conductor.sim.market.levers import LEVERS
-from conductor.sim.market.market import VERSION, Market
+from conductor.sim.market.market import METRICS_V2, VERSION, Market
 from conductor.sim.market.world import (
     AREAS,
     CHANNELS,
@@ -38,6 +38,6 @@ def make_market(version: int | None, venture_id: str, seed: int, initial: dict[s
 
 
 __all__ = [
-    "AREAS", "CHANNELS", "LEVERS", "METRICS", "OPTION_LEVERS", "SEGMENTS", "VERSION", "Effect", "Market",
+    "AREAS", "CHANNELS", "LEVERS", "METRICS", "METRICS_V2", "OPTION_LEVERS", "SEGMENTS", "VERSION", "Effect", "Market",
     "MarketParams", "draw_params", "make_market",
 ]

@@ -31,6 +31,9 @@ from conductor.sim.market.world import MarketParams, draw_params
 
 TRIAL_WINDOW = 7
 VERSION = 2
+# Version 2 also reports the flow of new paying customers: a stock (paying customers) moves too slowly for
+# one decision's effect to show over its window, the flow into it does not.
+METRICS_V2: tuple[str, ...] = (*METRICS, "new_customers")
 
 
 def _logit(p: float) -> float:
@@ -80,7 +83,8 @@ class Market:
         self.offers: dict[str, tuple[float, int, int]] = {}  # segment -> (percent, first day, end day)
         self.applied: set[int] = set()
         self.decisions = 0
-        self._values: dict[str, float] = dict(init)
+        self._values: dict[str, float] = {**init, "new_customers": round(churned0 * (1.0 + self.params.trial_momentum)
+                                                                         if calibrated else 0.0, 2)}
 
     # --- public API ---------------------------------------------------------------------------------------
 
@@ -125,7 +129,7 @@ class Market:
                 ("demand", "activation", "conversion", "churn", "load", "arpu", "shock")}
 
     def step(self) -> dict[str, float]:
-        """Advance one simulated day and return that day's values of the seven metrics."""
+        """Advance one simulated day and return that day's values of the eight metrics."""
         self.day += 1
         d, p = self.day, self.params
         drv = self.drivers(d)
@@ -190,11 +194,12 @@ class Market:
             "arpu": arpu_shown,
             "churn_rate": round(clamp(rate, 0.0, 100.0), 2),
             "support_backlog": round(clamp(backlog, 0.0, 1e9), 1),
+            "new_customers": round(new + landed, 2),
         }
         return dict(self._values)
 
     def values(self) -> dict[str, float]:
-        """The current values of the seven metrics (the initial ones before the first step)."""
+        """The current values of the eight metrics (the initial ones before the first step)."""
         return dict(self._values)
 
     def state(self) -> dict[str, Any]:
@@ -211,4 +216,4 @@ class Market:
         }
 
 
-__all__ = ["METRICS", "VERSION", "Market"]
+__all__ = ["METRICS", "METRICS_V2", "VERSION", "Market"]
