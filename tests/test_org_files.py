@@ -23,7 +23,7 @@ VENTURE_METRICS = {
     "signups",
     "activation_rate",
     "paying_customers",
-    "new_customers",
+    "trial_conversion",
     "mrr",
     "arpu",
     "churn_rate",

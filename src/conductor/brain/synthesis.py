@@ -239,7 +239,7 @@ def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | N
             facts[row[0]] = DecisionFact(
                 id=row[0], venture=row[1], kind=row[2], metric=outcome.get("metric"),
                 delta=round(effect, 4) if (effect := outcome_effect(outcome)) is not None else None,
-                success=outcome_verdict(outcome) == "worked" if outcome else None,
+                success={"worked": True, "failed": False}.get(outcome_verdict(outcome) or "") if outcome else None,
                 side_metric=side_metric if side_delta is not None else None, side_delta=side_delta,
             )
     return facts

@@ -11,6 +11,7 @@ change outrank approvals, and wake-up summaries rank lowest.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +44,17 @@ class MemoryRow:
 
 
 def params_text(params: Any) -> str:
-    """`channel=seo budget=400`, the same form outcome summaries use, so models can read values back."""
+    """`channel=seo budget=400 topic="a setup guide"`, the form outcome summaries and briefs use, so models can
+    read values back: a value with spaces is quoted, so its first word is never taken for the whole of it."""
     if not isinstance(params, dict):
         return ""
-    return " ".join(f"{k}={v}" for k, v in sorted(params.items()) if not isinstance(v, dict | list))
+    return " ".join(f"{k}={_value_text(v)}" for k, v in sorted(params.items()) if not isinstance(v, dict | list))
+
+
+def _value_text(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if isinstance(value, str) and (not text or any(
+        c.isspace() or c in "\"=:" for c in text)) else text
 
 
 def keywords(text: str, *extra: str) -> str:

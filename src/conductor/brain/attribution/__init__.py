@@ -20,10 +20,10 @@ from conductor.brain.attribution.outcome import (
     option_key,
     outcome_effect,
     outcome_verdict,
-    params_text,
     peers_by_venture,
 )
 from conductor.brain.attribution.pooled import Exposure, PooledFit, pooled_fit, pooled_verdict
+from conductor.store.memory_rules import params_text
 
 __all__ = [
     "METHOD", "DecisionLike", "Exposure", "Measurable", "Outcome", "PooledFit", "measurable", "measure",

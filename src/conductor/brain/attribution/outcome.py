@@ -170,11 +170,6 @@ def measure_decision(org: Org, d: DecisionLike, peers: Mapping[str, Sequence[Mea
     return measure(target, peers.get(target.venture, ()), series)
 
 
-def params_text(params: dict) -> str:
-    """`channel=ads budget=400`: the form briefs and outcome lines use, which models can read back."""
-    return " ".join(f"{k}={v}" for k, v in sorted(params.items()) if not isinstance(v, dict | list))
-
-
 def outcome_effect(outcome: Mapping) -> float | None:
     """The attributed effect (raw sign), or the old raw move for outcomes stored before attribution."""
     value = outcome.get("effect", outcome.get("delta_pct"))

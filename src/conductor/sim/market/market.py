@@ -31,9 +31,10 @@ from conductor.sim.market.world import MarketParams, draw_params
 
 TRIAL_WINDOW = 7
 VERSION = 2
-# Version 2 also reports the flow of new paying customers: a stock (paying customers) moves too slowly for
-# one decision's effect to show over its window, the flow into it does not.
-METRICS_V2: tuple[str, ...] = (*METRICS, "new_customers")
+# Version 2 also reports trial conversion: the share of the week's activated trials that start paying each day.
+# A stock (paying customers) moves too slowly for one decision to show over its window, and the flow into it
+# carries every sign-up and activation change; the conversion rate answers to what sales does.
+METRICS_V2: tuple[str, ...] = (*METRICS, "trial_conversion")
 
 
 def _logit(p: float) -> float:
@@ -83,8 +84,7 @@ class Market:
         self.offers: dict[str, tuple[float, int, int]] = {}  # segment -> (percent, first day, end day)
         self.applied: set[int] = set()
         self.decisions = 0
-        self._values: dict[str, float] = {**init, "new_customers": round(churned0 * (1.0 + self.params.trial_momentum)
-                                                                         if calibrated else 0.0, 2)}
+        self._values: dict[str, float] = {**init, "trial_conversion": round(100.0 * self.conv0, 3)}
 
     # --- public API ---------------------------------------------------------------------------------------
 
@@ -194,7 +194,7 @@ class Market:
             "arpu": arpu_shown,
             "churn_rate": round(clamp(rate, 0.0, 100.0), 2),
             "support_backlog": round(clamp(backlog, 0.0, 1e9), 1),
-            "new_customers": round(new + landed, 2),
+            "trial_conversion": round(100.0 * new / pipeline, 3) if pipeline > 1e-9 else 0.0,
         }
         return dict(self._values)
 

@@ -19,12 +19,16 @@ class Behaviour:
     rejection_weight: float = 1.0  # the founder rejected exactly this option
     loose_kind_weight: float = 0.5  # a kind named by one loose word ("discounts") is less certain than its id
     loose_option_weight: float = 0.5  # an option named with no kind anywhere near it may belong to another kind
-    max_count: int = 16  # a lesson's count stops adding strength beyond this many decisions
-    big_effect: float = 0.10  # an effect this large (10%) makes a lesson half as strong again
+    max_count: int = 5  # a lesson's count stops adding strength beyond this many decisions: a pooled estimate
+    # over many decisions is one estimate, and a bigger effect seen on fewer should still win
+    big_effect: float = 0.10  # each 10% of effect adds one unit of strength: a bigger win is a stronger lesson
+    max_effect_gain: float = 3.0  # up to three units (a 30% effect): beyond that, sizes are not believed
+    effect_floor: float = 0.3  # what a lesson without a number (or with a tiny one) weighs, in those units
     noise_effect: float = 0.005  # a move smaller than half a percent says nothing either way
 
     # -- exploiting what the prompt says worked --
-    exploit_best: float = 0.8  # chance to take the best-known option of a choice parameter (else explore)
+    exploit_best: float = 0.7  # chance to take the best-known option of a choice parameter (else explore)
+    explore_untried: float = 0.8  # when exploring, chance to try an option nothing has been said of yet
     exploit_number: float = 0.8  # chance to reuse a numeric value that worked (else draw a fresh one)
     number_jitter: float = 0.15  # a reused number moves by up to this share, so neighbours get tried
     exploit_text: float = 0.6  # chance to reuse a free-text value that worked

@@ -95,13 +95,17 @@ def numeric(param: Param, kind: Kind, w: Wake, rng: random.Random, scores: dict[
 
 
 def pick_choice(choices: list[str], scores: dict[str, float], rng: random.Random) -> str:
-    """The best-known option most of the time; otherwise any option not known to fail."""
+    """The best-known option most of the time; otherwise, mostly, one nothing has been said of yet (the best
+    option may be one nobody tried), else any option not known to fail."""
     lowered = {c.lower(): c for c in choices}
     pos = {lowered[v]: s for v, s in scores.items() if s > 0 and v in lowered}
     neg = {lowered[v] for v, s in scores.items() if s < 0 and v in lowered}
     if pos and rng.random() < B.exploit_best:
         best = max(pos.values())
         return rng.choice(sorted(c for c, s in pos.items() if s == best))
+    untried = [c for c in choices if c not in pos and c not in neg]
+    if untried and rng.random() < B.explore_untried:
+        return rng.choice(untried)
     allowed = [c for c in choices if c not in neg] or list(choices)
     return rng.choice(allowed)
 

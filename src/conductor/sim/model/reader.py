@@ -320,8 +320,8 @@ def _read_line(line: str, vocab: Vocabulary, context: int, weight: float, source
         if sign:
             count = count or count_of(line, behaviour)
             moved = change(clause) or change(line)
-            effect = min(1.0, abs(moved[1]) / behaviour.big_effect) if moved else 0.0
-            strength = weight * count**0.5 * (1.0 + 0.5 * effect)
+            effect = min(behaviour.max_effect_gain, abs(moved[1]) / behaviour.big_effect) if moved else 0.0
+            strength = weight * count**0.5 * (behaviour.effect_floor + effect)
             note = f"{source} says " + " ".join(clause.split())[:120]
             for kind_id in _emit(out, clause, scan, vocab, carried, sign, strength, note, behaviour):
                 tallies.append((kind_id, sign, count))

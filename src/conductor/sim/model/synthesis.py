@@ -163,8 +163,20 @@ def _baseline(lessons: dict[str, _Lesson], up: dict[str, bool]) -> dict[str, flo
     return {metric: sum(v) / len(v) for metric, v in moves.items()}
 
 
+def _latest(lesson: _Lesson, up: dict[str, bool]) -> tuple[float, str] | None:
+    """(score, section) from the lesson's newest clear outcome: an outcome measured against a forecast already
+    pools every earlier decision of the same option, so the newest one is the best estimate there is."""
+    clear = [e for e in lesson.evidence if isinstance(e.get("success"), bool) and isinstance(e.get("delta"),
+                                                                                            int | float)]
+    if not clear:
+        return None
+    last = max(clear, key=lambda e: int(e.get("decision_id") or 0))
+    delta = float(last["delta"]) if up.get(str(last.get("metric")), True) else -float(last["delta"])
+    return delta * len(lesson.judged()) ** 0.5, "worked" if last["success"] else "failed"
+
+
 def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None,
-           baseline: dict[str, float]) -> list[tuple[float, str, _Lesson]]:
+           baseline: dict[str, float], pooled: bool = False) -> list[tuple[float, str, _Lesson]]:
     """(score, section, lesson) for every lesson with enough decisions: worked when its mean effect the good way
     (above `baseline`) is at least `lesson_worked_effect`; a lesson that cost the main metric failed, whatever its
     own metric did."""
@@ -174,24 +186,33 @@ def _judge(lessons: dict[str, _Lesson], up: dict[str, bool], main: str | None,
         n = len(lesson.judged())
         if n < B.lesson_min_decisions:
             continue
+        if pooled:
+            found = _latest(lesson, up)
+            if found is not None:
+                judged.append((found[0], found[1], lesson))
+            continue
         verdicts = [e["success"] for e in lesson.evidence if isinstance(e.get("success"), bool)]
-        effect = lesson.effect(up, baseline) - B.lesson_worked_effect
+        effect = lesson.effect(up, baseline)
         side = lesson.side()
         if side is not None and (side[1] if up.get(main or side[0], True) else -side[1]) < -B.side_cost:
             effect = min(effect, 0.0) - B.side_penalty
-        if effect >= 0 and not any(verdicts):
-            continue  # a positive effect that no decision was judged to have won: not a lesson yet
-        judged.append((effect * n**0.5, "worked" if effect >= 0 else "failed", lesson))
+        # A lesson either way needs a clear mean effect and at least one decision judged clearly that way:
+        # a string of "unclear" outcomes around zero is not a failure, it is nothing learned yet.
+        if effect >= B.lesson_worked_effect and True in verdicts:
+            judged.append((effect * n**0.5, "worked", lesson))
+        elif effect <= -B.lesson_worked_effect and False in verdicts:
+            judged.append((effect * n**0.5, "failed", lesson))
     return judged
 
 
 def _facts(judged: list[tuple[float, str, _Lesson]]) -> list[str]:
+    """Per metric, how the decisions with a clear effect went (unclear ones are neither a win nor a loss)."""
     facts: dict[str, list[bool]] = {}
     for _, _, lesson in judged:
         for e in lesson.evidence:
             if isinstance(e.get("success"), bool) and e.get("metric"):
                 facts.setdefault(e["metric"], []).append(e["success"])
-    return [f"{metric} moved the right way after {sum(v)} of {len(v)} measured decisions"
+    return [f"{metric} moved the right way after {sum(v)} of {len(v)} decisions with a clear effect"
             for metric, v in sorted(facts.items(), key=lambda kv: -len(kv[1]))[:3]]
 
 
@@ -222,8 +243,9 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
     up = {name: way == "higher" for name, way in _DIRECTIONS.findall(prompt.split("\n## ", 1)[0])}
     main = re.search(r"^Main metric: ([A-Za-z_][A-Za-z0-9_]*)", prompt, re.MULTILINE)
     # Effects against a forecast are already net of the trend; raw movements are judged against the trend.
-    baseline = {} if "against forecast" in prompt else _baseline(lessons, up)
-    judged = _judge(lessons, up, main.group(1) if main else None, baseline)
+    pooled = "against forecast" in prompt
+    baseline = {} if pooled else _baseline(lessons, up)
+    judged = _judge(lessons, up, main.group(1) if main else None, baseline, pooled)
     worked = sorted((j for j in judged if j[1] == "worked"), key=lambda j: -j[0])[: B.max_lessons]
     failed = sorted((j for j in judged if j[1] == "failed"), key=lambda j: j[0])[: B.max_lessons]
     strategy = ("Keep doing what moved the numbers (" + ", ".join(j[2].key for j in worked[:3]) + ")."
