@@ -37,7 +37,7 @@ def _count(db: Path, sql: str) -> int:
 
 def test_sigkill_then_resume_executes_nothing_twice_and_loses_no_escalation(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    proc = _run(db, 12)
+    proc = _run(db, 16)
     deadline = time.monotonic() + 120
     # Kill it mid-run, once it has executed decisions and opened escalations (polling, not sleeping blindly).
     while time.monotonic() < deadline and proc.poll() is None:
@@ -54,7 +54,7 @@ def test_sigkill_then_resume_executes_nothing_twice_and_loses_no_escalation(tmp_
     conn.close()
     assert last_id_at_kill > 0
 
-    second = _run(db, 14)
+    second = _run(db, 18)
     _, err = second.communicate(timeout=180)
     assert second.returncode == 0, err.decode()[-2000:]
 
@@ -76,7 +76,7 @@ def test_sigkill_then_resume_executes_nothing_twice_and_loses_no_escalation(tmp_
                               (last_id_at_kill,)).fetchone()[0]
     assert woke_after > 0 and interrupted >= 0
     last_day = conn.execute("SELECT max(sim_time) FROM events").fetchone()[0]
-    assert last_day >= "2026-01-18"
+    assert last_day >= "2026-01-22"
     assert projection_differences(conn) == []
     conn.close()
 

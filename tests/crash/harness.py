@@ -104,10 +104,11 @@ def harness_org(workdir: Path, command_sleep_s: float = COMMAND_SLEEP_S) -> Path
     recorder = f'cat >> "${COMMANDS_ENV}"; echo >> "${COMMANDS_ENV}"; sleep {command_sleep_s}; echo deployed'
     text = text.replace('argv = ["sh", "-c", "cat > /dev/null; echo deployed"]',
                         f"argv = {json.dumps(['sh', '-c', recorder])}")
-    text = text.replace('decision_kinds = ["feature.ship", "reliability.fix", "release.deploy", "dependency.add", '
-                        '"security.change"]', 'decision_kinds = ["release.deploy", "feature.ship", "reliability.fix"]')
+    text = text.replace('decision_kinds = [\n    "feature.ship", "onboarding.improve", "reliability.fix", "release.deploy", '
+                        '"dependency.add", "security.change",\n]',
+                        'decision_kinds = ["release.deploy", "feature.ship", "reliability.fix"]')
     # Syntheses every simulated day or two instead of weekly, so kills also land on brain versions being written.
-    text = text.replace("synthesis_threshold = 150", "synthesis_threshold = 20").replace(
+    text = text.replace("synthesis_threshold = 60", "synthesis_threshold = 20").replace(
         'platform_every = "7d"', 'platform_every = "2d"')
     assert "synthesis_threshold = 20" in text, "the studio file changed shape"
     assert COMMANDS_ENV in text and 'decision_kinds = ["release.deploy"' in text, "the studio file changed shape"

@@ -4,6 +4,7 @@ avoid what failed, and revisions that follow a reviewer's feedback."""
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from conductor.sim.model.behaviour import BEHAVIOUR as B
@@ -197,15 +198,44 @@ def _learned_note(w: Wake, kind: Kind, params: dict[str, Any]) -> str:
     return "it is the most direct lever I have on it"
 
 
+_GENERIC = {"rate", "per", "day"}
+
+
+def _metric_word(name: str) -> str:
+    """The word a description would use for a metric: `support_backlog` -> backlog, `activation_rate` ->
+    activation."""
+    words = [w for w in name.lower().split("_") if w not in _GENERIC] or [name.lower()]
+    return words[-1]
+
+
+def aimed_metric(kind: Kind, params: dict[str, Any], w: Wake) -> tuple[str, bool]:
+    """The metric this decision aims at, as its kind's description tells it (read as a person would: "marketing
+    buys signups" means an allocation to marketing is for sign-ups); the agent's own metric otherwise."""
+    choice = kind.choice_param()
+    value = str(params.get(choice.name, "")).lower() if choice is not None else ""
+    clauses = [c for c in re.split(r"[;:.]|, and |\bso\b", kind.description.lower()) if c.strip()]
+    if value:
+        clauses = [c for c in clauses if re.search(rf"\b{re.escape(value)}\b", c)] or clauses
+    best: tuple[int, str] | None = None
+    for clause in clauses:
+        for name in w.metrics:
+            for hit in re.finditer(rf"\b{re.escape(_metric_word(name))}", clause):
+                if best is None or hit.start() > best[0]:
+                    best = (hit.start(), name)
+        if best is not None:
+            return best[1], w.metrics[best[1]]
+    return w.metric or "overall", w.up
+
+
 def decision(kind: Kind, params: dict[str, Any], w: Wake, rng: random.Random, why: str) -> dict[str, Any]:
     _, good, described = trend(w)
     size = rng.uniform(*(B.size_when_weak if good <= B.strong_trend else B.size_when_strong))
+    metric, up = aimed_metric(kind, params, w)
     return {
         "kind": kind.id,
         "params": params,
         "rationale": f"{described[0].upper()}{described[1:]}; {why.strip().rstrip('.')}.",
-        "expected_effect": {"metric": w.metric or "overall", "direction": "up" if w.up else "down",
-                            "size": round(size, 3)},
+        "expected_effect": {"metric": metric, "direction": "up" if up else "down", "size": round(size, 3)},
         "confidence": round(rng.uniform(*B.confidence), 2),
         "reversible": kind.id not in IRREVERSIBLE,
         "revises": None,

@@ -31,6 +31,7 @@ class Wake:
     reports: list[str] = field(default_factory=list)
     metric: str = ""
     up: bool = True
+    metrics: dict[str, bool] = field(default_factory=dict)  # every metric of the venture -> higher is better
     values: list[float] = field(default_factory=list)
     kinds: list[Kind] = field(default_factory=list)
     policy: Policy = field(default_factory=Policy)
@@ -119,7 +120,7 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     sec = sections(prompt)
     w = Wake()
     _read_role(w, sec.get("Your role", ""))
-    metrics = _read_metric(w, sec.get("Your metric", ""))
+    metrics = w.metrics = _read_metric(w, sec.get("Your metric", ""))
     for line in sec.get("Decisions you may take", "").splitlines():
         kind = parse_kind(line)
         if kind:

@@ -164,13 +164,15 @@ def _baseline(lessons: dict[str, _Lesson], up: dict[str, bool]) -> dict[str, flo
 
 
 def _latest(lesson: _Lesson, up: dict[str, bool]) -> tuple[float, str] | None:
-    """(score, section) from the lesson's newest clear outcome: an outcome measured against a forecast already
-    pools every earlier decision of the same option, so the newest one is the best estimate there is."""
-    clear = [e for e in lesson.evidence if isinstance(e.get("success"), bool) and isinstance(e.get("delta"),
-                                                                                            int | float)]
-    if not clear:
+    """(score, section) from the lesson's newest outcome: an outcome measured against a forecast already pools
+    every earlier decision of the same option, so the newest one is the best estimate there is; when it is no
+    longer clear, neither is the lesson (it leaves the brain until the evidence is clear again)."""
+    measured = [e for e in lesson.evidence if isinstance(e.get("delta"), int | float)]
+    if not measured:
         return None
-    last = max(clear, key=lambda e: int(e.get("decision_id") or 0))
+    last = max(measured, key=lambda e: int(e.get("decision_id") or 0))
+    if not isinstance(last.get("success"), bool):
+        return None
     delta = float(last["delta"]) if up.get(str(last.get("metric")), True) else -float(last["delta"])
     return delta * len(lesson.judged()) ** 0.5, "worked" if last["success"] else "failed"
 
