@@ -36,7 +36,7 @@ STAGE_DEMAND: dict[str, float] = {"idea": 0.9, "mvp": 0.95, "launch": 1.0, "grow
 # Reference intensities: the size at which an option has exactly its drawn effect.
 CAMPAIGN_REF, SUPPORT_REF_HOURS, DISCOUNT_REF, ALLOCATE_REF, EFFORT_REF = 500.0, 20.0, 20.0, 2000.0, 5
 # Each running effect of the same option makes the next one this much weaker (1 / (1 + k * REPEAT_DECAY)).
-REPEAT_DECAY = 0.12
+REPEAT_DECAY = 0.05
 RAMP = 2  # days from first showing to full strength
 TAIL = 1.5  # half-life in days of an effect's fade once its duration is over
 
