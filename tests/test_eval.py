@@ -134,3 +134,26 @@ def test_an_arm_database_is_a_normal_conductor_database(full_run: dict) -> None:
     finally:
         conn.close()
     assert started["market_version"] == 2 and started["studio_seed"] == load_org(STUDIO).reseeded(5).seed
+
+
+def test_versions_are_compared_with_the_control_made_in_the_same_periods() -> None:
+    import random
+
+    from conductor.eval.report import version_control
+
+    rng = random.Random(3)
+
+    def rows(lift: float) -> list[dict]:
+        out = []
+        for period in (1, 2, 3):
+            for _ in range(30):
+                out.append({"venture": "v", "arm": "current", "period": period, "effect": lift + rng.gauss(0, 0.02)})
+            for _ in range(12):
+                out.append({"venture": "v", "arm": "previous", "period": period, "effect": rng.gauss(0, 0.02)})
+        return out
+
+    result = version_control([{"arm": "control", "control": rows(0.03)}, {"arm": "control-blind", "control": rows(0.0)}])
+    assert result is not None
+    seen, blind = result["control"], result["control-blind"]
+    assert seen["low"] > 0 and seen["versions"]["ahead"] == 3
+    assert blind["low"] < 0 < blind["high"] and blind["versions"]["ahead"] == 0

@@ -75,6 +75,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     p = report.get("paraphrase")
     if p:
         lines.append(f"paraphrased brief keeps {_share(p['share_kept'])} of full's advantage over no-brief")
+    for arm, v in (report.get("version_control") or {}).items():
+        if v["difference"] is None:
+            continue
+        lines.append(f"{arm}: version in force − control {v['difference'] * 100:+.1f} pts (95% {v['low'] * 100:+.1f} "
+                     f"to {v['high'] * 100:+.1f}) over {v['current']} vs {v['control']} decisions; single versions: "
+                     f"{v['versions']['ahead']} ahead, {v['versions']['behind']} behind, "
+                     f"{v['versions']['not enough evidence']} not enough evidence")
     return lines
 
 

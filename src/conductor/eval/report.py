@@ -11,6 +11,8 @@ Endpoints, fixed before any run (docs/compounding.md says why each):
 4. **Attribution against ground truth**: Spearman correlation of measured and true effects over decisions
    with a closed window, and how often a decision with no true effect was called "worked".
 5. **Paraphrase**: the share of full's advantage over no-brief that the paraphrased-brief arm keeps.
+6. **Versions against the concurrent control** (control arms): decisions shown the version in force against
+   those shown the control in the same periods; with the brief withheld (control-blind) there must be none.
 """
 
 from __future__ import annotations
@@ -143,6 +145,34 @@ def paraphrase_share(totals: dict[int, dict[str, float]]) -> dict[str, Any] | No
             "paraphrase_vs_no_brief": comparison(totals, "paraphrase", "no-brief")}
 
 
+def version_control(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Per control arm: decisions shown the version in force against those shown the control in the same
+    periods, pooled over ventures and seeds (Welch), and how many single-version comparisons were clear."""
+    from conductor.brain.quality import welch
+
+    out: dict[str, Any] = {}
+    for arm in sorted({r["arm"] for r in runs if r.get("control") is not None}):
+        rows = [c for r in runs if r["arm"] == arm for c in r["control"] if c["period"] is not None]
+        current = [c["effect"] for c in rows if c["arm"] == "current"]
+        control = [c["effect"] for c in rows if c["arm"] != "current"]
+        found = welch(current, control)
+        periods: dict[tuple[str, int], dict[str, list[float]]] = {}
+        for c in rows:
+            side = "current" if c["arm"] == "current" else "control"
+            periods.setdefault((c["venture"], c["period"]), {"current": [], "control": []})[side].append(c["effect"])
+        clear = {"ahead": 0, "behind": 0, "not enough evidence": 0}
+        for sides in periods.values():
+            one = welch(sides["current"], sides["control"])
+            enough = one is not None and min(len(sides["current"]), len(sides["control"])) >= 8
+            key = ("ahead" if one[1] > 0 else "behind" if one[2] < 0 else "not enough evidence") if enough and one \
+                else "not enough evidence"
+            clear[key] += 1
+        out[arm] = {"current": len(current), "control": len(control),
+                    "difference": found[0] if found else None, "low": found[1] if found else None,
+                    "high": found[2] if found else None, "versions": clear}
+    return out or None
+
+
 def evaluate(runs: list[dict[str, Any]], days: int) -> dict[str, Any]:
     """Every endpoint that the arms present in `runs` allow."""
     totals = arm_totals(runs, days)
@@ -156,4 +186,5 @@ def evaluate(runs: list[dict[str, Any]], days: int) -> dict[str, Any]:
         "transfer": transfer(runs, days),
         "attribution": attribution(runs),
         "paraphrase": paraphrase_share(totals),
+        "version_control": version_control(runs),
     }

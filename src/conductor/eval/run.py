@@ -131,7 +131,23 @@ def run_one(org_path: str, seed: int, arm_name: str, days: int, workdir: str, gr
     if grade:
         result["references"] = references(org, logs, seed)
         result["graded"] = graded_decisions(org, db, logs)
+    if arm.control_share:
+        result["control"] = control_effects(db)
     return result
+
+
+def control_effects(db: Path) -> list[dict[str, Any]]:
+    """Every measured decision's brief arm, the version in force, and its effect the good way (for comparing
+    brain versions with the concurrent control)."""
+    from conductor.brain.quality import load_decision_rows
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = load_decision_rows(conn)
+    finally:
+        conn.close()
+    return [{"venture": r.venture, "arm": r.arm, "period": r.period, "effect": r.normalized_delta}
+            for r in rows if r.success is not None and r.normalized_delta is not None]
 
 
 def _trait(org: Org, venture_id: str) -> int:
