@@ -119,8 +119,12 @@ def test_every_arm_differs_from_full_in_one_named_way() -> None:
 
 def test_eval_refuses_bad_arguments_in_one_line(tmp_path: Path) -> None:
     runner = CliRunner()
+    (tmp_path / "other.json").write_text('{"report": {"days": 30}, "runs": []}')
+    (tmp_path / "junk.json").write_text("not json")
     for args, needle in ((["--arms", "full,nope"], "unknown arm 'nope'"), (["--seeds", "x-y"], "--seeds"),
-                         (["--days", "1"], "--days 1"), (["--jobs", "0"], "--jobs 0")):
+                         (["--days", "1"], "--days 1"), (["--jobs", "0"], "--jobs 0"),
+                         (["--reuse", str(tmp_path / "junk.json")], "not a report written by conductor eval"),
+                         (["--reuse", str(tmp_path / "other.json")], "made for --days 30, not 90")):
         result = runner.invoke(app, ["eval", *args, "--out", str(tmp_path / "e.json")])
         assert result.exit_code == 2, (args, result.output)
         assert needle in result.output

@@ -85,6 +85,19 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def reused_runs(path: Path, days: int) -> list[dict[str, Any]]:
+    """The runs of an earlier report, refused in one line if it is not one or was made for another horizon."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        runs = data["runs"]
+        made_for = data["report"]["days"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"--reuse {path}: not a report written by conductor eval ({type(exc).__name__})") from None
+    if made_for != days:
+        raise BadInput(f"--reuse {path}: made for --days {made_for}, not {days}")
+    return list(runs)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("eval")
     @cli_errors
@@ -100,6 +113,9 @@ def register(app: typer.Typer) -> None:
         workdir: Annotated[Path | None, typer.Option(help="Keep each run's database here (default: a "
                                                      "temporary folder, removed at the end).",
                                                      show_default=False)] = None,
+        reuse: Annotated[Path | None, typer.Option(help="A report written before with the same org and days: "
+                                                   "its runs are kept and only the missing (seed, arm) pairs run, "
+                                                   "e.g. to add an arm.", show_default=False)] = None,
     ) -> None:
         """Run the org on paired seeds in arms and compare them on total MRR at the horizon.
 
@@ -125,11 +141,15 @@ def register(app: typer.Typer) -> None:
         if jobs < 1:
             raise BadInput(f"--jobs {jobs}: must be at least 1")
         seed_list = parse_seeds(seeds)
+        kept = reused_runs(reuse, days) if reuse is not None else []
+        done = {(r["seed"], r["arm"]) for r in kept}
         console = Console()
         with tempfile.TemporaryDirectory(prefix="conductor-eval-") as tmp:
             where = workdir or Path(tmp)
             where.mkdir(parents=True, exist_ok=True)
-            runs = run_all(str(org_path), seed_list, chosen, days, where, jobs, console)
+            fresh = run_all(str(org_path), seed_list, chosen, days, where, jobs, console, skip=done)
+        runs = sorted(kept + fresh, key=lambda r: (r["seed"], r["arm"]))
+        chosen = [*dict.fromkeys([*chosen, *(r["arm"] for r in kept)])]
         report = evaluate(runs, days)
         report["org"] = str(org_path)
         report["arms"] = chosen

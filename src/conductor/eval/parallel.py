@@ -18,9 +18,10 @@ from conductor.eval.run import run_one
 
 
 def run_all(org_path: str, seeds: list[int], arms: list[str], days: int, workdir: Path, jobs: int,
-            console: Console | None = None) -> list[dict[str, Any]]:
-    """Every arm on every seed; the full arm also replays the reference policies and grades attribution."""
-    tasks = [(seed, arm) for seed in seeds for arm in arms]
+            console: Console | None = None, skip: set[tuple[int, str]] | None = None) -> list[dict[str, Any]]:
+    """Every arm on every seed (but the `skip` pairs); the full arm also replays the reference policies and
+    grades attribution."""
+    tasks = [(seed, arm) for seed in seeds for arm in arms if (seed, arm) not in (skip or set())]
     results: list[dict[str, Any]] = []
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=console or Console(stderr=True), transient=False)
