@@ -54,16 +54,8 @@ from conductor.sim.market.coerce import number as _number
 from conductor.sim.market.coerce import refuse as _refuse
 from conductor.sim.market.coerce import sanitize_initial as _sanitize_initial
 from conductor.sim.market.coerce import text as _text
+from conductor.sim.market.effects import Effect
 
-METRICS: tuple[str, ...] = (
-    "signups",
-    "activation_rate",
-    "paying_customers",
-    "mrr",
-    "arpu",
-    "churn_rate",
-    "support_backlog",
-)
 CHANNELS: tuple[str, ...] = ("seo", "content", "ads", "partnerships", "community", "email")
 AREAS: tuple[str, ...] = ("onboarding", "core", "integrations", "reporting", "mobile")
 LEVERS: tuple[str, ...] = (
@@ -343,45 +335,6 @@ def draw_params(venture_id: str, seed: int) -> MarketParams:
 
 
 # --- lagged effects ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Effect:
-    """One lagged push on one driver: zero before `start`, ramps in, holds, then halves every `half_life`.
-
-    Decisions are stored as effects rather than applied at once because real levers act with delay: ads
-    need a few days to reach an audience, a feature only helps once shipped, a support hire takes a week.
-    """
-
-    driver: str  # demand | spend:<channel> | activation | conversion | churn | load | arpu | capacity | shock
-    magnitude: float
-    start: int  # first day the effect can be nonzero
-    ramp: int  # days to reach full strength
-    hold: float  # days at full strength after the ramp (math.inf: until decay never starts)
-    half_life: float  # days for the tail to halve
-    source: int  # the decision id, for inspection
-
-    def profile(self, day: int) -> float:
-        """Strength in [0, 1] on `day`."""
-        t = day - self.start
-        if t < 0:
-            return 0.0
-        if t < self.ramp:
-            return (t + 1) / (self.ramp + 1)
-        u = t - self.ramp
-        if u < self.hold:
-            return 1.0
-        return 0.5 ** ((u - self.hold + 1) / max(self.half_life, 0.1))
-
-    def expired(self, day: int) -> bool:
-        """Whether the effect has faded for good and can be dropped, keeping long runs cheap."""
-        return day - self.start > self.ramp + self.hold and self.profile(day) < 0.003
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if math.isinf(self.hold):
-            data["hold"] = None
-        return data
 
 
 @dataclass
