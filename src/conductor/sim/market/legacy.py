@@ -44,6 +44,7 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from conductor.sim.market.coerce import METRICS
 from conductor.sim.market.coerce import accept as _accept
 from conductor.sim.market.coerce import as_seed as _as_seed
 from conductor.sim.market.coerce import clamp as _clamp
