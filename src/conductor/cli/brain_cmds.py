@@ -237,13 +237,13 @@ def quality(
         mean = f"{r.mean_normalized_delta * 100:+.1f}"
         if r.effect_low is None or r.effect_high is None:
             return mean
-        return f"{mean} ({r.effect_low * 100:+.1f}..{r.effect_high * 100:+.1f})"
+        return f"{mean} ±{(r.effect_high - r.effect_low) * 50:.1f}"
 
-    grid = table("venture", "brain", "decided", "escal.", "approved", "measured", "pending", "worked",
-                 "effect pts (95%)", title="Decision quality by brain version (version in force)",
-                 right=("decided", "escal.", "approved", "measured", "pending", "worked", "effect pts (95%)"))
+    grid = table("venture", "brain", "dec.", "esc.", "appr.", "meas.", "pend.", "worked",
+                 "effect ±95%", title="Decision quality by brain version (version in force)",
+                 right=("dec.", "esc.", "appr.", "meas.", "pend.", "worked", "effect ±95%"))
     for r in rows:
-        grid.add_row(cell(r.venture, 12), f"v{r.brain_version}" if r.brain_version is not None else "none",
+        grid.add_row(cell(r.venture, 10), f"v{r.brain_version}" if r.brain_version is not None else "none",
                      str(r.decisions), pct(r.escalated_share), pct(r.approval_rate, r.founder_decided),
                      str(r.measured), str(r.pending), pct(r.success_rate), effect(r))
     console().print(grid)
@@ -251,9 +251,10 @@ def quality(
         if r.control is not None:
             console().print(_line(f"{r.venture}: {r.control.statement} ({r.control.n_current} vs "
                                   f"{r.control.n_control} measured, control: {r.control.control})"))
-    console().print(_line("decided: decisions proposed; approved (n): of n escalations decided; worked: share of measured decisions whose effect "
-                          "was beyond noise the good way; effect pts: mean effect against forecast, + = the good way",
-                          "dim"))
+    console().print(_line("dec.: decisions proposed; esc.: share escalated; appr. (n): approved of n the founder "
+                          "decided; meas./pend.: effect windows closed / still open; worked: share of measured "
+                          "decisions whose effect was beyond noise the good way; effect: mean effect against "
+                          "forecast in points, + = the good way, ± its 95% interval", "dim"))
 
 
 @brain_app.command("edit")
