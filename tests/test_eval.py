@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,37 @@ def test_versions_are_compared_with_the_control_made_in_the_same_periods() -> No
     seen, blind = result["control"], result["control-blind"]
     assert seen["low"] > 0 and seen["versions"]["ahead"] == 3
     assert blind["low"] < 0 < blind["high"] and blind["versions"]["ahead"] == 0
+
+
+@pytest.mark.parametrize("arm", ["no-insights", "paraphrase"])
+def test_an_arm_changes_what_every_wake_up_prompt_shows(arm: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The arm's difference must reach the prompts the model reads (a wrapper that only some paths take would
+    make an arm identical to full)."""
+    import conductor.sim.provider as sim_provider
+    from conductor.eval.arms import ENGINE_ARMS
+    from conductor.eval.run import run_engine
+
+    prompts: list[str] = []
+    real = sim_provider.respond
+
+    def spy(messages: list, profile: object) -> object:
+        if len(messages) == 2 and "# Your role" in messages[1]["content"]:
+            prompts.append(messages[1]["content"])
+        return real(messages, profile)
+
+    monkeypatch.setattr(sim_provider, "respond", spy)
+    org = load_org(STUDIO).reseeded(5)
+    org = org.model_copy(update={"brain": org.brain.model_copy(update={"platform_every": timedelta(days=2),
+                                                                       "synthesis_threshold": 20})})
+    run_engine(org, STUDIO, tmp_path / "arm.db", 16, ENGINE_ARMS[arm], 5)
+    late = [p for p in prompts if "brain v" in p.split("# Venture brief", 1)[-1][:200]]
+    assert late, "no wake-up saw a brain version: the run is too short to test the arm"
+    for prompt in late:
+        insights = prompt.split("# Platform insights\n", 1)[1].split("\n# ", 1)[0].strip()
+        brief = prompt.split("# Venture brief\n", 1)[1].split("\n# Platform insights", 1)[0]
+        if arm == "no-insights":
+            assert insights == "None yet.", insights
+        else:  # the brief's own words are gone: its header, its sections, its verdict tags
+            assert "what this venture has learned" not in brief and "brain version" in brief, brief[:200]
+            assert "What worked:" not in brief and "What failed:" not in brief and " (worked)" not in brief

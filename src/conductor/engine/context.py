@@ -23,7 +23,8 @@ from conductor.store.events import iso
 def _briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, int | None]:
     if engine.opts.ablate_brief or engine.brief_source is None:
         return "", "", engine.state.brain_versions.get(venture)
-    return engine.brief_source(venture, agent_id)
+    brief, insights, version = engine.brief_source(venture, agent_id)
+    return (*engine.shown_briefs(brief, insights), version)
 
 
 def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
@@ -31,7 +32,8 @@ def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str,
     if engine.opts.ablate_brief or engine.brief_source is None:
         version = engine.state.brain_versions.get(venture)
         return "", "", BriefChoice("current", version, version)
-    return engine.brain.wake_brief(venture, agent_id)
+    brief, insights, choice = engine.brain.wake_brief(venture, agent_id)
+    return (*engine.shown_briefs(brief, insights), choice)
 
 
 def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, BriefChoice]:

@@ -121,26 +121,16 @@ class Engine:
         self._waking: set[str] = set()
         self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
-        if self.opts.ablate_insights or self.opts.brief_transform is not None:
-            self.brief_source = self._arm_view(self.brief_source)
 
-    def _arm_view(self, source: Callable[[str, str], tuple[str, str, int | None]] | None
-                  ) -> Callable[[str, str], tuple[str, str, int | None]] | None:
-        """The brief source as an evaluation arm shows it: without insights, or in other words."""
-        if source is None:
-            return None
+    def shown_briefs(self, brief: str, insights: str) -> tuple[str, str]:
+        """The brief and insights as an evaluation arm shows them: insights withheld, or in other words."""
+        if self.opts.ablate_insights:
+            insights = ""
         transform = self.opts.brief_transform
-
-        def view(venture: str, agent_id: str) -> tuple[str, str, int | None]:
-            brief, insights, version = source(venture, agent_id)
-            if self.opts.ablate_insights:
-                insights = ""
-            if transform is not None:
-                brief = transform(brief) if brief else brief
-                insights = transform(insights) if insights else insights
-            return brief, insights, version
-
-        return view
+        if transform is not None:
+            brief = transform(brief) if brief else brief
+            insights = transform(insights) if insights else insights
+        return brief, insights
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def stop(self, reason: str = "stopped by the founder") -> None:
