@@ -27,7 +27,7 @@ SHOTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("org", ("5",), "Org: the org chart"),
     ("help", ("2", "question_mark"), "Help: the keys of the pane in front"),
 )
-FIXED_NOW = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
+FIXED_NOW = datetime(2026, 2, 9, 12, 0, tzinfo=UTC)
 
 
 def build_database(db: Path, days: float) -> None:
@@ -67,7 +67,7 @@ def shoot(db: Path, keys: Sequence[str], size: tuple[int, int], title: str) -> s
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("out", type=Path, nargs="?", default=Path("screenshots"), help="Where the SVGs go.")
-    parser.add_argument("--days", type=float, default=19.5,
+    parser.add_argument("--days", type=float, default=39.5,
                         help="Simulated days of the demo before the pictures (ending mid-day: today has spend).")
     parser.add_argument("--size", default="120x36", help="Terminal size, COLUMNSxROWS.")
     parser.add_argument("--db", type=Path, default=None, help="Use this database instead of running the demo.")
