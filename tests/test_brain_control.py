@@ -113,3 +113,21 @@ def test_every_stored_outcome_is_recomputed_from_the_events() -> None:
         conn.close()
     assert len(again) >= 20
     assert [r.decision_id for r in again if not r.same] == []
+
+
+def test_a_run_where_nobody_sees_the_brain_still_draws_and_records_the_control() -> None:
+    """Without it, a blind run has no control decisions, and "no difference" could never be shown."""
+    org = lab_org(1)
+    org = org.model_copy(update={"brain": org.brain.model_copy(update={"control_share": 0.5})})
+    path = Path(tempfile.mkdtemp(prefix="conductor-blind-")) / "lab.db"
+    open_database(path).close()
+    engine = Engine(org, path, EngineOptions(until=org.start + timedelta(days=20), ablate_brief=True))
+    asyncio.run(asyncio.wait_for(engine.run(), timeout=300))
+    woke = [(a, t, p) for a, t, p in _woke(path) if p["brain_in_force"] is not None and a != "platform"]
+    assert woke
+    for agent, sim_time, p in woke:
+        assert p["brief_arm"] == control_arm(1, agent, sim_time, 0.5, "previous")
+    conn = sqlite3.connect(path)
+    arms = {r[0] for r in conn.execute("SELECT brief_arm FROM decisions WHERE brain_in_force IS NOT NULL")}
+    conn.close()
+    assert arms == {"current", "previous"}

@@ -141,16 +141,22 @@ class BrainKeeper:
         The platform agent and ventures without a version always get the current brief (nothing to compare).
         The "none" arm drops the platform insights too: it is a wake-up without any brain.
         """
+        choice = self.control_choice(venture, agent_id)
+        if choice.arm == "none":
+            return "", "", choice
+        brief, insights, _ = self.brief(venture, agent_id, version=choice.version)
+        return brief, insights, choice
+
+    def control_choice(self, venture: str, agent_id: str) -> BriefChoice:
+        """Which arm of the concurrent control this wake-up draws, and the version it would be shown. Drawn (and
+        recorded) even when the brief is withheld, so a run where nobody sees the brain still has a control to
+        compare with, which must show no difference."""
         in_force = self.in_force(venture)
         arm: Arm = "current"
         if venture != PLATFORM and in_force is not None:
             arm = control_arm(self.org.seed, agent_id, iso(self.engine.state.now), self.settings.control_share,
                               self.settings.control)
-        shown = shown_version(arm, in_force)
-        if arm == "none":
-            return "", "", BriefChoice("none", None, in_force)
-        brief, insights, _ = self.brief(venture, agent_id, version=shown)
-        return brief, insights, BriefChoice(arm, shown, in_force)
+        return BriefChoice(arm, shown_version(arm, in_force), in_force)
 
     def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force") -> tuple[str, str, int | None]:
         """(brief, platform insights, brain version shown) for one wake-up or review, within budget.

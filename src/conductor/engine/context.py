@@ -29,7 +29,9 @@ def _briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, int 
 
 def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
     """A wake-up's briefs and which arm of the brain's concurrent control it drew (reviews always see current)."""
-    if engine.opts.ablate_brief or engine.brief_source is None:
+    if engine.opts.ablate_brief:
+        return "", "", engine.brain.control_choice(venture, agent_id)
+    if engine.brief_source is None:
         version = engine.state.brain_versions.get(venture)
         return "", "", BriefChoice("current", version, version)
     brief, insights, choice = engine.brain.wake_brief(venture, agent_id)
