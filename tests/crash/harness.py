@@ -378,6 +378,18 @@ def warm_up(org_model: object) -> None:
     assert threading.active_count() == 1, "a thread survived the warm-up; forking would be unsafe"
 
 
+def founder_answered_after_the_last_run(db: Path) -> bool:
+    """Whether the log ends with founder commands written after its last run stopped (nothing acted on them)."""
+    conn = checks.connect(db)
+    try:
+        stopped = conn.execute("SELECT max(id) FROM events WHERE kind = 'run.stopped'").fetchone()[0] or 0
+        later = conn.execute("SELECT count(*) FROM events WHERE id > ? AND json_extract(payload, '$.by') = 'founder'",
+                             (stopped,)).fetchone()[0]
+    finally:
+        conn.close()
+    return bool(later)
+
+
 def copy_db(source: Path, target: Path) -> None:
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target)
@@ -432,7 +444,9 @@ def run_harness(cfg: Config) -> Report:
             if killed:
                 kills += 1
                 report.kills += 1
-        if killed:  # the last run of a chain is left to finish
+        # The last run of a chain is left to finish; so is one more when the founder's answer landed just after a
+        # run had finished on its own (the founder acts while runs go on, and a run may end first).
+        if killed or founder_answered_after_the_last_run(db):
             child, ack, out = chain.spawn()
             child.wait(RUN_DEADLINE_S * 2)
             chain._finished(child, out)
