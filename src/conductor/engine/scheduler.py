@@ -74,6 +74,11 @@ class EngineOptions:
     seed: int | None = None
 
 
+def _broken_cap(view: list[tuple[str, float, float]], amount: float) -> str | None:
+    """The first cap of a budget view (scope, cap, used) that `amount` more would break, or None."""
+    return next((scope for scope, cap, used in view if used + amount > cap), None)
+
+
 class Engine:
     """Runs one org against one database until told to stop or until its end time."""
 
@@ -538,7 +543,7 @@ class Engine:
         def check(prompt_chars: int, spent: float) -> str | None:
             needed = spent + estimate_cost(self.org, job.model, prompt_chars, MAX_TOKENS)
             if sim:
-                return next((scope for scope, cap, used in view if used + needed > cap), None)
+                return _broken_cap(view, needed)
             extra = needed - job.reserved - job.retry_reserved
             scope = self._over_budget(agent, job.agent_id, job.venture, extra, with_retries=True)
             if scope is None:
@@ -590,7 +595,7 @@ class Engine:
                      *, with_retries: bool | None = None) -> str | None:
         """The first cap that `estimate` more would break, counting committed spend and reservations."""
         view = self._budget_view(agent, agent_id, venture, with_retries=with_retries)
-        return next((scope for scope, cap, used in view if used + estimate > cap), None)
+        return _broken_cap(view, estimate)
 
     def _reserve(self, agent_id: str, venture: str | None, amount: float, sign: int = 1,
                  ledger: dict[tuple[str, str], float] | None = None) -> None:
@@ -664,7 +669,7 @@ class Engine:
         prompt_chars = sum(len(m["content"]) for m in messages)
         estimate = estimate_cost(self.org, model, prompt_chars, MAX_TOKENS)
         view = self._budget_view(agent, agent_id, rt.venture)
-        scope = next((scope for scope, cap, used in view if used + estimate > cap), None)
+        scope = _broken_cap(view, estimate)
         if scope is not None:
             rt.budget_stopped_day = self.state.day_key()
             batch.extend(self._budget_stop_events(agent_id, rt.venture, scope, agent.budget_per_day if agent else 0.0))
@@ -713,7 +718,7 @@ class Engine:
         messages = review_messages(ctx)
         estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
         view = self._budget_view(reviewer[1], reviewer[1].id, d.venture)
-        scope = next((scope for scope, cap, used in view if used + estimate > cap), None)
+        scope = _broken_cap(view, estimate)
         if scope is not None:
             batch.extend(self._budget_stop_events(reviewer[1].id, d.venture, scope, reviewer[1].budget_per_day))
             self._escalate_after_batch.append(d.id)

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from conductor.eval.arms import ENGINE_ARMS, Arm
-from conductor.eval.replay import MarketLog, oracle_chooser, random_chooser, read_market_logs, replay, true_effect
+from conductor.eval.replay import (
+    MarketLog,
+    new_market,
+    oracle_chooser,
+    random_chooser,
+    read_market_logs,
+    replay,
+    true_effect,
+)
 from conductor.org import Org, load_org
 
 MRR = "mrr"
@@ -119,7 +127,7 @@ def run_one(org_path: str, seed: int, arm_name: str, days: int, workdir: str, gr
     result: dict[str, Any] = {
         "seed": seed, "arm": arm_name, "days": days, "db": str(db), "seconds": round(elapsed, 1),
         "mrr": {venture: _series(log) for venture, log in sorted(logs.items())},
-        "traits": {v.id: _trait(org, v.id) for v in org.ventures},
+        "traits": {v.id: new_market(org, v.id).params.trait for v in org.ventures},
     }
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -149,8 +157,3 @@ def control_effects(db: Path) -> list[dict[str, Any]]:
     return [{"venture": r.venture, "arm": r.arm, "period": r.period, "effect": r.normalized_delta}
             for r in rows if r.success is not None and r.normalized_delta is not None]
 
-
-def _trait(org: Org, venture_id: str) -> int:
-    from conductor.eval.replay import new_market
-
-    return new_market(org, venture_id).params.trait

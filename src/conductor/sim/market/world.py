@@ -18,7 +18,7 @@ All draws come from string-seeded `random.Random` instances (never `hash()`, whi
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from conductor.sim.market.coerce import as_seed
@@ -134,7 +134,6 @@ class MarketParams:
     signup_noise: float  # daily log noise of sign-ups
     churn_noise: float
     support_sensitivity: float  # how much a longer backlog raises churn
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy, for `Market.state()` and for inspection in tests and the evaluation."""
