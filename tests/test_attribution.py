@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -144,3 +145,65 @@ def test_measure_reads_only_the_window_and_earlier_decisions() -> None:
     assert summary.startswith("feature.ship area=core: mrr +")
     assert " against forecast over 14 days (95% " in summary and summary.endswith("(worked)")
     assert measure(target, [], {d: v for d, v in series.items() if d < 49}) is None
+
+
+def _late_and_short(seed: int) -> tuple[dict[int, float], list[Exposure]]:
+    """Option "a" acts from 3 to 11 days after each decision (+20 %), option "b" does nothing; both run every
+    few days with a 14-day window, the kind's default."""
+    rng = random.Random(seed)
+    exposures = [Span(i, "a" if i % 2 else "b", 10 + 3 * i + rng.randint(0, 2), 14) for i in range(1, 25)]
+    series = {}
+    for d in range(100):
+        running_a = sum(1 for e in exposures if e.option == "a" and e.day + 3 < d <= e.day + 11)
+        series[d] = 1000.0 * WEEKDAY[d % 7] * (1.2 ** running_a) * (1 + rng.gauss(0, 0.03))
+    return series, exposures
+
+
+def test_each_option_s_timing_is_estimated_from_the_history() -> None:
+    import numpy as np
+
+    from conductor.brain.attribution.timing import estimate_timings
+
+    series, exposures = _late_and_short(4)
+    days = sorted(series)
+    found = estimate_timings(days, list(np.log([series[d] for d in days])),
+                             [(e.option, e.day, e.window) for e in exposures])
+    lag, length = found["a"]
+    assert lag == 3 and abs(length - 8) <= 1
+    assert found.get("b", (0, 14)) == (0, 14) or "b" in found  # an option without effect may keep its window
+
+
+def test_a_late_short_effect_is_measured_in_full_only_with_its_timing() -> None:
+    """With the kind's 14-day window the late, short lift is diluted and blurred by its neighbours; with the
+    estimated timing the effect over the window is the lift on the days it acts, 8 of 14 days of +20 %."""
+    for seed in (4, 5, 6):
+        series, exposures = _late_and_short(seed)
+        last_a = max((e for e in exposures if e.option == "a" and e.end < 99), key=lambda e: e.day)
+        found = attribute(series, last_a, exposures)
+        assert found is not None
+        assert found.effect == pytest.approx(0.2 * 8 / 14, abs=0.03)
+        assert verdict(found, "up") == "worked"
+
+
+def test_a_stock_metric_is_judged_on_its_daily_change() -> None:
+    """The org marks MRR and paying customers `stock = true`; the measurement must be told so."""
+    from conductor.brain.attribution import measurable
+    from conductor.org import load_org
+
+    org = load_org("orgs/studio.toml")
+
+    @dataclass
+    class Decision:
+        expected: dict
+        id: int = 1
+        venture: str = "inkwell"
+        agent: str = "inkwell-sales"
+        kind: str = "discount.offer"
+        params: dict = field(default_factory=lambda: {"segment": "annual", "percent": 10})
+        state: str = "executed"
+        executed_day: int = 20
+
+    found = measurable(org, Decision({"metric": "mrr", "direction": "up"}))
+    assert found is not None and found.metric == "mrr" and found.stock
+    found = measurable(org, Decision({"metric": "signups", "direction": "up"}))
+    assert found is not None and not found.stock

@@ -74,6 +74,7 @@ class Measurable:
     day: int
     window: int
     option: str = ""  # the kind with its choice parameters: decisions of one option pool their evidence
+    stock: bool = False  # the metric is a level that accumulates (org `stock = true`): fitted on its daily change
 
     @property
     def exposure(self) -> Exposure:
@@ -101,7 +102,7 @@ def measure(target: Measurable, peers: Sequence[Measurable], series: Mapping[int
         return None
     exposures = [p.exposure for p in peers
                  if p.venture == target.venture and p.metric == target.metric and p.day < close]
-    found = pooled_fit(seen, target.exposure, exposures)
+    found = pooled_fit(seen, target.exposure, exposures, stock=target.stock)
     if found is None:
         return None
     judged = pooled_verdict(found, target.good_direction)
@@ -139,7 +140,8 @@ def measurable(org: Org, d: DecisionLike) -> Measurable | None:
     if metric is None:
         return None
     return Measurable(d.id, d.venture, d.agent, metric.name, metric.direction, d.expected.get("direction"),
-                      d.executed_day, org.effect_window_days(d.kind), option_key(org, d.kind, d.params))
+                      d.executed_day, org.effect_window_days(d.kind), option_key(org, d.kind, d.params),
+                      stock=metric.stock)
 
 
 def option_key(org: Org, kind_id: str, params: Mapping[str, Any]) -> str:

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from conductor.brain.attribution.timing import TIMING_HISTORY, Timing, estimate_timings, week_start
 
 HISTORY_DAYS = 56
 WEEKDAY_MIN_DAYS = 14
@@ -39,16 +41,33 @@ TINY = 1e-9
 
 @dataclass(frozen=True)
 class Exposure:
-    """A decision as the fit sees it: its option, and the days its window covers (day, day + window]."""
+    """A decision as the fit sees it: its option, and the days it acts on, (day + lag, day + lag + window]
+    (its kind's effect window until its option's timing is estimated, see `timing`)."""
 
     id: int
     option: str
     day: int
     window: int
+    lag: int = 0
+
+    @property
+    def start(self) -> int:
+        return self.day + self.lag
 
     @property
     def end(self) -> int:
-        return self.day + self.window
+        return self.day + self.lag + self.window
+
+    def timed(self, timing: Timing | None) -> Exposure:
+        """This exposure acting when its option's estimated timing says it does."""
+        return self if timing is None else replace(self, lag=timing[0], window=timing[1])
+
+    def coverage(self, timing: Timing | None) -> float:
+        """The share of this decision's effect window its option acts on, under `timing`."""
+        if timing is None or self.window <= 0:
+            return 1.0
+        lag, length = timing
+        return max(0, min(lag + length, self.window) - lag) / self.window
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,7 @@ def _design(days: list[int], close: int, options: list[str], exposures: Sequence
         x = np.zeros(len(days))
         for e in exposures:
             if e.option == option:
-                x += (day_arr > e.day) & (day_arr <= e.end)
+                x += (day_arr > e.start) & (day_arr <= e.end)
         cols.append(x)
     return np.column_stack(cols)
 
@@ -142,10 +161,11 @@ def _autocorrelation_inflation(resid: np.ndarray, lags: int = 7) -> float:
     return min(10.0, max(1.0, total))
 
 
-def _observations(series: Mapping[int, float], close: int, stock: bool) -> tuple[list[int], np.ndarray, bool, float]:
+def _observations(series: Mapping[int, float], close: int, stock: bool, history: int = HISTORY_DAYS
+                  ) -> tuple[list[int], np.ndarray, bool, float]:
     """(days, y, log space?, scale): what the fit explains. A flow is fitted on its log (or its value over its
     mean, when it touches zero); a stock on its daily change over its mean level."""
-    days = sorted(d for d in series if close - HISTORY_DAYS < d <= close)
+    days = sorted(d for d in series if close - history < d <= close)
     if stock:
         days = [d for d in days if d - 1 in series]
         level = float(np.mean([abs(float(series[d])) for d in days])) if days else 1.0
@@ -170,7 +190,11 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     if not any(target.day < d <= close for d in days) or len(days) < 4:
         return None
     start = days[0]
-    running = [e for e in (target, *(p for p in peers if p.id != target.id)) if e.day < close and e.end > start]
+    timings = _timings(series, target, peers, stock)
+    running = [e.timed(timings.get(e.option))
+               for e in (target, *(p for p in peers if p.id != target.id)) if e.day < close]
+    running = [e for e in running if e.end > start]
+    coverage = target.coverage(timings.get(target.option))
     options = sorted({e.option for e in running}, key=lambda o: (o != target.option, o))
     weekday = len(days) >= WEEKDAY_MIN_DAYS
     x = _design(days, close, options, running, weekday, trend=True)
@@ -204,22 +228,33 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     credit = float(per_decision / excess.sum()) if excess.sum() > TINY else 1.0
     if stock:
         # An extra `coef` of the level per day while the window runs: on average half the window's worth.
-        reach = (len(window) + 1) / 2.0
+        reach = (len(window) + 1) / 2.0 * coverage
         before = float(series.get(target.day, scale))
         baseline = before + scale * float(np.mean(np.cumsum(base_only)))
         effect, low, high = coef * reach, (coef - Z95 * se) * reach, (coef + Z95 * se) * reach
     elif log_space:
         baseline = float(np.mean(np.exp(base_only)))
-        effect, low, high = math.expm1(coef), math.expm1(coef - Z95 * se), math.expm1(coef + Z95 * se)
+        effect, low, high = (coverage * math.expm1(coef), coverage * math.expm1(coef - Z95 * se),
+                             coverage * math.expm1(coef + Z95 * se))
     else:
         level = float(np.mean(base_only)) or 1.0
         baseline = level * scale
-        effect, half = coef / level, Z95 * se / abs(level)
+        effect, half = coverage * coef / level, coverage * Z95 * se / abs(level)
         low, high = effect - half, effect + half
     pooled = sum(1 for e in running if e.option == target.option)
     days_before = sum(1 for d in days if d <= target.day)
     return PooledFit(effect=effect, low=low, high=high, se=se, baseline=baseline, credit=min(1.0, credit),
                      days_before=days_before, pooled=pooled)
+
+
+def _timings(series: Mapping[int, float], target: Exposure, peers: Sequence[Exposure], stock: bool
+             ) -> Mapping[str, Timing]:
+    """Each option's estimated timing, from the history up to the start of the week the target's window
+    closes in (so every outcome of that week uses the same timings, and a recomputation gives them again)."""
+    upto = week_start(target.end)
+    days, y, _, _ = _observations(series, upto, stock, TIMING_HISTORY)
+    known = [e for e in (target, *(p for p in peers if p.id != target.id)) if e.day < upto]
+    return estimate_timings(days, [float(v) for v in y], [(e.option, e.day, e.window) for e in known])
 
 
 def pooled_verdict(fit: PooledFit, good_direction: str) -> str:
