@@ -352,7 +352,8 @@ def test_run_still_makes_a_database_of_an_empty_file_and_reads_then_work(tmp_pat
 
 @pytest.mark.parametrize("argv", [["wake", "nobody"], ["pause", "nobody"], ["inbox", "show", "999"],
                                   ["inbox", "approve", "999"], ["brain", "log", "nowhere"],
-                                  ["directive", "add", "nowhere", "x"], ["brain", "show", "duo", "999"]],
+                                  ["directive", "add", "nowhere", "x"], ["brain", "show", "duo", "999"],
+                                  ["metrics", "nowhere"], ["agents", "--venture", "nowhere"]],
                          ids=lambda a: " ".join(a[:2]))
 def test_an_unknown_id_names_the_database_it_was_looked_for_in(argv: list[str], real_db: bytes, tmp_path: Path) -> None:
     db = tmp_path / "c.db"
