@@ -258,3 +258,106 @@ def test_a_full_disk_stops_the_run_with_one_line_and_it_resumes_once_space_is_fr
         assert resumed_runs(db)[-1] is True
         assert stopped["reason"].startswith("finished")
         assert last >= iso(load_org(STUDIO).start + timedelta(days=days - 1))
+
+
+# -- read commands never write; a damaged file is refused before anything is appended -----------------------------
+READS = [
+    ["status"], ["agents"], ["metrics"], ["spend"], ["events"], ["inbox", "list"], ["inbox", "show", "1"],
+    ["brain", "log", "duo"], ["brain", "show", "duo"], ["brain", "diff", "duo", "1", "2"], ["brain", "quality"],
+    ["directive", "list"], ["export", "--out", "{tmp}/export"], ["attach"],
+]
+WRITES = [
+    ["pause"], ["resume", "duo"], ["wake", "duo-lead"], ["metric", "record", "duo", "revenue", "1"],
+    ["directive", "add", "duo", "ship it"], ["inbox", "approve", "1"], ["brain", "pin", "duo"],
+]
+SIDECARS = ("-wal", "-shm", "-journal", ".run.lock")
+
+
+@pytest.fixture(scope="module")
+def real_db(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The bytes of a real database after a one-day run of the duo, its WAL checkpointed into the file."""
+    db = tmp_path_factory.mktemp("real") / "c.db"
+    code, _, err = cli("run", str(DUO), "--db", str(db), "--days", "1")
+    assert code == 0, err
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return db.read_bytes()
+
+
+def damaged(data: bytes) -> bytes:
+    """Pages in the middle of a real database overwritten with junk, as a failing disk or a stray write leaves it."""
+    page = int.from_bytes(data[16:18], "big") or 65536
+    pages = len(data) // page
+    out = bytearray(data)
+    for number in range(pages // 3, pages // 3 + 3):
+        out[number * page:(number + 1) * page] = b"\x5a" * page
+    return bytes(out)
+
+
+def bad_file(kind: str, real: bytes, where: Path) -> Path:
+    db = where / f"{kind}.db"
+    db.write_bytes({"empty": b"", "text": b"name,revenue\nduo,125\n" * 20, "damaged": damaged(real)}[kind])
+    return db
+
+
+def assert_untouched(db: Path, before: bytes) -> None:
+    assert db.read_bytes() == before, "the command changed the file"
+    made = [s for s in SIDECARS if db.with_name(db.name + s).exists()]
+    assert not made, f"the command created {made}"
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "damaged"])
+@pytest.mark.parametrize("argv", READS + WRITES, ids=lambda a: " ".join(a[:2]))
+def test_a_command_on_an_unusable_file_changes_no_byte_and_names_it(argv: list[str], kind: str, real_db: bytes,
+                                                                    tmp_path: Path) -> None:
+    db = bad_file(kind, real_db, tmp_path)
+    before = db.read_bytes()
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, _, err = cli(*args, "--db", str(db))
+    assert code != 0
+    one_error_line(err, str(db))
+    assert_untouched(db, before)
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "damaged"])
+def test_doctor_on_an_unusable_file_fails_and_changes_no_byte(kind: str, real_db: bytes, tmp_path: Path) -> None:
+    db = bad_file(kind, real_db, tmp_path)
+    before = db.read_bytes()
+    code, out, _ = cli("doctor", "--db", str(db), "--org", str(DUO), "--json")
+    assert code == 1
+    assert any(c["status"] == "fail" for c in json.loads(out))
+    assert_untouched(db, before)
+
+
+def test_run_on_a_damaged_database_writes_nothing(real_db: bytes, tmp_path: Path) -> None:
+    db = bad_file("damaged", real_db, tmp_path)
+    before = db.read_bytes()
+    code, _, err = cli("run", str(DUO), "--db", str(db), "--days", "3")
+    assert code == 1
+    one_error_line(err, str(db), "damaged")
+    assert_untouched(db, before)
+
+
+def test_run_still_makes_a_database_of_an_empty_file_and_reads_then_work(tmp_path: Path) -> None:
+    """Only the commands that must create do: `run` (and init, demo) on an empty file makes it a database."""
+    db = tmp_path / "c.db"
+    db.touch()
+    code, _, err = cli("run", str(DUO), "--db", str(db), "--days", "1")
+    assert code == 0, err
+    assert intact(db) > 0
+    code, _, err = cli("status", "--db", str(db))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("argv", [["wake", "nobody"], ["pause", "nobody"], ["inbox", "show", "999"],
+                                  ["inbox", "approve", "999"], ["brain", "log", "nowhere"],
+                                  ["directive", "add", "nowhere", "x"], ["brain", "show", "duo", "999"],
+                                  ["metrics", "nowhere"], ["agents", "--venture", "nowhere"]],
+                         ids=lambda a: " ".join(a[:2]))
+def test_an_unknown_id_names_the_database_it_was_looked_for_in(argv: list[str], real_db: bytes, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    db.write_bytes(real_db)
+    code, _, err = cli(*argv, "--db", str(db))
+    assert code == 2
+    one_error_line(err, argv[-1] if argv[-1] != "x" else argv[-2], f"(in {db})")

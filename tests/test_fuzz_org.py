@@ -183,3 +183,125 @@ def test_run_with_a_bad_org_file_writes_nothing(source: str, runner: CliRunner, 
     finally:
         conn.close()
 
+
+
+# -- hostile files: deep, huge, non-finite, with a byte-order mark ------------------------------------------------
+def one_short_line(result: Any, path: Path, *words: str) -> str:
+    """Exit 2 and exactly one `error:` line under 300 characters that names the file (and `words`)."""
+    check_clean(result, "org check")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, f"{len(lines)} lines: {result.stderr[:500]}"
+    assert len(lines[0]) < 300, f"a line of {len(lines[0]):,} characters: {lines[0][:300]}"
+    assert lines[0].startswith(f"error: {path}: "), lines[0]
+    assert all(w in lines[0] for w in words), lines[0]
+    return lines[0]
+
+
+def nested(depth: int, opener: str) -> str:
+    """A value nested `depth` levels: arrays (`[[[...]]]`) or inline tables (`{a = {a = ...}}`)."""
+    if opener == "[":
+        return "[" * depth + "]" * depth
+    return "{a = " * depth + "1" + "}" * depth
+
+
+HOSTILE = {
+    "5,000 nested arrays": (DUO_TEXT + f"\nx = {nested(5000, '[')}\n", ["x", "nested more than"]),
+    "5,000 nested arrays after brackets in strings and comments": (
+        DUO_TEXT + "\n# ]]] }}} [[[\nnote = \"]]]}}}\"\nlit = '[[[{{{'\nx = " + nested(5000, "[") + "\n",
+        ["ventures.agents.x:", "nested more than", "line 105"]),
+    "3,000 nested inline tables": (f"x = {nested(3000, '{')}\n" + DUO_TEXT, ["x", "nested more than", "line 1"]),
+    "40 nested arrays (parsed, then refused)": (f"x = {nested(40, '[')}\n" + DUO_TEXT, ["x[0]", "nested more than"]),
+    "a 1 MB unknown key": (DUO_TEXT.replace("name =", "n" * 1_000_000 + " = 1\nname =", 1), ["nnnn…", "key of"]),
+    "a 3 MB name": (DUO_TEXT.replace('name = "', 'name = "' + "N" * 3_000_000, 1), ["larger than 1,048,576 bytes"]),
+    "a 500 kB mission": (DUO_TEXT.replace('mission = "', 'mission = "' + "M" * 500_000, 1),
+                         ["platform.mission", "text of 500,0"]),
+    "a 300-character name": (DUO_TEXT.replace('name = "', 'name = "' + "N" * 300, 1), ["name:", "at most 200"]),
+    "budget_per_day = inf": (DUO_TEXT.replace("budget_per_day = 10.0", "budget_per_day = inf", 1),
+                             ["budget_per_day", "not a finite number"]),
+    "a seed past 64 bits": (DUO_TEXT.replace("seed = 3", "seed = 3" + "0" * 30, 1), ["seed", "64 bits"]),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_hostile_org_file_is_one_short_line_and_exit_2(name: str, runner: CliRunner, tmp_path: Path) -> None:
+    text, words = HOSTILE[name]
+    path = tmp_path / "org.toml"
+    path.write_text(text, encoding="utf-8")
+    one_short_line(runner.invoke(app, ["org", "check", str(path)]), path, *words)
+
+
+def numeric_paths(data: Any, prefix: tuple = ()) -> list[tuple]:
+    return [p for p in paths(data, prefix) if isinstance(_get(data, p), int | float) and not isinstance(_get(data, p), bool)]
+
+
+def _get(data: Any, path: tuple) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+nan"])
+def test_no_numeric_field_takes_a_non_finite_number(value: str, runner: CliRunner, tmp_path: Path) -> None:
+    """Every number in the duo (money, thresholds, counts, prices, seeds) set to inf or nan: refused by name."""
+    fields = numeric_paths(DUO_DATA)
+    assert len(fields) >= 10
+    for field in fields:
+        doc = json.loads(json.dumps(DUO_DATA))
+        set_path(doc, field, float(value), delete=False)
+        path = tmp_path / "org.toml"
+        path.write_text(to_toml(doc).replace(toml_value(float(value)), value), encoding="utf-8")
+        from conductor.org.loader import format_loc
+
+        one_short_line(runner.invoke(app, ["org", "check", str(path)]), path, format_loc(field), "not a finite number")
+
+
+def test_a_byte_order_mark_is_accepted(runner: CliRunner, tmp_path: Path) -> None:
+    """Editors on Windows may start a UTF-8 file with a byte-order mark: it is stripped, the file is the same."""
+    plain, marked = tmp_path / "plain.toml", tmp_path / "marked.toml"
+    plain.write_text(DUO_TEXT, encoding="utf-8")
+    marked.write_bytes(b"\xef\xbb\xbf" + DUO_TEXT.encode())
+    first, second = (runner.invoke(app, ["org", "check", str(p)]) for p in (plain, marked))
+    assert first.exit_code == 0 and second.exit_code == 0, second.stderr
+    assert second.stdout.replace(str(marked), str(plain)) == first.stdout
+
+
+def test_run_with_a_deeply_nested_org_file_writes_nothing(runner: CliRunner, existing_db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "org.toml"
+    path.write_text(DUO_TEXT + f"\nx = {nested(5000, '[')}\n", encoding="utf-8")
+    before = existing_db.read_bytes()
+    one_short_line(runner.invoke(app, ["run", str(path), "--db", str(existing_db), "--days", "1"]), path)
+    assert existing_db.read_bytes() == before
+
+
+@st.composite
+def deep_or_huge(draw: st.DrawFn) -> tuple[str, int, int]:
+    """The duo with one value nested up to 6,000 levels or one string up to 1.5 MB, somewhere in the file."""
+    doc = json.loads(json.dumps(DUO_DATA))
+    where = draw(st.sampled_from(paths(doc)))
+    depth = draw(st.one_of(st.integers(0, 40), st.integers(0, 6000)))
+    size = draw(st.one_of(st.integers(0, 12_000), st.integers(0, 1_500_000)))
+    placeholder = "@@deep-or-huge@@"
+    set_path(doc, where, placeholder, delete=False)
+    opener, closer = draw(st.sampled_from([("[", "]"), ("{a = ", "}")]))
+    value = opener * depth + json.dumps("s" * size) + closer * depth
+    text = to_toml(doc)
+    assert json.dumps(placeholder) in text
+    return text.replace(json.dumps(placeholder), value), depth, size
+
+
+@settings(FUZZ, max_examples=max(EXAMPLES // 2, 25))
+@given(case=deep_or_huge())
+def test_any_depth_and_size_is_ok_or_one_short_line(case: tuple[str, int, int], runner: CliRunner,
+                                                    tmp_path_factory: pytest.TempPathFactory) -> None:
+    from conductor.org.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_STRING_CHARS
+
+    text, depth, size = case
+    path = tmp_path_factory.mktemp("org") / "org.toml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["org", "check", str(path)])
+    if depth > MAX_DEPTH or size > MAX_STRING_CHARS or len(text.encode()) > MAX_FILE_BYTES:
+        one_short_line(result, path)
+    elif result.exit_code != 0:
+        assert all(len(line) < 300 for line in result.stderr.splitlines()), result.stderr[:600]
+        check_clean(result, "org check")

@@ -31,7 +31,7 @@ from conductor.store import (
 )
 from conductor.store.database import migrate
 from conductor.store.rebuild import projection_differences, rebuild_in_memory
-from conductor.store.schema import APPLICATION_ID, PROJECTION_TABLES, SCHEMA_VERSION
+from conductor.store.schema import APPLICATION_ID, MIGRATIONS, PROJECTION_TABLES, SCHEMA_VERSION
 
 MINIMAL = Path(__file__).parent / "orgs" / "minimal.toml"
 
@@ -642,8 +642,32 @@ def test_empty_version_zero_database_is_migrated(db_path: Path) -> None:
         conn.close()
 
 
-def test_open_reader_upgrades_an_old_file_of_ours_then_reads(db_path: Path) -> None:
+def _older_file_of_ours(path: Path) -> None:
+    """A conductor database at schema 1, as an older conductor left it."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.executescript(MIGRATIONS[0])
+    raw.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    raw.execute("PRAGMA user_version = 1")
+    raw.close()
+
+
+def test_open_reader_never_creates_nor_migrates(db_path: Path) -> None:
+    """Read commands never write: an empty SQLite file and an older schema are refused and left as they were;
+    a write (any command that records something) upgrades the older file, and then it reads."""
     _empty_sqlite_file(db_path)
+    before = db_path.read_bytes()
+    with pytest.raises(BadInput, match="an empty SQLite database, not a conductor database"):
+        open_reader(db_path)
+    with pytest.raises(BadInput, match="not a conductor database"):
+        open_database(db_path, create=False)
+    assert db_path.read_bytes() == before
+    db_path.unlink()
+    _older_file_of_ours(db_path)
+    before = db_path.read_bytes()
+    with pytest.raises(StoreError, match=r"older conductor \(schema 1;"):
+        open_reader(db_path)
+    assert db_path.read_bytes() == before
+    open_database(db_path, create=False).close()
     reader = open_reader(db_path)
     try:
         assert pragma(reader, "user_version") == SCHEMA_VERSION

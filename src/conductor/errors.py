@@ -21,3 +21,10 @@ class BadInput(ConductorError):
     """The user gave us something we cannot accept (exit code 2): a bad file, id, value or argument."""
 
     exit_code = 2
+
+
+class NotFound(BadInput):
+    """An id the database does not hold (agent, venture, escalation, event, brain version): exit code 2.
+
+    The usual cause is the wrong database, so the command line adds which file it looked in.
+    """

@@ -1,6 +1,7 @@
 """`conductor doctor`: is this set-up able to run? The org file, the database, and the models' credentials.
 
-It only reads: the database is opened read-only (never migrated or put in WAL here), and credentials are
+It only reads: the database is opened read-only (never migrated or put in WAL here, and without creating
+-wal/-shm files when none exist), and credentials are
 checked through litellm's environment check, which reports the names of missing variables, never values.
 """
 
@@ -51,6 +52,7 @@ def _org_checks(org_file: Path | None, recorded: str | None) -> tuple[list[Docto
 def _db_checks(path: Path) -> tuple[list[DoctorCheck], str | None]:
     """Header, schema version, journal mode, integrity and the run lock; also the org path the log recorded."""
     from conductor.services.queries import run_state
+    from conductor.store import inspection_connection
     from conductor.store.schema import APPLICATION_ID, SCHEMA_VERSION
 
     if not path.exists():
@@ -61,12 +63,15 @@ def _db_checks(path: Path) -> tuple[list[DoctorCheck], str | None]:
             header = fh.read(100)
     except OSError as exc:
         return [DoctorCheck(check="database", status="fail", detail=f"{path}: cannot read ({exc.strerror})")], None
-    if header and not header.startswith(b"SQLite format 3\x00"):
+    if not header:
+        return [DoctorCheck(check="database", status="fail", detail=(
+            f"{path}: an empty file, not a conductor database (`conductor run ORG --db FILE` makes one)"))], None
+    if not header.startswith(b"SQLite format 3\x00"):
         return [DoctorCheck(check="database", status="fail", detail=f"{path}: not a SQLite database")], None
     checks: list[DoctorCheck] = []
     recorded = None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        conn = inspection_connection(path)
     except sqlite3.Error as exc:
         return [DoctorCheck(check="database", status="fail", detail=f"{path}: cannot open ({exc})")], None
     conn.row_factory = sqlite3.Row
@@ -84,7 +89,8 @@ def _db_checks(path: Path) -> tuple[list[DoctorCheck], str | None]:
         else:
             checks.append(DoctorCheck(check="schema", status="fail", detail=(
                 f"version {version} is newer than this conductor knows ({SCHEMA_VERSION}); upgrade conductor")))
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
+        # From the header (bytes 18-19 are 2 in WAL mode): an immutable look always reports "delete".
+        mode = "wal" if header[18:20] == b"\x02\x02" else conn.execute("PRAGMA journal_mode").fetchone()[0].lower()
         checks.append(DoctorCheck(check="journal", status="ok" if mode == "wal" else "warn",
                                   detail="WAL" if mode == "wal" else f"{mode}; the next `conductor run` switches to WAL"))
         result = [r[0] for r in conn.execute("PRAGMA integrity_check(5)")]

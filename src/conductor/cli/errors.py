@@ -39,9 +39,9 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except ConductorError as exc:
             raise fail(exc.lines(), exc.exit_code) from None
         except sqlite3.Error as exc:  # anything the store did not already translate: the same friendly line
-            from conductor.store.database import _friendly, resolve_db_path
+            from conductor.store import friendly_error, resolve_db_path
 
-            raise fail([str(_friendly(resolve_db_path(kwargs.get("db")), exc))], 1) from None
+            raise fail([str(friendly_error(resolve_db_path(kwargs.get("db")), exc))], 1) from None
         except OverflowError:  # an id or count past SQLite's 64-bit integers: no such row can exist
             raise fail(["a number given is out of range (at most 9223372036854775807)"], 2) from None
         except KeyboardInterrupt:

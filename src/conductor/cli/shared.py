@@ -43,15 +43,27 @@ def db_path(db: Path | None) -> Path:
 
 
 @contextmanager
-def reading(db: Path | None) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to an existing conductor database."""
-    from conductor.store import open_reader
+def _naming(path: Path, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Close `conn` at the end; an id it does not hold says which database was searched (a wrong --db is
+    the usual cause, and the services that raise it never know the file's name)."""
+    from conductor.errors import NotFound
 
-    conn = open_reader(db_path(db))
     try:
         yield conn
+    except NotFound as exc:
+        raise NotFound(f"{exc} (in {path})") from None
     finally:
         conn.close()
+
+
+@contextmanager
+def reading(db: Path | None) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to an existing conductor database (never creates, migrates or repairs one)."""
+    from conductor.store import open_reader
+
+    path = db_path(db)
+    with _naming(path, open_reader(path)) as conn:
+        yield conn
 
 
 @contextmanager
@@ -59,11 +71,9 @@ def writing(db: Path | None) -> Iterator[sqlite3.Connection]:
     """A read-write connection to an existing conductor database (never creates one)."""
     from conductor.store import open_database
 
-    conn = open_database(db_path(db), create=False)
-    try:
+    path = db_path(db)
+    with _naming(path, open_database(path, create=False)) as conn:
         yield conn
-    finally:
-        conn.close()
 
 
 def load_org_for(conn: sqlite3.Connection, org_file: Path | None, *, required: bool = False) -> Org | None:

@@ -74,12 +74,12 @@ def agents(
 
     Example: conductor agents --venture inkwell
     """
-    from conductor.errors import BadInput
+    from conductor.errors import NotFound
     from conductor.services import queries
 
     with reading(db) as conn:
         if venture and conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
-            raise BadInput(f"--venture {venture}: no such venture (see `conductor status`)")
+            raise NotFound(f"--venture {venture}: no such venture (see `conductor status`)")
         running = queries.run_state(conn, db_path(db)).running
         rows = queries.agents(conn, venture=venture, running=running)
     if json_:
@@ -109,12 +109,12 @@ def metrics(
 
     Example: conductor metrics inkwell --json
     """
-    from conductor.errors import BadInput
+    from conductor.errors import NotFound
     from conductor.services import queries
 
     with reading(db) as conn:
         if venture and conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
-            raise BadInput(f"venture '{venture}': no such venture (see `conductor status`)")
+            raise NotFound(f"venture '{venture}': no such venture (see `conductor status`)")
         rows = queries.metrics(conn, venture)
     if json_:
         print_json(rows)

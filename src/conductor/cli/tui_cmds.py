@@ -111,7 +111,9 @@ def bare(db_option: Path | None) -> bool:
     if not db.exists() or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return False
     from conductor.engine.lock import RunLock, RunLocked
+    from conductor.store import open_reader
 
+    open_reader(db).close()  # a file that is not a usable database is refused before the lock file is made
     try:
         RunLock(db).acquire().release()
     except RunLocked:

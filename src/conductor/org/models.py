@@ -24,6 +24,9 @@ Duration = Annotated[
 Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 KindId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$", max_length=64)]
 Money = Annotated[float, Field(ge=0)]
+# A name or role is shown in tables and prompts: long enough for any real one, short enough to fit a line.
+MAX_NAME_CHARS = 200
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 
 Stage = Literal["idea", "mvp", "launch", "growth", "scale"]
 STAGES: tuple[Stage, ...] = ("idea", "mvp", "launch", "growth", "scale")
@@ -31,9 +34,9 @@ DEFAULT_SIM_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors: a typo in an org file must never be silently ignored."""
+    """Unknown keys are errors: a typo in an org file must never be silently ignored; nor is inf or nan a number."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParamSpec(_Strict):
@@ -126,7 +129,7 @@ class Metric(_Strict):
     """A number a venture tracks, and which way is good."""
 
     name: Identifier
-    unit: str
+    unit: str = Field(max_length=MAX_NAME_CHARS)
     direction: Literal["up", "down"]
     description: str = ""
     initial: float | None = Field(None, description="Starting value, where the venture already has history.")
@@ -138,7 +141,7 @@ class Agent(_Strict):
     """One member of a venture: a role, a mission and the one metric it answers for."""
 
     id: Identifier
-    role: str = Field(min_length=1)
+    role: Name
     mission: str = Field(min_length=1)
     owns_metric: Identifier
     heartbeat: Duration
@@ -156,7 +159,7 @@ class PlatformAgent(_Strict):
     """The one agent that sees every venture and distils what holds across them."""
 
     id: Identifier = "platform"
-    role: str = "Platform analyst"
+    role: Name = "Platform analyst"
     mission: str = Field(min_length=1)
     heartbeat: Duration = timedelta(days=7)
     budget_per_day: Money = 2.0
@@ -167,7 +170,7 @@ class Venture(_Strict):
     """One business in the studio, with its own market, metrics and team."""
 
     id: Identifier
-    name: str = Field(min_length=1)
+    name: Name
     stage: Stage
     goal: str = Field(min_length=1)
     seed: int | None = None
@@ -184,7 +187,7 @@ class Org(_Strict):
 
     _agent_index: tuple[list[Venture], dict[str, tuple[Venture, Agent]]] | None = PrivateAttr(default=None)
 
-    name: str = Field(min_length=1)
+    name: Name
     description: str = ""
     model: str = Field("sim/standard", min_length=1, description="Default litellm model string.")
     clock: Literal["real", "sim"] = "sim"

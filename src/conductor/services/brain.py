@@ -27,7 +27,7 @@ from conductor.brain.document import (
     render_markdown,
 )
 from conductor.brain.synthesis import load_facts, validate_document
-from conductor.errors import BadInput, ConductorError
+from conductor.errors import BadInput, ConductorError, NotFound
 from conductor.store import NewEvent, StoredEvent, commit_events
 from conductor.text import printable
 
@@ -84,7 +84,7 @@ def check_venture(conn: sqlite3.Connection, venture: str) -> str:
     lowered = {name.lower(): vid for vid, name in venture_names(conn).items()}
     if venture.lower() in lowered:
         return lowered[venture.lower()]
-    raise BadInput(f"venture '{venture}': no such venture (known: {', '.join([*known, PLATFORM]) or 'none'})")
+    raise NotFound(f"venture '{venture}': no such venture (known: {', '.join([*known, PLATFORM]) or 'none'})")
 
 
 def _pinned(conn: sqlite3.Connection, venture: str) -> int | None:
@@ -129,7 +129,7 @@ def version(conn: sqlite3.Connection, venture: str, number: int | None = None) -
         if row is None:
             last = conn.execute("SELECT max(version) FROM brain_versions WHERE venture = ?", (venture,)).fetchone()[0]
             have = f"versions 1..{last}" if last else "no versions yet"
-            raise BadInput(f"venture '{venture}': no brain version {number} ({have}; see `conductor brain log {venture}`)")
+            raise NotFound(f"venture '{venture}': no brain version {number} ({have}; see `conductor brain log {venture}`)")
     return _record(row, _pinned(conn, venture))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conductor.engine.contract import check_param
-from conductor.errors import BadInput
+from conductor.errors import BadInput, NotFound
 from conductor.org.models import Org
 from conductor.store import NewEvent, StoredEvent, commit_events
 
@@ -34,7 +34,7 @@ def _write(conn: sqlite3.Connection, kind: str, payload: dict[str, Any], *, vent
 def pending_escalation(conn: sqlite3.Connection, escalation_id: int) -> sqlite3.Row:
     row = conn.execute("SELECT * FROM escalations WHERE id = ?", (escalation_id,)).fetchone()
     if row is None:
-        raise BadInput(f"escalation #{escalation_id}: no such escalation (see `conductor inbox list`)")
+        raise NotFound(f"escalation #{escalation_id}: no such escalation (see `conductor inbox list`)")
     if row["state"] != "pending":
         raise BadInput(f"escalation #{escalation_id}: already {row['state']}")
     return row
@@ -84,7 +84,7 @@ def resolve_escalation(
 
 def add_directive(conn: sqlite3.Connection, venture: str, text: str) -> StoredEvent:
     if conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
-        raise BadInput(f"venture '{venture}': no such venture (see `conductor status`)")
+        raise NotFound(f"venture '{venture}': no such venture (see `conductor status`)")
     text = text.strip()
     if not text:
         raise BadInput("a directive needs text")
@@ -98,7 +98,7 @@ def _target(conn: sqlite3.Connection, target: str | None) -> tuple[str, str | No
         return "agent", target
     if conn.execute("SELECT 1 FROM ventures WHERE id = ?", (target,)).fetchone():
         return "venture", target
-    raise BadInput(f"'{target}': no agent or venture by that id")
+    raise NotFound(f"'{target}': no agent or venture by that id")
 
 
 def set_paused(conn: sqlite3.Connection, target: str | None, paused: bool) -> StoredEvent:

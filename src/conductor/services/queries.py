@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from conductor.errors import BadInput
+from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
 from conductor.store.events import iso, parse_iso
 from conductor.text import printable
@@ -634,7 +634,7 @@ def escalation(conn: sqlite3.Connection, escalation_id: int) -> EscalationDetail
     """One escalation with its decision, review exchange and cost; BadInput (exit 2) for an unknown id."""
     r = conn.execute("SELECT * FROM escalations WHERE id = ?", (escalation_id,)).fetchone()
     if r is None:
-        raise BadInput(f"escalation #{escalation_id}: no such escalation (see `conductor inbox list`)")
+        raise NotFound(f"escalation #{escalation_id}: no such escalation (see `conductor inbox list`)")
     detail = _clean(_loads(r["detail"], {}))
     d = conn.execute("SELECT * FROM decisions WHERE id = ?", (r["decision_id"],)).fetchone() if r["decision_id"] else None
     params = _clean(_loads(d["params"], {})) if d is not None else detail.get("params", {})
@@ -753,7 +753,7 @@ def wake_up_events(conn: sqlite3.Connection, event_id: int, *, limit: int = 60) 
     """
     row = conn.execute("SELECT id, agent FROM events WHERE id = ?", (event_id,)).fetchone()
     if row is None:
-        raise BadInput(f"event #{event_id}: no such event")
+        raise NotFound(f"event #{event_id}: no such event")
     agent = row["agent"]
     start = conn.execute("SELECT max(id) FROM events WHERE agent = ? AND kind = 'agent.woke' AND id <= ?",
                          (agent, event_id)).fetchone()[0] if agent else None

@@ -2,7 +2,11 @@
 
 A file that is not ours (not SQLite, another application's database, or one written by a newer conductor)
 is recognised from its header bytes and a read-only look before anything writes to it, so it is left
-byte-identical. Our own files are put in WAL mode and migrated forward inside one transaction.
+byte-identical. The same look runs `PRAGMA quick_check`, so a damaged file is refused before anything is
+appended to it. Our own files are put in WAL mode and migrated forward inside one transaction.
+
+Only `open_database(create=True)` (init, run, demo, the control room with an org) may turn an empty file
+into a database; readers never create, never migrate and never switch the journal mode.
 """
 
 from __future__ import annotations
@@ -77,17 +81,63 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
 
 
-def _inspect(path: Path) -> tuple[int, int, bool]:
-    """(application_id, user_version, has_tables) read through a read-only connection."""
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+def _sidecar(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def _stamp(path: Path) -> tuple[int, int, bool]:
+    """What changes when another process writes: the file's size and mtime, and whether a WAL file exists."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, _sidecar(path, "-wal").exists()
+
+
+def inspection_connection(path: Path) -> sqlite3.Connection:
+    """A read-only connection for looking at a file that may be damaged or not ours (`conductor doctor`).
+
+    When no -wal file exists nobody has the database open for writing, and it is opened `immutable`, which
+    creates no -wal/-shm files either: looking leaves the directory exactly as it was.
+    """
+    flag = "mode=ro" if _sidecar(path, "-wal").exists() else "immutable=1"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+
+
+def _inspect(path: Path, *, immutable: bool) -> tuple[int, int, bool]:
+    """(application_id, user_version, has_tables) through a read-only connection, after a `quick_check`.
+
+    `immutable` opens the file without its -wal/-shm files, so looking at a file nobody has open (no -wal
+    file) creates none: a damaged or foreign file is left exactly as it was, sidecars included.
+    """
+    flag = "immutable=1" if immutable else "mode=ro"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+        if app_id == APPLICATION_ID or not has_tables:  # never read a whole file that is not ours
+            _quick_check(path, conn)
         return app_id, version, has_tables
     finally:
         conn.close()
+
+
+def _quick_check(path: Path, conn: sqlite3.Connection) -> None:
+    """Refuse a damaged file before anything is appended to it (a write would only bury the damage)."""
+    result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if result != "ok":
+        detail = result.replace("*** in database main ***", "").strip()[:120]
+        raise StoreError(f"{path}: the database file is damaged ({detail}); restore it from a backup")
+
+
+def _probe(path: Path) -> tuple[int, int, bool]:
+    """`_inspect` without creating sidecar files when none exist, and without mistaking a concurrent write
+    for damage: if the file changed (or a WAL appeared) while it was read as immutable, look again normally."""
+    before = _stamp(path)
+    try:
+        return _inspect(path, immutable=not before[2])
+    except (sqlite3.DatabaseError, StoreError):
+        if before[2] or _stamp(path) == before:
+            raise
+    return _inspect(path, immutable=False)
 
 
 def _check_ours(path: Path, app_id: int, version: int, has_tables: bool) -> None:
@@ -100,6 +150,20 @@ def _check_ours(path: Path, app_id: int, version: int, has_tables: bool) -> None
             f"{path}: written by a newer conductor (schema {version}; this one knows up to {SCHEMA_VERSION}); "
             "upgrade conductor to open it"
         )
+
+
+def _empty(path: Path, what: str = "an empty file") -> BadInput:
+    return BadInput(f"{path}: {what}, not a conductor database; left untouched "
+                    "(`conductor init` or `conductor run ORG --db FILE` makes one)")
+
+
+def _check_current(path: Path, version: int, has_tables: bool) -> None:
+    """For readers and for commands that never create: the file must already be a conductor database."""
+    if version == 0 and not has_tables:
+        raise _empty(path, "an empty SQLite database")
+    if version < SCHEMA_VERSION:
+        raise StoreError(f"{path}: written by an older conductor (schema {version}; this one uses "
+                         f"{SCHEMA_VERSION}); a write such as `conductor run` upgrades it; left untouched")
 
 
 def migrate(conn: sqlite3.Connection, path: Path | str = "<db>") -> int:
@@ -156,9 +220,14 @@ def open_database(
             raise StoreError(f"{path}: the database file is read-only; choose a writable --db")
         if path.stat().st_size > 0:
             try:
-                _check_ours(path, *_inspect(path))
+                app_id, version, has_tables = _probe(path)
             except sqlite3.Error as exc:
                 raise _friendly(path, exc) from None
+            _check_ours(path, app_id, version, has_tables)
+            if not create and version == 0 and not has_tables:
+                raise _empty(path, "an empty SQLite database")
+        elif not create:
+            raise _empty(path)
     elif not create:
         raise BadInput(f"{path}: no conductor database here (run `conductor init` or `conductor run` first)")
     elif not path.parent.exists():
@@ -185,18 +254,28 @@ def open_database(
 
 
 def open_reader(db: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
-    """A read-only connection for the UI and CLI: it can never write, so it can never corrupt."""
+    """A read-only connection for the UI and CLI: it can never write, so it can never corrupt.
+
+    It never creates, migrates or repairs either: an empty file, an older schema or a damaged file is a
+    one-line error and the file (with its -wal/-shm, or their absence) stays byte-identical.
+    """
     path = resolve_db_path(db)
     if not path.exists():
         raise BadInput(f"{path}: no conductor database here (run `conductor init` or `conductor run` first)")
     _header_check(path)
+    if path.stat().st_size == 0:
+        raise _empty(path)
     try:
-        app_id, version, has_tables = _inspect(path)
+        app_id, version, has_tables = _probe(path)
         _check_ours(path, app_id, version, has_tables)
-        if version < SCHEMA_VERSION:
-            open_database(path).close()  # An older file of ours: upgrade it once, then read.
+        _check_current(path, version, has_tables)
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         _configure(conn)
     except sqlite3.Error as exc:
         raise _friendly(path, exc) from None
     return conn
+
+
+def friendly_error(path: Path, exc: sqlite3.Error) -> ConductorError:
+    """SQLite's error as the one line a person can act on (for callers outside the store)."""
+    return _friendly(path, exc)
