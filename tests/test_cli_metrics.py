@@ -1,10 +1,9 @@
-"""`conductor metric record | import`: fast, idempotent, bad rows named by line, and seen by the engine's fold."""
+"""`conductor metric record | import`: idempotent, bad rows named by line, and seen by the engine's fold."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -66,15 +65,12 @@ def count(db: Path, sql: str, *args: object) -> int:
         conn.close()
 
 
-def test_ten_thousand_rows_import_under_5_s_and_a_second_import_changes_nothing(db: Path, tmp_path: Path) -> None:
+def test_ten_thousand_rows_import_and_a_second_import_changes_nothing(db: Path, tmp_path: Path) -> None:
+    """What the import writes; how fast it does is `python -m bench.metric_import` (no test asserts a duration)."""
     csv_file = tmp_path / "export.csv"
     good = write_csv(csv_file, 10_000, bad_line=5002)
     runner = CliRunner(env=ENV)
-    started = time.perf_counter()
     first = runner.invoke(app, ["metric", "import", str(csv_file), "--db", str(db)])
-    elapsed = time.perf_counter() - started
-    print(f"\nmetric import of 10,000 rows: {elapsed:.2f} s")
-    assert elapsed < 5.0, f"import took {elapsed:.2f} s"
     assert first.exit_code == 2, first.output  # one row was bad: reported, the rest recorded
     assert first.stderr.splitlines() == [f"error: {csv_file}:5002: value 'twelve' is not a number"]
     assert "10001 rows: 10000 recorded, 0 already recorded, 1 skipped" in first.stdout

@@ -37,6 +37,7 @@ def test_twenty_sigkills_lose_nothing_and_run_nothing_twice(tmp_path: Path) -> N
     # The trials did reach the moments that matter: commands and founder verdicts, not only quiet stretches.
     assert report.acks_checked > 1000 and report.decisions_executed > 100
     assert report.commands_run > 0 and sum(report.founder_verdicts.values()) > 0
+    assert report.wakes_interrupted > 0  # and each was done again (`checks.check_interrupted_redone`)
 
 
 def test_without_idempotency_the_harness_reports_a_command_run_twice(tmp_path: Path) -> None:
@@ -98,6 +99,44 @@ def test_checks_report_double_execution_and_a_gate_lifted_without_approval(tmp_p
             "decision #1: its command ran 2 times", "decision #1 is recorded as run but its command ran 2 times"]
         assert checks.check_escalations_kept(conn, {2, 99}) == ["escalation #99 was pending at a kill and is gone"]
         assert checks.check_wakes_closed(conn) == []
+    finally:
+        conn.close()
+
+
+def test_checks_report_an_interrupted_wake_up_dropped_doubled_or_changed(tmp_path: Path) -> None:
+    def woke(payload: dict) -> NewEvent:
+        return NewEvent("agent.woke", {"reason": "a new message", **payload}, venture="v", agent="a")
+
+    def closed(kind: str = "agent.concluded") -> NewEvent:
+        return NewEvent(kind, {"next_wake": "2026-01-05T09:00:00Z"}, venture="v", agent="a")
+
+    db = _db(tmp_path, [
+        woke({"inputs": {"messages": [9]}}), closed("agent.interrupted"),  # 1, 2: never done again
+        woke({"reason": "your heartbeat"}), closed(),  # 3, 4
+        woke({"inputs": {"messages": [9]}}), closed("agent.interrupted"),  # 5, 6: done again twice
+        woke({"redoes": 5, "inputs": {"messages": [9]}}), closed(),  # 7, 8
+        woke({"redoes": 5, "reason": "a new task", "inputs": {"messages": [9, 10]}}), closed(),  # 9, 10
+    ])
+    conn = checks.connect(db)
+    try:
+        assert checks.check_interrupted_redone(conn) == [
+            "a's interrupted wake-up #1 was never done again",
+            "a's interrupted wake-up #5 was done again 2 times",
+            "message #9 was shown to wake-ups #7 and #9",
+        ]
+    finally:
+        conn.close()
+    db.unlink()
+    db = _db(tmp_path, [woke({"inputs": {"messages": [9], "outcomes": [4]}}), closed("agent.interrupted"),
+                        woke({"redoes": 1, "reason": "a new task", "inputs": {"messages": [9, 10], "verdicts": [3]}}),
+                        closed()])
+    conn = checks.connect(db)
+    try:
+        assert checks.check_interrupted_redone(conn) == [
+            "wake-up #1 was woken for 'a new message', its redo for 'a new task'",
+            "wake-up #1 was shown messages [9], its redo [9, 10]",
+            "wake-up #1 was shown outcomes [4], its redo []",
+        ]
     finally:
         conn.close()
 

@@ -886,3 +886,36 @@ def test_the_tokenizers_load_before_the_first_wave(org: Org, tmp_path: Path, mon
     monkeypatch.setattr(engine.brain, "count_tokens", lambda model, text: counted.append(model) or 1)
     engine._preload()
     assert counted == [MODEL]
+
+
+def test_an_interrupted_wake_up_gets_back_what_it_took_and_news_meanwhile_waits_for_after_it(org: Org) -> None:
+    """`agent.woke` empties the mailbox into the prompt; `agent.interrupted` (a restart after a kill) puts it
+    back, so the redo is shown the same news; what came while it was in flight, or before the redo, is held for
+    the wake-up after the redo, as it would have been without the kill."""
+    from conductor.engine.state import EngineState
+    from conductor.store.events import StoredEvent
+
+    state = EngineState(org, org.start)
+    at = "2026-01-05T09:00:00.000000Z"
+
+    def see(event_id: int, kind: str, payload: dict[str, Any], agent: str | None = "duo-ops") -> None:
+        state.observe(StoredEvent(event_id, at, kind, payload, venture="duo", agent=agent, sim_time=at))
+
+    def message(event_id: int, text: str) -> None:
+        see(event_id, "message.sent", {"to": "duo-ops", "text": text}, agent="duo-lead")
+
+    message(1, "before")
+    see(2, "agent.woke", {"reason": "a new message", "metric_value": 1.0})
+    rt = state.agents["duo-ops"]
+    assert rt.mailbox.messages == [] and rt.wakes
+    message(3, "while it ran")
+    see(4, "agent.interrupted", {"wake": 2})
+    assert rt.redo is not None and (rt.redo.woke_id, rt.redo.reason) == (2, "a new message")
+    assert [i for i, _ in rt.mailbox.messages] == [1], "the interrupted wake-up's news is back"
+    assert not rt.wakes and not rt.in_flight and rt.metric_at_wake is None
+    message(5, "before the redo")
+    assert [i for i, _ in rt.mailbox.messages] == [1]
+    see(6, "agent.woke", {"reason": "a new message", "redoes": 2})
+    assert rt.redo is None and [i for i, _ in rt.mailbox.messages] == [3, 5], "held news is for the next wake-up"
+    see(7, "agent.concluded", {"next_wake": at})
+    assert rt.open_wake is None and [i for i, _ in rt.mailbox.messages] == [3, 5]

@@ -1,4 +1,5 @@
-"""Killing a headless run with SIGKILL and starting it again: nothing executes twice, nothing pending is lost."""
+"""Killing a headless run with SIGKILL and starting it again: nothing executes twice, nothing pending is lost,
+and every wake-up the kill interrupted is done again."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conductor.store.rebuild import projection_differences
+from crash import checks
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIO = ROOT / "orgs" / "studio.toml"
@@ -137,3 +141,115 @@ def test_a_seeded_run_resumes_under_its_own_seed(tmp_path: Path) -> None:
     run_headless(STUDIO, plain, days=0.5, live=False)
     with pytest.raises(BadInput, match=r"\(inkwell 11, ledgerly 23, tidepool 37\); resume it without --seed"):
         run_headless(STUDIO, plain, days=1, live=False, seed=7)
+
+
+# -- a wave killed in flight: every interrupted wake-up is done again, once, with what it had -----------------
+MIDWAVE_DAYS = 3
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The studio for three simulated days without a kill: what a resumed run is compared with."""
+    from conductor.cli.run_cmd import run_headless
+
+    db = tmp_path_factory.mktemp("unbroken") / "whole.db"
+    run_headless(STUDIO, db, days=MIDWAVE_DAYS, live=False)
+    return db
+
+
+def _kill_mid_wave(db: Path, after: int, reason: str | None = None) -> dict[str, int]:
+    """Run the studio in a subprocess that SIGKILLs itself mid-wave (`tests/crash/midwave.py`); returns the
+    wake-ups it left in flight, agent -> its `agent.woke` id."""
+    command = [sys.executable, "-m", "tests.crash.midwave", str(STUDIO), str(db), str(MIDWAVE_DAYS), str(after)]
+    proc = subprocess.run([*command, *([reason] if reason else [])], cwd=ROOT, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    conn = checks.connect(db)
+    try:
+        open_wakes: dict[str, int] = {}
+        for r in conn.execute("SELECT id, agent, kind FROM events WHERE kind IN ('agent.woke', ?, ?, ?) ORDER BY id",
+                              checks.WAKE_CLOSERS):
+            if r["kind"] == "agent.woke":
+                open_wakes[r["agent"]] = r["id"]
+            else:
+                open_wakes.pop(r["agent"], None)
+        return open_wakes
+    finally:
+        conn.close()
+
+
+def _resume(db: Path) -> sqlite3.Connection:
+    from conductor.cli.run_cmd import run_headless
+
+    run_headless(STUDIO, db, days=MIDWAVE_DAYS, live=False)
+    return checks.connect(db)
+
+
+def _wake_decisions(conn: sqlite3.Connection, woke_id: int) -> list[tuple[str, str]]:
+    """(kind, params) of the decisions a wake-up proposed: its agent's, from its `agent.woke` to the next one."""
+    agent = conn.execute("SELECT agent FROM events WHERE id = ?", (woke_id,)).fetchone()[0]
+    end = conn.execute("SELECT min(id) FROM events WHERE agent = ? AND kind = 'agent.woke' AND id > ?",
+                       (agent, woke_id)).fetchone()[0] or 2**62
+    return [(json.loads(r[0])["kind"], json.dumps(json.loads(r[0])["params"], sort_keys=True)) for r in conn.execute(
+        "SELECT payload FROM events WHERE agent = ? AND kind = 'decision.proposed' AND id > ? AND id < ? ORDER BY id",
+        (agent, woke_id, end))]
+
+
+def _redo_of(conn: sqlite3.Connection, woke_id: int) -> int:
+    (redo,) = conn.execute("SELECT id FROM events WHERE kind = 'agent.woke' AND json_extract(payload, '$.redoes') = ?",
+                           (woke_id,)).fetchall()
+    return redo[0]
+
+
+def _decision_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM events WHERE kind = 'decision.proposed'").fetchone()[0]
+
+
+def test_a_wave_killed_in_flight_is_done_again_as_the_unbroken_run_did_it(tmp_path: Path, unbroken: Path) -> None:
+    """SIGKILL right after one wake-up of a wave committed while others were in flight: each one left in flight
+    is done again exactly once after the restart, with the same reason and news, and (its prompt being the one
+    it had) proposes what the same wake-up proposed in a run that was never killed."""
+    db = tmp_path / "split.db"
+    in_flight = _kill_mid_wave(db, after=300)
+    assert len(in_flight) >= 2, "the kill did not land with a wave in flight"
+    conn = _resume(db)
+    whole = checks.connect(unbroken)
+    try:
+        assert checks.check_interrupted_redone(conn) == []
+        interrupted = {r[0]: json.loads(r[1]).get("wake") for r in conn.execute(
+            "SELECT agent, payload FROM events WHERE kind = 'agent.interrupted'")}
+        assert interrupted == in_flight
+        for agent, woke_id in in_flight.items():
+            assert _wake_decisions(conn, _redo_of(conn, woke_id)) == _wake_decisions(whole, woke_id), agent
+        assert _decision_count(conn) == _decision_count(whole)
+        assert checks.check_wakes_closed(conn) == [] and projection_differences(conn) == []
+    finally:
+        whole.close()
+        conn.close()
+
+
+def test_an_author_killed_while_revising_revises_after_the_restart(tmp_path: Path, unbroken: Path) -> None:
+    """The revision loop closes: a decision sent back by its reviewer, whose author's revision wake-up was
+    killed, is revised by the redone wake-up instead of staying "revising" for ever."""
+    db = tmp_path / "split.db"
+    in_flight = _kill_mid_wave(db, after=300, reason="revision")
+    conn = checks.connect(db)
+    try:
+        revising = {r[0]: r[1] for r in conn.execute("SELECT id, agent FROM decisions WHERE state = 'revising'")}
+    finally:
+        conn.close()
+    authors = {agent for agent in revising.values() if agent in in_flight}
+    assert authors, "the kill did not land while an author was revising"
+    conn = _resume(db)
+    whole = checks.connect(unbroken)
+    try:
+        assert checks.check_interrupted_redone(conn) == []
+        for author in authors:
+            redo = conn.execute("SELECT payload FROM events WHERE id = ?", (_redo_of(conn, in_flight[author]),))
+            assert "a decision returned for revision" in json.loads(redo.fetchone()[0])["reason"]
+        states = dict(conn.execute("SELECT id, state FROM decisions").fetchall())
+        assert [d for d in revising if states[d] == "revising"] == [], "a revision was never done"
+        assert _decision_count(conn) == _decision_count(whole)
+        assert projection_differences(conn) == []
+    finally:
+        whole.close()
+        conn.close()

@@ -1,7 +1,9 @@
-"""`conductor attach` against a headless `conductor run` in another process: new events show within a
-second, and an approval made in the control room is executed by the headless process.
+"""`conductor attach` against a headless `conductor run` in another process: events the other process commits
+show in the control room, and an approval made in the control room is executed by the headless process.
 
-Real processes, so this waits with deadlines (polling the database), never fixed sleeps.
+Real processes, so this waits on conditions (polling the database and the screen) with deadlines that only
+a hang reaches, never fixed sleeps, and asserts no duration: how fast the control room follows a busy log is
+measured by `python -m bench.ui_latency`, not here.
 """
 
 from __future__ import annotations
@@ -61,7 +63,11 @@ def headless_run(tmp_path: Path) -> Any:
             proc.wait()
 
 
-async def test_attach_shows_new_events_within_a_second_and_the_headless_run_executes_an_approval(
+# Long enough that only a hang reaches it, however loaded the machine.
+HANG_S = 60
+
+
+async def test_attach_shows_the_events_the_headless_run_commits_and_the_headless_run_executes_an_approval(
         headless_run: Any) -> None:
     db, proc = headless_run
     await wait_for(lambda: db.exists() and one(db, "SELECT count(*) FROM escalations WHERE state = 'pending' "
@@ -70,19 +76,15 @@ async def test_attach_shows_new_events_within_a_second_and_the_headless_run_exec
     assert app.runner is None, "attached: the scheduler is the other process"
     async with app.run_test(size=(100, 30)) as pilot:
         log = app.room.query_one("#activity-log")
-        lags = []
-        for _ in range(3):
+        for _ in range(3):  # three times: an event the other process commits from now on, then it on screen
             seen = one(db, "SELECT max(id) FROM events")
             newest = await wait_for(lambda s=seen: (one(db, "SELECT max(id) FROM events") or 0) > s and one(
-                db, "SELECT max(id) FROM events"), "a new event from the headless run", 60)
-            committed = time.monotonic()
-            await wait_for(lambda n=newest: log.last_event_id >= n, f"event #{newest} on screen", 5, pilot)
-            lags.append(time.monotonic() - committed)
-        assert max(lags) < 1.0, lags
+                db, "SELECT max(id) FROM events"), "a new event from the headless run", HANG_S)
+            await wait_for(lambda n=newest: log.last_event_id >= n, f"event #{newest} on screen", HANG_S, pilot)
 
         await pilot.press("2")
         table = app.room.query_one("#inbox-table")
-        await wait_for(lambda: table.row_count, "the inbox", 5, pilot)
+        await wait_for(lambda: table.row_count, "the inbox", HANG_S, pilot)
         for _ in range(table.row_count):
             if table.selected is not None and table.selected.kind == "decision":
                 break
@@ -95,7 +97,7 @@ async def test_attach_shows_new_events_within_a_second_and_the_headless_run_exec
 
     executed = await wait_for(lambda: one(
         db, "SELECT count(*) FROM events WHERE kind = 'decision.executed' AND json_extract(payload, '$.decision_id') = ?",
-        chosen.decision_id), "the headless run to execute the approved decision", 30)
+        chosen.decision_id), "the headless run to execute the approved decision", HANG_S)
     assert executed == 1
     assert one(db, "SELECT state FROM decisions WHERE id = ?", chosen.decision_id) in ("executed", "failed")
     assert proc.poll() is None, "the headless run is still going: it picked the verdict up from the database"

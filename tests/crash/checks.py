@@ -254,6 +254,85 @@ def check_wakes_closed(conn: sqlite3.Connection) -> list[str]:
     return [f"{agent}'s wake-up #{event_id} was never concluded" for agent, event_id in sorted(open_wakes.items())]
 
 
+# News that is shown to one wake-up only (a revision request can come back in a later review round).
+ONCE_ONLY_INPUTS = ("tasks", "messages", "verdicts", "outcomes")
+# Inputs that may be withdrawn between an interrupted wake-up and its redo (the task done, the revision closed).
+WITHDRAWABLE_INPUTS = ("tasks", "revisions")
+# Inputs a founder command can bring (a task, a verdict): one committed just before the interrupted wake-up but
+# not yet polled by the killed run reaches the restarted run by replay, in log order, so the redo shows it.
+FOUNDER_INPUTS = ("tasks", "verdicts")
+
+
+def _wake_events(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute("SELECT id, agent, kind, payload FROM events WHERE kind IN ('agent.woke', ?, ?, ?) "
+                        "ORDER BY id", WAKE_CLOSERS).fetchall()
+
+
+def _redo_problems(woke: dict, redo: dict, woke_id: int) -> list[str]:
+    """An interrupted wake-up's redo must have its reason and its inputs (less any withdrawn meanwhile)."""
+    problems = []
+    if redo.get("reason") != woke.get("reason"):
+        problems.append(f"wake-up #{woke_id} was woken for {woke.get('reason')!r}, its redo for {redo.get('reason')!r}")
+    before, after = woke.get("inputs", {}), redo.get("inputs", {})
+    for name in sorted(set(before) | set(after)):
+        was, now = set(before.get(name, ())), set(after.get(name, ()))
+        if (now - was and name not in FOUNDER_INPUTS) or (was - now and name not in WITHDRAWABLE_INPUTS):
+            problems.append(f"wake-up #{woke_id} was shown {name} {sorted(was)}, its redo {sorted(now)}")
+    return problems
+
+
+def check_interrupted_redone(conn: sqlite3.Connection) -> list[str]:
+    """Every interrupted wake-up is done again exactly once, with the reason and news it had (and news shown to
+    a wake-up that concluded is never shown to another): a kill neither drops a wake-up nor doubles one."""
+    payloads: dict[int, dict] = {}
+    owners: dict[int, str] = {}  # agent.woke id -> agent
+    open_wake: dict[str, int] = {}
+    interrupted: dict[int, str] = {}  # agent.woke id -> agent
+    redos: dict[int, list[int]] = defaultdict(list)
+    for r in _wake_events(conn):
+        payload = json.loads(r["payload"])
+        if r["kind"] == "agent.woke":
+            payloads[r["id"]], owners[r["id"]] = payload, r["agent"]
+            open_wake[r["agent"]] = r["id"]
+            if "redoes" in payload:
+                redos[payload["redoes"]].append(r["id"])
+            continue
+        woke_id = open_wake.pop(r["agent"], None)
+        if r["kind"] == "agent.interrupted" and woke_id is not None:
+            interrupted[woke_id] = r["agent"]
+            if payload.get("wake") not in (None, woke_id):
+                return [f"agent.interrupted #{r['id']} names wake-up #{payload['wake']}, the open one is #{woke_id}"]
+    stopped = {a["id"] for a in conn.execute("SELECT id FROM agents WHERE paused OR state IN ('stuck', "
+                                             "'budget-stopped')")}
+    problems = [f"wake-up #{w} is not interrupted, yet #{', #'.join(map(str, r))} redo it"
+                for w, r in sorted(redos.items()) if w not in interrupted]
+    for woke_id, agent in sorted(interrupted.items()):
+        done = redos.get(woke_id, [])
+        if len(done) > 1:
+            problems.append(f"{agent}'s interrupted wake-up #{woke_id} was done again {len(done)} times")
+        elif not done and agent not in stopped:
+            problems.append(f"{agent}'s interrupted wake-up #{woke_id} was never done again")
+        for redo_id in done[:1]:
+            problems += _redo_problems(payloads[woke_id], payloads[redo_id], woke_id)
+    return (problems + _news_shown_twice(payloads, owners, set(interrupted)))[:20]
+
+
+def _news_shown_twice(payloads: dict[int, dict], owners: dict[int, str], interrupted: set[int]) -> list[str]:
+    """News (a task, message, verdict or outcome) shown to two wake-ups that were not interrupted."""
+    shown: dict[tuple[str, str, int], int] = {}
+    problems = []
+    for woke_id, payload in sorted(payloads.items()):
+        if woke_id in interrupted:
+            continue
+        for name in ONCE_ONLY_INPUTS:
+            for item in payload.get("inputs", {}).get(name, ()):
+                key = (owners[woke_id], name, item)
+                if key in shown:
+                    problems.append(f"{name[:-1]} #{item} was shown to wake-ups #{shown[key]} and #{woke_id}")
+                shown.setdefault(key, woke_id)
+    return problems
+
+
 def check_final(conn: sqlite3.Connection, *, org: Org, side_effects: Counter[int], pending_at_kills: set[int],
                 verdicts: list[dict]) -> list[str]:
     differences = projection_differences(conn)
@@ -264,5 +343,6 @@ def check_final(conn: sqlite3.Connection, *, org: Org, side_effects: Counter[int
         + check_founder_verdicts(conn, verdicts)
         + check_spend(conn, org)
         + check_wakes_closed(conn)
+        + check_interrupted_redone(conn)
         + [f"projection {t} differs from a rebuild from the events" for t in differences]
     )

@@ -73,6 +73,8 @@ class Report:
     commands_in_doubt: int = 0
     escalations_pending_at_kills: int = 0
     brain_versions: int = 0
+    wakes_interrupted: int = 0
+    wakes_redone: int = 0
     seconds: float = 0.0
     violations: list[str] = field(default_factory=list)
 
@@ -86,6 +88,7 @@ class Report:
             f"interrupted mid-command {self.commands_in_doubt}",
             f"founder verdicts {f}; escalations pending at a kill {self.escalations_pending_at_kills}; "
             f"brain versions {self.brain_versions}",
+            f"wake-ups interrupted {self.wakes_interrupted}, done again {self.wakes_redone}",
             f"violations {len(self.violations)}; {self.seconds:.1f} s",
             *[f"VIOLATION {v}" for v in self.violations],
         ]
@@ -352,6 +355,11 @@ class Chain:
                 "SELECT count(*) FROM events WHERE kind = 'decision.executed' "
                 "AND json_extract(payload, '$.result.error') LIKE 'interrupted%'").fetchone()[0]
             self.report.brain_versions += conn.execute("SELECT count(*) FROM brain_versions").fetchone()[0]
+            self.report.wakes_interrupted += conn.execute(
+                "SELECT count(*) FROM events WHERE kind = 'agent.interrupted'").fetchone()[0]
+            self.report.wakes_redone += conn.execute(
+                "SELECT count(*) FROM events WHERE kind = 'agent.woke' AND json_extract(payload, '$.redoes') "
+                "IS NOT NULL").fetchone()[0]
         finally:
             conn.close()
         self.report.violations += [f"chain {self.index} final: {p}" for p in problems]

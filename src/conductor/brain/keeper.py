@@ -144,8 +144,13 @@ class BrainKeeper:
         choice = self.control_choice(venture, agent_id)
         if choice.arm == "none":
             return "", "", choice
-        brief, insights, _ = self.brief(venture, agent_id, version=choice.version)
+        brief, insights, _ = self.brief(venture, agent_id, version=choice.version, before=self._redo_of(agent_id))
         return brief, insights, choice
+
+    def _redo_of(self, agent_id: str) -> int | None:
+        """For an interrupted wake-up done again, its first `agent.woke`: its memories are those before it."""
+        rt = self.engine.state.agents.get(agent_id)
+        return rt.redo.woke_id if rt is not None and rt.redo is not None else None
 
     def control_choice(self, venture: str, agent_id: str) -> BriefChoice:
         """Which arm of the concurrent control this wake-up draws, and the version it would be shown. Drawn (and
@@ -158,10 +163,12 @@ class BrainKeeper:
                               self.settings.control)
         return BriefChoice(arm, shown_version(arm, in_force), in_force)
 
-    def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force") -> tuple[str, str, int | None]:
+    def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
+              before: int | None = None) -> tuple[str, str, int | None]:
         """(brief, platform insights, brain version shown) for one wake-up or review, within budget.
 
-        `version` defaults to the version in force; the control arm passes the previous one.
+        `version` defaults to the version in force; the control arm passes the previous one. `before` keeps
+        the memories to those written before that event (a wake-up done again after a restart).
         """
         version = self.in_force(venture) if version == "in force" else version
         assert version is None or isinstance(version, int)
@@ -177,7 +184,7 @@ class BrainKeeper:
         if self.settings.retrieval_k:
             hits = retrieve(self.conn, venture, self._situation(venture, agent_id), self.engine.state.now,
                             k=self.settings.retrieval_k,
-                            half_life_hours=self.settings.recency_half_life.total_seconds() / 3600)
+                            half_life_hours=self.settings.recency_half_life.total_seconds() / 3600, before=before)
         name = self.names.get(venture, "the platform")
         header = (f"{name} brain v{version}: what this venture has learned, with the decisions behind it."
                   if version is not None else f"{name} has no brain version yet; recent memories only.")

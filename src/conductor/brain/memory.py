@@ -104,10 +104,21 @@ def _hit(row: sqlite3.Row | tuple, relevance: float, decision_id: int | None) ->
                      decision_id=decision_id)
 
 
-def candidates(conn: sqlite3.Connection, venture: str, terms: list[str]) -> list[MemoryHit]:
-    """Matches in the window (with relevance from bm25), important memories and the latest ones."""
+# No memory id reaches this: `before` left out means every memory.
+NO_BOUND = 2**62
+
+
+def candidates(conn: sqlite3.Connection, venture: str, terms: list[str], *, before: int | None = None
+               ) -> list[MemoryHit]:
+    """Matches in the window (with relevance from bm25), important memories and the latest ones.
+
+    `before` (an event id) keeps to the memories written before it: what an interrupted wake-up saw when it
+    was woken, so the wake-up done again after a restart is shown the same memories (memory ids are event ids).
+    """
+    bound = NO_BOUND if before is None else before
     row = conn.execute(
-        "SELECT id FROM memories WHERE venture = ? ORDER BY id DESC LIMIT 1 OFFSET ?", (venture, WINDOW)
+        "SELECT id FROM memories WHERE venture = ? AND id < ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+        (venture, bound, WINDOW),
     ).fetchone()
     floor = int(row[0]) if row else 0
     found: dict[int, MemoryHit] = {}
@@ -116,8 +127,9 @@ def candidates(conn: sqlite3.Connection, venture: str, terms: list[str]) -> list
         rows = conn.execute(
             f"SELECT {_COLUMNS}, bm25(memories_fts, 1.0, 0.5) AS rank, m.decision_id FROM memories_fts "
             "JOIN memories m ON m.id = memories_fts.rowid "
-            "WHERE memories_fts MATCH ? AND memories_fts.rowid > ? AND m.venture = ? ORDER BY rank LIMIT ?",
-            (query, floor, venture, MATCHES),
+            "WHERE memories_fts MATCH ? AND memories_fts.rowid > ? AND memories_fts.rowid < ? AND m.venture = ? "
+            "ORDER BY rank LIMIT ?",
+            (query, floor, bound, venture, MATCHES),
         ).fetchall()
         best = max((-float(r[7]) for r in rows), default=0.0)
         for r in rows:
@@ -126,9 +138,10 @@ def candidates(conn: sqlite3.Connection, venture: str, terms: list[str]) -> list
     levels = range(IMPORTANT_LEVEL, 11)
     per_level = " UNION ALL ".join(
         f"SELECT * FROM (SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ? AND m.importance = ? "
-        "ORDER BY m.id DESC LIMIT ?)" for _ in levels)
-    latest = f"SELECT * FROM (SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ? ORDER BY m.id DESC LIMIT ?)"
-    params: list[object] = [x for level in levels for x in (venture, level, IMPORTANT)] + [venture, LATEST]
+        "AND m.id < ? ORDER BY m.id DESC LIMIT ?)" for _ in levels)
+    latest = (f"SELECT * FROM (SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ? AND m.id < ? "
+              "ORDER BY m.id DESC LIMIT ?)")
+    params: list[object] = [x for level in levels for x in (venture, level, bound, IMPORTANT)] + [venture, bound, LATEST]
     rows = conn.execute(f"{per_level} UNION ALL {latest}", params).fetchall()
     for r in rows:
         found.setdefault(int(r[0]), _hit(r, 0.0, r[7]))
@@ -143,6 +156,8 @@ def retrieve(
     *,
     k: int = 12,
     half_life_hours: float = 72.0,
+    before: int | None = None,
 ) -> list[MemoryHit]:
-    """The `k` memories of `venture` that best fit the situation `terms` describe, best first."""
-    return score_hits(candidates(conn, venture, terms), now, half_life_hours=half_life_hours, k=k)
+    """The `k` memories of `venture` that best fit the situation `terms` describe, best first (only those
+    written before event `before`, if given: see `candidates`)."""
+    return score_hits(candidates(conn, venture, terms, before=before), now, half_life_hours=half_life_hours, k=k)

@@ -57,7 +57,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
             owned_metric="none", metric_unit="-", metric_direction="up", metric_values=[], other_metrics=summary,
             kinds=[], policy_line=policy_line(org), now=iso(state.now), reason=reason,
             messages=[Item(i, t) for i, t in rt.mailbox.messages],
-            tasks=[Item(i, t) for i, t in rt.open_tasks.items()],
+            tasks=[Item(i, t) for i, t in rt.shown_tasks().items()],
         )
         brief, insights, choice = _wake_briefs(engine, "platform", agent_id)
         ctx.venture_brief, ctx.platform_insights = brief, insights
@@ -84,7 +84,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
         policy_line=policy_line(org), now=iso(state.now), reason=reason,
         directives=[t for _, t in state.directives.get(venture.id, [])][-5:],
         venture_brief=brief, platform_insights=insights,
-        tasks=[Item(i, t) for i, t in sorted(rt.open_tasks.items())][-5:],
+        tasks=[Item(i, t) for i, t in sorted(rt.shown_tasks().items())][-5:],
         messages=[Item(i, t) for i, t in rt.mailbox.messages][-5:],
         outcomes=[Item(i, t) for i, t in rt.recent_outcomes],
         verdicts=[Item(i, t) for i, t in rt.recent_verdicts],

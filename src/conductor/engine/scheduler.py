@@ -39,7 +39,7 @@ from conductor.engine.provider import (
     schema_response_format,
     supports_response_schema,
 )
-from conductor.engine.state import DecisionRuntime, EngineState
+from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
 from conductor.sim.market import VERSION as MARKET_VERSION
@@ -248,10 +248,7 @@ class Engine:
         loaded = org_loaded_event(self.org, self.org_path, iso(self.state.now))
         if row is None or row[0] != loaded.payload["digest"]:
             events.insert(0, loaded)
-        for agent_id, rt in sorted(self.state.agents.items()):
-            if rt.in_flight:
-                events.append(self._event("agent.interrupted", {"reason": "the previous run stopped mid wake-up"},
-                                          venture=rt.venture, agent=agent_id))
+        events += self._interrupted_events()
         await self.emit(events)
         for venture in self.org.ventures:
             if not self._has_market(venture.id):
@@ -284,6 +281,22 @@ class Engine:
                     "day": self.state.day_index()}, venture=d.venture, agent=d.agent)])
             elif d.state == "approved":
                 self.execute_queue.append((d.id, None))
+
+    def _interrupted_events(self) -> list[NewEvent]:
+        """`agent.interrupted` for each wake-up the previous run left in flight, naming its `agent.woke`.
+
+        Observing it puts back what that wake-up took from the mailbox (`EngineState`), so the agent is due at
+        once and its next wake-up is the same one done again.
+        """
+        events = []
+        for agent_id, rt in sorted(self.state.agents.items()):
+            if not rt.in_flight:
+                continue
+            payload: dict[str, Any] = {"reason": "the previous run stopped mid wake-up; it is done again"}
+            if rt.open_wake is not None:
+                payload["wake"] = rt.open_wake.woke_id
+            events.append(self._event("agent.interrupted", payload, venture=rt.venture, agent=agent_id))
+        return events
 
     def _has_market(self, venture_id: str) -> bool:
         """A venture gets a simulated market only if one of its agents can take a decision that moves it."""
@@ -407,7 +420,13 @@ class Engine:
                 continue
             if rt.next_wake <= self.state.now or rt.mailbox.urgent():
                 due.append(agent_id)
-        return self._fair_order(due)
+        return self._redos_first(due)
+
+    def _redos_first(self, due: list[str]) -> list[str]:
+        """Interrupted wake-ups done again come first, in the order they were first started (so a resumed wave
+        commits as the killed one would have), then everyone else in fair order."""
+        redos = {a: rt.redo.woke_id for a in due if (rt := self.state.agents[a]).redo is not None}
+        return sorted(redos, key=redos.__getitem__) + self._fair_order([a for a in due if a not in redos])
 
     async def _wave(self) -> bool:
         """Everything that happens at one instant of the clock, as a pipeline; False when nothing was due.
@@ -655,13 +674,14 @@ class Engine:
                 venture=rt.venture, agent=agent_id))
             return None
         first = not rt.wakes
-        news = rt.mailbox.has_news() or self._metric_moved(agent_id)
+        redo = rt.redo  # an interrupted wake-up: done again, with the inputs and reason it had
+        news = redo is not None or rt.mailbox.has_news() or self._metric_moved(agent_id)
         if not first and not news and rt.next_wake <= self.state.now:
             rt.next_wake = next_wake
             batch.append(self._event("agent.idle", {"next_wake": iso(next_wake), "reason": "nothing new"},
                                      venture=rt.venture, agent=agent_id))
             return None
-        reason = self._wake_reason(agent_id, first)
+        reason = redo.reason if redo is not None else self._wake_reason(agent_id, first)
         ctx, choice = build_wake_context(self, agent_id, reason)
         brain_version = choice.version
         model = self._model_for(agent_id)
@@ -681,14 +701,25 @@ class Engine:
             metric_value = values[-1] if values else None
         # Mark it in flight now: the wave's events commit together after every job has been prepared.
         rt.in_flight = True
-        batch.append(self._event("agent.woke", {"reason": reason, "brain_version": brain_version,
-                                               "brief_arm": choice.arm, "brain_in_force": choice.in_force,
-                                               "metric_value": metric_value, "model": model,
-                                               "prompt_chars": prompt_chars}, venture=rt.venture, agent=agent_id))
+        batch.append(self._event("agent.woke", self._woke_payload(rt, {
+            "reason": reason, "brain_version": brain_version, "brief_arm": choice.arm,
+            "brain_in_force": choice.in_force, "metric_value": metric_value, "model": model,
+            "prompt_chars": prompt_chars}), venture=rt.venture, agent=agent_id))
         job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
                   brief_arm=choice.arm, brain_in_force=choice.in_force)
         job.budget_check = self._budget_for_retry(job, view)
         return job
+
+    @staticmethod
+    def _woke_payload(rt: AgentRuntime, payload: dict[str, Any]) -> dict[str, Any]:
+        """`agent.woke`'s payload, with the ids of the news it is shown (`inputs`) and, for an interrupted
+        wake-up done again, the `agent.woke` it redoes (`redoes`): both optional, absent from older logs."""
+        inputs = rt.mailbox.inputs()
+        if inputs:
+            payload["inputs"] = inputs
+        if rt.redo is not None:
+            payload["redoes"] = rt.redo.woke_id
+        return payload
 
     _NEWS = (
         ("founder_wake", "the founder"), ("revisions", "a decision returned for revision"), ("tasks", "a new task"),

@@ -51,6 +51,37 @@ class Mailbox:
         """News that should wake the agent now rather than at its next heartbeat."""
         return bool(self.tasks or self.messages or self.revisions or self.founder_wake)
 
+    def inputs(self) -> dict[str, list[int]]:
+        """The ids of what a wake-up is shown (recorded on `agent.woke`, so a redo can be checked against it)."""
+        ids = {"tasks": sorted(self.tasks), "messages": [i for i, _ in self.messages],
+               "verdicts": [i for i, _ in self.verdicts], "revisions": sorted(self.revisions),
+               "outcomes": [i for i, _ in self.outcomes]}
+        return {name: values for name, values in ids.items() if values}
+
+
+@dataclass
+class OpenWake:
+    """A wake-up whose `agent.woke` is in the log and whose result is not: what it took, so a kill loses nothing.
+
+    `agent.woke` empties the mailbox into the prompt. If the run dies before the result is committed, the
+    restart's `agent.interrupted` puts this mailbox back, so the wake-up is done again with the same inputs.
+    """
+
+    woke_id: int
+    reason: str
+    at: datetime
+    mailbox: Mailbox
+    metric_at_wake: float | None
+
+
+@dataclass
+class Redo:
+    """An interrupted wake-up still to be done again; news that came meanwhile waits in `held` until it is."""
+
+    woke_id: int
+    reason: str
+    held: Mailbox = field(default_factory=Mailbox)
+
 
 @dataclass
 class AgentRuntime:
@@ -66,9 +97,27 @@ class AgentRuntime:
     capped_until: datetime | None = None
     metric_at_wake: float | None = None
     mailbox: Mailbox = field(default_factory=Mailbox)
+    open_wake: OpenWake | None = None
+    redo: Redo | None = None
     open_tasks: dict[int, str] = field(default_factory=dict)
     recent_outcomes: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=5))
     recent_verdicts: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=5))
+
+    def inbox(self) -> Mailbox:
+        """Where news for the agent goes: its mailbox, or, while an interrupted wake-up waits to be done again,
+        the box held for after it (the redo is shown exactly what the interrupted wake-up was shown)."""
+        return self.redo.held if self.redo is not None else self.mailbox
+
+    def shown_tasks(self) -> dict[int, str]:
+        """Open tasks as a wake-up shows them. A redo shows those open when the interrupted wake-up was woken:
+        a task that came meanwhile is news for the wake-up after it, as it would have been without the kill."""
+        if self.redo is None:
+            return self.open_tasks
+        return {i: t for i, t in self.open_tasks.items() if i < self.redo.woke_id}
+
+    def boxes(self) -> list[Mailbox]:
+        """Every box news may sit in, for news withdrawn before it was seen (a task done, a revision closed)."""
+        return [self.mailbox] if self.redo is None else [self.mailbox, self.redo.held]
 
 
 @dataclass
@@ -194,13 +243,17 @@ class EngineState:
         rt.woke_at = at
         rt.in_flight = True
         rt.wakes.append(at)
-        rt.mailbox = Mailbox()  # everything pending is in this wake-up's prompt
+        # Everything pending is in this wake-up's prompt; kept until its result is committed (see OpenWake).
+        rt.open_wake = OpenWake(e.id, e.payload.get("reason", ""), at, rt.mailbox, rt.metric_at_wake)
+        rt.mailbox = rt.redo.held if rt.redo is not None else Mailbox()
+        rt.redo = None
         rt.metric_at_wake = e.payload.get("metric_value")
 
     def _on_agent_concluded(self, e: StoredEvent) -> None:
         rt = self.agents.get(e.agent or "")
         if rt is not None:
             rt.in_flight = False
+            rt.open_wake = None
             rt.next_wake = parse_iso(e.payload["next_wake"])
 
     def _on_agent_idle(self, e: StoredEvent) -> None:
@@ -209,15 +262,26 @@ class EngineState:
             rt.next_wake = parse_iso(e.payload["next_wake"])
 
     def _on_agent_interrupted(self, e: StoredEvent) -> None:
+        """The run died mid wake-up: put back what it took, so the next wake-up is the same one done again."""
         rt = self.agents.get(e.agent or "")
-        if rt is not None:
-            rt.in_flight = False
-            rt.next_wake = self._at(e)
+        if rt is None:
+            return
+        rt.in_flight = False
+        rt.next_wake = self._at(e)
+        wake, rt.open_wake = rt.open_wake, None
+        if wake is None:
+            return
+        rt.redo = Redo(wake.woke_id, wake.reason, held=rt.mailbox)
+        rt.mailbox = wake.mailbox
+        rt.metric_at_wake = wake.metric_at_wake
+        if rt.wakes and rt.wakes[-1] == wake.at:
+            rt.wakes.pop()  # it never happened: it neither counts toward the wake cap nor ends the first wake-up
 
     def _on_agent_stuck(self, e: StoredEvent) -> None:
         rt = self.agents.get(e.agent or "")
         if rt is not None:
             rt.in_flight = False
+            rt.open_wake = None
             rt.stuck = True
             if e.payload.get("next_wake"):
                 rt.next_wake = parse_iso(e.payload["next_wake"])
@@ -255,7 +319,7 @@ class EngineState:
     def _on_founder_wake(self, e: StoredEvent) -> None:
         rt = self.agents.get(e.payload.get("target", ""))
         if rt is not None:
-            rt.mailbox.founder_wake = True
+            rt.inbox().founder_wake = True
             rt.stuck = False
             rt.next_wake = min(rt.next_wake, self._at(e))
 
@@ -265,26 +329,27 @@ class EngineState:
             text = f"from {e.payload.get('from_agent') or 'the founder'}: {e.payload['title']}"
             if e.payload.get("body"):
                 text += f" — {e.payload['body']}"
-            rt.mailbox.tasks[e.id] = text
+            rt.inbox().tasks[e.id] = text
             rt.open_tasks[e.id] = text
 
     def _on_task_updated(self, e: StoredEvent) -> None:
         for rt in self.agents.values():
             if e.payload["task_id"] in rt.open_tasks and e.payload["state"] in ("done", "rejected"):
                 rt.open_tasks.pop(e.payload["task_id"], None)
-                rt.mailbox.tasks.pop(e.payload["task_id"], None)
+                for box in rt.boxes():
+                    box.tasks.pop(e.payload["task_id"], None)
 
     def _on_message_sent(self, e: StoredEvent) -> None:
         rt = self.agents.get(e.payload["to"])
         if rt is not None:
-            rt.mailbox.messages.append((e.id, f"from {e.agent}: {e.payload['text']}"))
+            rt.inbox().messages.append((e.id, f"from {e.agent}: {e.payload['text']}"))
 
     def _on_directive_added(self, e: StoredEvent) -> None:
         if e.venture:
             self.directives[e.venture].append((e.id, e.payload["text"]))
             for rt in self.agents.values():
                 if rt.venture == e.venture:
-                    rt.mailbox.directives += 1
+                    rt.inbox().directives += 1
 
     def _on_directive_retired(self, e: StoredEvent) -> None:
         for venture, items in self.directives.items():
@@ -295,7 +360,7 @@ class EngineState:
         self.brain_versions[venture] = e.payload["version"]
         for rt in self.agents.values():
             if rt.venture == venture or venture == "platform":
-                rt.mailbox.brain += 1
+                rt.inbox().brain += 1
 
     def _on_venture_stage(self, e: StoredEvent) -> None:
         if e.venture:
@@ -358,9 +423,10 @@ class EngineState:
             d.history.append(e.payload["note"])
         rt = self.agents.get(d.agent)
         if d.state == "revising" and rt is not None:
-            rt.mailbox.revisions[d.id] = e.payload.get("note", "")
+            rt.inbox().revisions[d.id] = e.payload.get("note", "")
         elif rt is not None:
-            rt.mailbox.revisions.pop(d.id, None)
+            for box in rt.boxes():
+                box.revisions.pop(d.id, None)
 
     def _on_decision_executing(self, e: StoredEvent) -> None:
         self.executing.add(e.payload["decision_id"])
@@ -385,7 +451,7 @@ class EngineState:
         rt = self.agents.get(d.agent)
         if rt is not None:
             item = (d.id, e.payload["summary"])
-            rt.mailbox.outcomes.append(item)
+            rt.inbox().outcomes.append(item)
             rt.recent_outcomes.append(item)
 
     def _on_escalation_opened(self, e: StoredEvent) -> None:
@@ -413,7 +479,7 @@ class EngineState:
         if rt is not None and esc.kind == "decision" and d is not None:
             amended = " (amended)" if e.payload.get("amended") else ""
             text = f"{d.kind} {verdict}{amended}" + (f": \"{note}\"" if note else "")
-            rt.mailbox.verdicts.append((esc.id, text))
+            rt.inbox().verdicts.append((esc.id, text))
             rt.recent_verdicts.append((esc.id, text))
             key = (d.agent, d.kind)
             if verdict == "approved" and not e.payload.get("amended"):
