@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conductor.org.models import Org
-from conductor.text import printable, redact_secrets
+from conductor.redaction import redact
+from conductor.text import printable
 
 _litellm: Any = None
 _lock = threading.Lock()
@@ -128,7 +129,7 @@ def _detail(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return ""
-    return ": " + printable(redact_secrets(lines[0]), limit=200, one_line=True)
+    return ": " + printable(redact(lines[0]), limit=200, one_line=True)
 
 
 def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
