@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import bench.common  # noqa: F401  (puts src/ on the path when run from a checkout)
-from conductor.store import EventWriter, NewEvent, open_database
+from conductor.store import EventWriter, NewEvent, OwnPayload, open_database
 from conductor.store.events import dump_payload, iso
 from conductor.store.rebuild import rebuild_in_memory
 
@@ -65,19 +65,20 @@ def engine_batches(events: int, agents: int = 1000, ventures: int = 20, seed: in
         for v in range(ventures):
             if produced >= events:
                 return
-            yield emit([NewEvent("metric.recorded", {"metric": "mrr", "value": round(rng.uniform(900, 1100), 2),
-                                                      "at": now, "day": day, "source": "sim"}, venture=f"v{v}", sim_time=now),
-                        NewEvent("market.stepped", {"day": day}, venture=f"v{v}", sim_time=now)])
+            yield emit([NewEvent("metric.recorded", OwnPayload(metric="mrr", value=round(rng.uniform(900, 1100), 2),
+                                                                at=now, day=day, source="sim"), venture=f"v{v}",
+                                 sim_time=now),
+                        NewEvent("market.stepped", OwnPayload(day=day), venture=f"v{v}", sim_time=now)])
         for a in range(agents):
             if produced >= events:
                 return
             venture, agent = f"v{a % ventures}", f"v{a % ventures}-a{a}"
             if rng.random() < 0.3:  # nothing new: an idle tick, no model call
-                yield emit([NewEvent("agent.idle", {"next_wake": now, "reason": "nothing new"},
+                yield emit([NewEvent("agent.idle", OwnPayload(next_wake=now, reason="nothing new"),
                                      venture=venture, agent=agent, sim_time=now)])
                 continue
-            yield emit([NewEvent("agent.woke", {"reason": "your heartbeat (your metric moved)", "brain_version": 3,
-                                                "metric_value": 1000.0, "model": "sim/standard", "prompt_chars": 4200},
+            yield emit([NewEvent("agent.woke", OwnPayload(reason="your heartbeat (your metric moved)", brain_version=3,
+                                                          metric_value=1000.0, model="sim/standard", prompt_chars=4200),
                                  venture=venture, agent=agent, sim_time=now)])
             result = [
                 NewEvent("call.recorded", {"model": "sim/standard", "purpose": "wake", "prompt_tokens": 1050,

@@ -7,7 +7,9 @@ can search what the founder would see on each pane for something that must not b
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -44,3 +46,14 @@ def take_screenshots(db: Path, out: Path, keys: tuple[str, ...] = ("2", "enter",
                           text=True, timeout=180, cwd=TESTS.parent)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return sorted(out.iterdir())
+
+
+_TEXT = re.compile(r'<text\b[^>]*?clip-path="url\(#[^)]*?-line-(\d+)\)"[^>]*>(.*?)</text>', re.S)
+
+
+def screen_text(svg: str) -> str:
+    """The text a screenshot shows, line by line, as the founder reads it (the SVG splits lines into runs)."""
+    lines: dict[int, list[str]] = {}
+    for number, run in _TEXT.findall(svg):
+        lines.setdefault(int(number), []).append(html.unescape(run).replace("\xa0", " "))
+    return "\n".join("".join(lines[n]).rstrip() for n in sorted(lines))

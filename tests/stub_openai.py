@@ -3,8 +3,8 @@
 `StubOpenAI(script)` listens on a free port of the loopback interface; `base_url` is what goes into
 `api_base` with an `openai/<name>` model string. For every POST to /v1/chat/completions the script gets the
 request (body, headers, how many hits came before) and returns a `Reply` that says what to do: answer
-(plain or streamed, as the request asks), fail with a status, stall, drop the connection, cut the body short,
-refuse, or answer with something enormous. Every hit is kept in `hits` so tests can count retries and read
+(plain or streamed, as the request asks), fail with a status, stall, drop the connection, reset it, cut the
+body short, send a body that is not JSON, refuse, or answer with something enormous. Every hit is kept in `hits` so tests can count retries and read
 the headers the client sent.
 
 It never waits unboundedly: a stall ends when the server closes, and the server closes itself after
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +54,7 @@ class Hit:
 class Reply:
     """What the server does with one request; build them with the helpers below."""
 
-    kind: str = "ok"  # ok | status | stall | drop | truncate | refuse
+    kind: str = "ok"  # ok | status | stall | drop | reset | truncate | malformed | refuse
     text: str | None = ""
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
@@ -78,6 +79,16 @@ def stall(seconds: float, then: Reply | None = None) -> Reply:
 def drop() -> Reply:
     """Close the connection without a word."""
     return Reply("drop")
+
+
+def reset() -> Reply:
+    """Abort the connection: a TCP reset (RST) instead of an answer, as a crashing proxy or load balancer does."""
+    return Reply("reset")
+
+
+def malformed(body: str = "<html><body>upstream hiccup</body></html>") -> Reply:
+    """A 200 whose body is not JSON (plain) or whose events are not (streamed), as a misconfigured proxy sends."""
+    return Reply("malformed", body)
 
 
 def truncate(text: str | dict[str, Any]) -> Reply:
@@ -155,6 +166,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif reply.kind == "drop":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif reply.kind == "reset":
+            self.close_connection = True
+            # Linger on, for zero seconds: closing now sends RST, not FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        elif reply.kind == "malformed":
+            data = (f"data: {reply.text}\n\ndata: [DONE]\n\n" if hit.stream else reply.text or "").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream" if hit.stream else "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif reply.kind == "truncate":
             data = json.dumps(_completion(model, reply.text, reply.usage)).encode()
             self.send_response(200)

@@ -25,7 +25,7 @@ from conductor.org import Org, load_org
 from conductor.store.database import open_reader
 from conductor.store.events import iso
 from conductor.store.rebuild import projection_differences
-from stub_openai import Hit, Reply, StubOpenAI, drop, ok, refuse, stall, status, truncate
+from stub_openai import Hit, Reply, StubOpenAI, drop, malformed, ok, refuse, reset, stall, status, truncate
 
 DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"
 MODEL = "openai/stub-model"
@@ -135,8 +135,10 @@ TRANSPORT = {
     "500": (lambda h: status(500, "boom"), "InternalServerError (500)"),
     "503": (lambda h: status(503, "overloaded"), "ServiceUnavailableError (503)"),
     "slow past the timeout": (lambda h: stall(3.0), "timed out"),
-    "dropped connection": (lambda h: drop(), "(500)"),
-    "truncated body": (lambda h: truncate({"summary": "cut in half"}), "(500)"),
+    "dropped connection": (lambda h: drop(), "the server closed the connection without answering"),
+    "connection reset": (lambda h: reset(), "connection reset by the server"),
+    "truncated body": (lambda h: truncate({"summary": "cut in half"}), "the response body was cut short"),
+    "malformed body": (lambda h: malformed(), "the response body was not valid JSON"),
 }
 
 
@@ -156,6 +158,29 @@ async def test_a_fault_that_never_heals_leaves_the_agent_stuck_after_bounded_ret
     assert len(calls) == 1 and calls[0][0] == 0 and failure in calls[0][1]
     assert_stuck_once(out, failure=failure)
     assert_org_went_on(out, org)
+
+
+FALSE_500 = {
+    "connection reset": (reset, "connection reset by the server"),
+    "malformed body": (malformed, "the response body was not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FALSE_500))
+async def test_the_founder_is_told_what_happened_not_a_500_nobody_sent(org: Org, tmp_path: Path, fault: str) -> None:
+    """litellm reports a reset and a body that is not JSON alike, as InternalServerError (500); no server said
+    500. The stuck escalation names the real fault, and the two differ."""
+    reply, truth = FALSE_500[fault]
+    out = await run_duo(org, tmp_path, lambda h: reply())
+    detail = assert_stuck_once(out, failure=truth)
+    (reason,) = out.rows("SELECT reason FROM escalations WHERE kind = 'agent_stuck' AND agent = 'duo-ops'")[0]
+    (stuck,) = out.events("agent.stuck", "duo-ops")
+    (call,) = out.rows("SELECT error FROM calls WHERE agent = 'duo-ops'")
+    for text in (reason, detail["failure"], stuck["reason"], call[0]):
+        assert truth in text, text
+        assert "500" not in text and "InternalServerError" not in text, text
+    others = {t for f, (_, t) in FALSE_500.items() if f != fault}
+    assert not any(other in reason for other in others)
 
 
 async def test_retry_after_is_honoured_and_a_transient_429_heals(org: Org, tmp_path: Path) -> None:

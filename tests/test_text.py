@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conductor.text import printable, redact_secrets
+from conductor.redaction import redact as redact_secrets
+from conductor.text import printable
 
 
 def test_printable_strips_every_kind_of_terminal_escape() -> None:

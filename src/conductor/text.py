@@ -36,26 +36,6 @@ def printable(text: object, *, limit: int | None = None, one_line: bool = False)
     return s
 
 
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-_KEY_SHAPES = re.compile(r"\b(?:sk|pk|rk|xox[abp]|gh[pousr])[-_][A-Za-z0-9_\-]{8,}")
-
-
-def redact_secrets(text: str, environ: dict[str, str] | None = None) -> str:
-    """`text` with credentials replaced by `[redacted]`, before it is stored or shown.
-
-    Provider errors can quote what was sent (a key in a URL, an `Incorrect API key: sk-...` message), and
-    those messages go into call rows, escalations and logs. Values of environment variables whose names look
-    like credentials are removed wherever they appear, and so is anything shaped like a common API key.
-    """
-    import os
-
-    env = os.environ if environ is None else environ
-    for name, value in env.items():
-        if len(value) >= 8 and _SECRET_NAME.search(name) and value in text:
-            text = text.replace(value, "[redacted]")
-    return _KEY_SHAPES.sub("[redacted]", text)
-
-
 def compact_number(value: float) -> str:
     """3 significant figures with k/M suffixes, so a metric fits a narrow column (tables, panes, summaries)."""
     magnitude = abs(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import threading
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conductor.org.models import Org
-from conductor.text import printable, redact_secrets
+from conductor.redaction import redact
+from conductor.text import printable
 
 _litellm: Any = None
 _lock = threading.Lock()
@@ -128,15 +130,74 @@ def _detail(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return ""
-    return ": " + printable(redact_secrets(lines[0]), limit=200, one_line=True)
+    return ": " + printable(redact(lines[0]), limit=200, one_line=True)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it was raised from or while handling, outermost first (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain) and len(chain) < 20:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _transport_kinds() -> list[tuple[tuple[type, ...], str]]:
+    """(exception types, what happened) for faults below HTTP, most telling first.
+
+    litellm reports all of these as `InternalServerError` with status 500 although no server said 500: the
+    truth is in the exceptions it was raised from (openai's, then the HTTP client's, then the socket's).
+    """
+    import openai
+
+    try:
+        import aiohttp
+
+        cut: tuple[type, ...] = (aiohttp.ClientPayloadError,)
+        closed: tuple[type, ...] = (aiohttp.ServerDisconnectedError,)
+        unreachable: tuple[type, ...] = (aiohttp.ClientConnectorError,)
+    except ImportError:  # litellm on its httpx transport only
+        cut, closed, unreachable = (), (), ()
+    import httpx
+
+    return [
+        ((ConnectionResetError,), "connection reset by the server"),
+        ((ConnectionRefusedError,), "connection refused"),
+        ((json.JSONDecodeError,), "the response body was not valid JSON"),
+        (cut, "the response body was cut short"),
+        ((*closed, httpx.RemoteProtocolError), "the server closed the connection without answering"),
+        ((*unreachable, httpx.ConnectError), "could not connect to the provider"),
+        ((openai.APIConnectionError,), "connection error: no answer from the provider"),
+    ]
+
+
+def _transport_fault(exc: BaseException) -> str | None:
+    """What really happened when a call failed below HTTP (reset, refused, cut short, not JSON), else None."""
+    import httpx
+
+    chain = _causes(exc)
+    if any(isinstance(cause, httpx.HTTPStatusError) for cause in chain):
+        return None  # a server answered with an error status: that status is the truth
+    for types, what in _transport_kinds():
+        if types and any(isinstance(cause, types) for cause in chain):
+            return what
+    return None
 
 
 def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
-    """(retryable, retry-after seconds, short description) for a provider exception."""
+    """(retryable, retry-after seconds, short description) for a provider exception.
+
+    The description is what the founder reads on a stuck agent, so it says what happened: the status and the
+    exception's name only when a server answered with an error status, the transport fault when none did.
+    """
     if isinstance(exc, StreamStalled):
         return True, None, str(exc)
     if isinstance(exc, TimeoutError):
         return True, None, "timed out"
+    transport = _transport_fault(exc)
+    if transport is not None:
+        return True, None, transport
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     retry_after: float | None = None
@@ -160,7 +221,7 @@ def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
     }
     if name in retryable_names or status in (408, 409, 429, 500, 502, 503, 504) or isinstance(exc, ConnectionError):
         return True, retry_after, f"{name} ({status})" if status else name
-    return False, None, f"{name}: {str(exc)[:200]}"
+    return False, None, name + _detail(exc)
 
 
 def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None, rng: random.Random) -> float:

@@ -42,8 +42,9 @@ from conductor.engine.provider import (
 from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
+from conductor.redaction import remember_call_options
 from conductor.sim.market import VERSION as MARKET_VERSION
-from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
+from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
 from conductor.store.writer import EventWriter
 
 ONE_DAY = timedelta(days=1)
@@ -101,6 +102,8 @@ class Engine:
         start = org.start if org.clock == "sim" else wall()
         self.state = EngineState(org, start)
         self.writer = EventWriter(self.db, now=wall)
+        # Keys given in the call options are credentials too: the store redacts them like the environment's.
+        remember_call_options(self.opts.api_base, self.opts.extra_call_kwargs)
         self.actions = ActionRunner(org)
         self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)
         self._slots = self.opts.concurrency or org.engine.concurrency
@@ -678,7 +681,7 @@ class Engine:
         news = redo is not None or rt.mailbox.has_news() or self._metric_moved(agent_id)
         if not first and not news and rt.next_wake <= self.state.now:
             rt.next_wake = next_wake
-            batch.append(self._event("agent.idle", {"next_wake": iso(next_wake), "reason": "nothing new"},
+            batch.append(self._event("agent.idle", OwnPayload(next_wake=iso(next_wake), reason="nothing new"),
                                      venture=rt.venture, agent=agent_id))
             return None
         reason = redo.reason if redo is not None else self._wake_reason(agent_id, first)
@@ -701,10 +704,9 @@ class Engine:
             metric_value = values[-1] if values else None
         # Mark it in flight now: the wave's events commit together after every job has been prepared.
         rt.in_flight = True
-        batch.append(self._event("agent.woke", self._woke_payload(rt, {
-            "reason": reason, "brain_version": brain_version, "brief_arm": choice.arm,
-            "brain_in_force": choice.in_force, "metric_value": metric_value, "model": model,
-            "prompt_chars": prompt_chars}), venture=rt.venture, agent=agent_id))
+        batch.append(self._event("agent.woke", self._woke_payload(rt, OwnPayload(
+            reason=reason, brain_version=brain_version, brief_arm=choice.arm, brain_in_force=choice.in_force,
+            metric_value=metric_value, model=model, prompt_chars=prompt_chars)), venture=rt.venture, agent=agent_id))
         job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
                   brief_arm=choice.arm, brain_in_force=choice.in_force)
         job.budget_check = self._budget_for_retry(job, view)
@@ -1082,7 +1084,7 @@ class Engine:
     async def _day_passed(self) -> None:
         """A simulated day ends: markets move, outcomes are measured, stops from yesterday lift."""
         day = self.state.day_index()
-        await self.emit([self._event("clock.advanced", {"day": day})])
+        await self.emit([self._event("clock.advanced", OwnPayload(day=day))])
         for venture in self.org.ventures:
             market = self.actions.markets.get(venture.id)
             if market is None:
@@ -1096,11 +1098,11 @@ class Engine:
         at = iso(self.state.origin + ONE_DAY * day)
         known = self.org.venture(venture)
         names = {m.name for m in known.metrics} if known else set(values)
-        events = [self._event("metric.recorded", {"metric": name, "value": round(float(value), 6), "at": at,
-                                                  "day": day, "source": "sim"}, venture=venture)
+        events = [self._event("metric.recorded", OwnPayload(metric=name, value=round(float(value), 6), at=at, day=day,
+                                                            source="sim"), venture=venture)
                   for name, value in sorted(values.items()) if name in names]
         if stepped:
-            events.append(self._event("market.stepped", {"day": day}, venture=venture))
+            events.append(self._event("market.stepped", OwnPayload(day=day), venture=venture))
         await self.emit(events)
 
     async def _measure_outcomes(self, day: int) -> None:

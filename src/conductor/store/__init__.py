@@ -10,7 +10,7 @@ from conductor.store.database import (
     open_reader,
     resolve_db_path,
 )
-from conductor.store.events import NewEvent, StoredEvent, iso, parse_iso, utc_now
+from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
 from conductor.store.writer import EventWriter, commit_events
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "EventWriter",
     "ForeignDatabase",
     "NewEvent",
+    "OwnPayload",
     "StoreError",
     "StoredEvent",
     "commit_events",

@@ -41,6 +41,19 @@ def dump_payload(payload: dict[str, Any]) -> str:
     return text
 
 
+class OwnPayload(dict[str, Any]):
+    """A typed marker: a payload made wholly of the engine's own values (ids, states, times, numbers, fixed
+    phrases, names from the org file), with nothing a model, a provider, a command, a file or a person wrote.
+
+    The store scans every payload for credentials before it is written (`conductor.redaction`); this one only
+    for the credentials the process knows, not for key-shaped strings, which saves that scan on the most
+    frequent events (idle ticks, market steps, simulated metric points). The marker is the exception, so a
+    producer that forgets it costs microseconds, never a secret; text from outside must never go in one.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event a producer wants written."""

@@ -27,8 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from conductor.redaction import redact_payload, refresh_credentials
 from conductor.store.database import BUSY_TIMEOUT_MS, StoreError, _friendly, open_database
-from conductor.store.events import NewEvent, StoredEvent, dump_payload, iso, utc_now
+from conductor.store.events import NewEvent, OwnPayload, StoredEvent, dump_payload, iso, utc_now
 from conductor.store.projections import project
 
 _INSERT = "INSERT INTO events(id, ts, sim_time, venture, agent, kind, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -48,6 +49,17 @@ def _dump(payload: dict) -> str:
         except UnicodeEncodeError:  # lone surrogates a model may have produced: the careful path escapes them
             return dump_payload(payload)
     return text
+
+
+def _safe(payload: dict) -> tuple[dict, str]:
+    """The payload as it may be stored, and its JSON: any credential in any of its strings redacted.
+
+    This is the one door into the log, so text from outside (answers, provider errors, command output, metric
+    sources) cannot reach the database, the views or an export without passing it, whoever produced the event.
+    """
+    dumped = _dump(payload)
+    cleaned = redact_payload(payload, dumped, own=type(payload) is OwnPayload)
+    return (payload, dumped) if cleaned is None else (cleaned, _dump(cleaned))
 
 
 def _table_of(sql: str) -> str | None:
@@ -92,22 +104,23 @@ def _run_projections(conn: sqlite3.Connection, stored: Sequence[StoredEvent]) ->
 
 
 def _apply(conn: sqlite3.Connection, events: Sequence[NewEvent], ts: str) -> list[StoredEvent]:
-    """Insert a batch with one `executemany`, then its projections (see `_run_projections`).
+    """Insert a batch with one `executemany`, then its projections (see `_run_projections`), credentials redacted.
 
     Ids are assigned here, under the write lock `BEGIN IMMEDIATE` holds, from the AUTOINCREMENT sequence, so
     they stay strictly increasing and are never reused, even after the newest rows are gone.
     """
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     first = (row[0] if row else 0) + 1
+    safe = [_safe(e.payload) for e in events]
     stored = [
         StoredEvent(
-            id=first + n, ts=ts, kind=e.kind, payload=e.payload, venture=e.venture, agent=e.agent, sim_time=e.sim_time
+            id=first + n, ts=ts, kind=e.kind, payload=payload, venture=e.venture, agent=e.agent, sim_time=e.sim_time
         )
-        for n, e in enumerate(events)
+        for n, (e, (payload, _)) in enumerate(zip(events, safe, strict=True))
     ]
     conn.executemany(
         _INSERT,
-        [(s.id, ts, s.sim_time, s.venture, s.agent, s.kind, _dump(s.payload)) for s in stored],
+        [(s.id, ts, s.sim_time, s.venture, s.agent, s.kind, dumped) for s, (_, dumped) in zip(stored, safe, strict=True)],
     )
     _run_projections(conn, stored)
     return stored
@@ -182,6 +195,7 @@ class EventWriter:
         return conn
 
     async def start(self) -> EventWriter:
+        refresh_credentials()  # the credentials of the environment this run was started with
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._executor, self._open)
         self._task = asyncio.create_task(self._run(), name="conductor-event-writer")
