@@ -258,7 +258,10 @@ def test_no_numeric_field_takes_a_non_finite_number(value: str, runner: CliRunne
 
 def test_a_byte_order_mark_is_accepted(runner: CliRunner, tmp_path: Path) -> None:
     """Editors on Windows may start a UTF-8 file with a byte-order mark: it is stripped, the file is the same."""
-    plain, marked = tmp_path / "plain.toml", tmp_path / "marked.toml"
+    # Paths of one length: the output wraps long paths, and must wrap both alike.
+    plain, marked = tmp_path / "plain" / "org.toml", tmp_path / "with_" / "org.toml"
+    plain.parent.mkdir()
+    marked.parent.mkdir()
     plain.write_text(DUO_TEXT, encoding="utf-8")
     marked.write_bytes(b"\xef\xbb\xbf" + DUO_TEXT.encode())
     first, second = (runner.invoke(app, ["org", "check", str(p)]) for p in (plain, marked))
