@@ -75,7 +75,7 @@ def test_true_effects_are_zero_for_a_decision_the_market_never_saw(full_run: dic
 
 
 def test_the_full_arm_carries_references_and_graded_decisions(full_run: dict) -> None:
-    assert set(full_run["references"]) == {"do-nothing", "random", "oracle"}
+    assert set(full_run["references"]) == {"do-nothing", "random", "oracle", "estimates"}
     assert full_run["executed"] > 0 and full_run["decisions"] >= full_run["executed"]
     for graded in full_run["graded"]:
         assert graded["verdict"] in ("worked", "failed", "unclear")
@@ -83,6 +83,27 @@ def test_the_full_arm_carries_references_and_graded_decisions(full_run: dict) ->
     report = evaluate([full_run], DAYS)
     assert report["gap_closure"]["per_seed"][0]["seed"] == 5
     json.dumps(report)
+
+
+def test_the_estimates_policy_tries_each_option_then_follows_the_best_measured_by_that_day() -> None:
+    from types import SimpleNamespace
+
+    from conductor.eval.replay import estimates_chooser
+    from conductor.sim.market import OPTION_LEVERS
+
+    spec = OPTION_LEVERS["discount"]
+    measured = {"v": [(3, "discount", o, 0.01 * i) for i, o in enumerate(spec.options)]
+                + [(9, "discount", spec.options[0], 0.5), (9, "campaign", "seo", 9.0)]}
+    choose = estimates_chooser(measured, seed=1)
+
+    def pick(day: int, decision_id: int) -> str:
+        market = SimpleNamespace(venture_id="v", day=day)
+        return choose("discount", {"segment": "x", "percent": 20}, decision_id, market)["segment"]  # type: ignore[arg-type]
+
+    assert {pick(2, i) for i in range(40)} == set(spec.options)  # nothing measured yet: each untried option
+    assert {pick(5, i) for i in range(10)} == {spec.options[-1]}  # all measured: the best by day 5
+    assert {pick(9, i) for i in range(10)} == {spec.options[0]}  # a newer measurement changes the ranking
+    assert choose("pricing", {"price": 30}, 1, SimpleNamespace(venture_id="v", day=9)) == {"price": 30}
 
 
 def test_gap_closure_is_the_share_of_the_random_to_oracle_gap() -> None:

@@ -63,6 +63,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         pooled = gap["pooled"]
         lines.append(f"gap random→oracle closed by full: {_share(pooled['horizon'])} at the horizon; "
                      f"{_share(pooled['first'])} of the first half's gain, {_share(pooled['second'])} of the second's")
+        if "estimates" in pooled:
+            lines.append(f"a policy always taking the option the run's own measurements ranked best would close "
+                         f"{_share(pooled['estimates'])}")
     t = report.get("transfer")
     if t:
         lines.append(f"platform insights, ventures sharing a trait ({t['ventures']}): full vs no-insights "

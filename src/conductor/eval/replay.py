@@ -108,6 +108,67 @@ def oracle_chooser(lever: str, params: dict[str, Any], decision_id: int, market:
     return params
 
 
+def measured_options(db: Path | str) -> dict[str, list[tuple[int, str, str, float]]]:
+    """Venture -> [(day known, lever, option, effect the good way)] in log order: every outcome the run measured
+    for a decision with an option, on the market day it was written (read-only)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT kind, venture, payload FROM events WHERE kind IN "
+                            "('decision.executed', 'market.stepped', 'decision.outcome') AND venture IS NOT NULL "
+                            "ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    day: dict[str, int] = {}
+    options: dict[int, tuple[str, str]] = {}
+    out: dict[str, list[tuple[int, str, str, float]]] = {}
+    for kind, venture, raw in rows:
+        payload = json.loads(raw)
+        if kind == "market.stepped":
+            day[venture] = int(payload["day"])
+        elif kind == "decision.executed" and isinstance(payload.get("market"), dict):
+            lever, params = payload["market"]["lever"], payload["market"]["params"]
+            spec = OPTION_LEVERS.get(lever)
+            option = str(params.get(spec.param, "")).lower() if spec is not None else ""
+            if spec is not None and option in spec.options:
+                options[int(payload["decision_id"])] = (lever, option)
+        elif kind == "decision.outcome":
+            found = options.get(int(payload.get("decision_id", -1)))
+            outcome = payload.get("outcome") or {}
+            effect = outcome.get("effect")
+            if found is None or not isinstance(effect, int | float):
+                continue
+            good = float(effect) if outcome.get("good_direction", "up") == "up" else -float(effect)
+            out.setdefault(venture, []).append((day.get(venture, 0), found[0], found[1], good))
+    return out
+
+
+def estimates_chooser(measured: dict[str, list[tuple[int, str, str, float]]], seed: int) -> Chooser:
+    """What a policy that always followed the organization's own measurements would pick: an option of the
+    lever not measured yet (drawn at random), else the one whose newest measured effect was best by that day.
+
+    It uses nothing the agents could not have known (the outcomes were in their memory stream), so it bounds
+    what exploiting attribution alone can earn; the measurements are the full arm's, made on its own path."""
+
+    def choose(lever: str, params: dict[str, Any], decision_id: int, market: Market) -> dict[str, Any]:
+        spec = OPTION_LEVERS.get(lever)
+        if spec is None:
+            return params
+        latest: dict[str, float] = {}
+        for known, lev, option, effect in measured.get(market.venture_id, ()):
+            if known > market.day:
+                break
+            if lev == lever:
+                latest[option] = effect
+        untried = [o for o in spec.options if o not in latest]
+        if untried:
+            params[spec.param] = random.Random(f"eval:estimates:{seed}:{decision_id}").choice(untried)
+        else:
+            params[spec.param] = max(spec.options, key=lambda o: (latest[o], o))
+        return params
+
+    return choose
+
+
 def true_effect(org: Org, log: MarketLog, decision_id: int, metric: str, first_day: int, last_day: int,
                 baseline: dict[int, dict[str, float]] | None = None) -> float | None:
     """The decision's true relative effect on `metric`, mean over days first..last: with it vs without it.

@@ -5,7 +5,8 @@ Endpoints, fixed before any run (docs/compounding.md says why each):
 1. **Total MRR at the horizon**, full vs each ablation, paired by seed: mean difference, 95 % t interval, p.
 2. **Share of the random→oracle gap closed** by the full arm at the horizon, and over each half of the run
    (MRR gained within the half, full vs random vs oracle on the same decisions): learning shows as a larger
-   share in the second half.
+   share in the second half. Beside it (a diagnostic, not an endpoint), the share closed by a policy that
+   always follows the run's own measurements (`estimates`).
 3. **Transfer**: full vs no-insights on the ventures that share a latent trait with another venture, as the
    mean relative MRR difference per venture at the horizon, paired by seed.
 4. **Attribution against ground truth**: Spearman correlation of measured and true effects over decisions
@@ -85,6 +86,12 @@ def gap_closure(runs: list[dict[str, Any]], days: int) -> dict[str, Any] | None:
             sums[key] = [a + b for a, b in zip(sums[key], (f, r, o), strict=True)]
         per_seed.append(row)
     pooled = {key: _closure(*vals) for key, vals in sums.items()}
+    # The policy that follows the run's own measurements, where the runs carry it: how much of the gap
+    # exploiting attribution alone would close (the rest is the measurements' fault, not the agents').
+    follow = [r for r in full if "estimates" in r["references"]]
+    if follow and len(follow) == len(full):
+        est = sum(horizon_total(r["references"]["estimates"], days) for r in follow)
+        pooled["estimates"] = _closure(est, sums["horizon"][1], sums["horizon"][2])
     return {"per_seed": per_seed, "pooled": pooled, "half_day": half}
 
 

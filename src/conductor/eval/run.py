@@ -20,6 +20,8 @@ from typing import Any
 from conductor.eval.arms import ENGINE_ARMS, Arm
 from conductor.eval.replay import (
     MarketLog,
+    estimates_chooser,
+    measured_options,
     new_market,
     oracle_chooser,
     random_chooser,
@@ -71,13 +73,20 @@ def _replayed(series: dict[int, dict[str, float]], metric: str = MRR) -> dict[in
     return {day: values[metric] for day, values in sorted(series.items()) if metric in values}
 
 
-def references(org: Org, logs: dict[str, MarketLog], seed: int) -> dict[str, dict[str, dict[int, float]]]:
-    """Reference arm -> venture -> day -> MRR, replayed from the full arm's decision log."""
+def references(org: Org, logs: dict[str, MarketLog], seed: int, db: Path | None = None
+               ) -> dict[str, dict[str, dict[int, float]]]:
+    """Reference arm -> venture -> day -> MRR, replayed from the full arm's decision log (with `db`, also the
+    policy that follows the run's own measurements: `estimates`)."""
     out: dict[str, dict[str, dict[int, float]]] = {"do-nothing": {}, "random": {}, "oracle": {}}
+    follow = estimates_chooser(measured_options(db), seed) if db is not None else None
+    if follow is not None:
+        out["estimates"] = {}
     for venture, log in sorted(logs.items()):
         out["do-nothing"][venture] = _replayed(replay(org, log, applies=False))
         out["random"][venture] = _replayed(replay(org, log, choose=random_chooser(seed)))
         out["oracle"][venture] = _replayed(replay(org, log, choose=oracle_chooser))
+        if follow is not None:
+            out["estimates"][venture] = _replayed(replay(org, log, choose=follow))
     return out
 
 
@@ -137,7 +146,7 @@ def run_one(org_path: str, seed: int, arm_name: str, days: int, workdir: str, gr
     finally:
         conn.close()
     if grade:
-        result["references"] = references(org, logs, seed)
+        result["references"] = references(org, logs, seed, db)
         result["graded"] = graded_decisions(org, db, logs)
     if arm.control_share:
         result["control"] = control_effects(db)
