@@ -82,7 +82,8 @@ class Outcome:
         return [{"id": r[0], "agent": r[1], **json.loads(r[2])} for r in rows if agent is None or r[1] == agent]
 
 
-async def run_duo(org: Org, tmp_path: Path, ops: Any, *, stream: bool = False, lead: Any = lead_answer) -> Outcome:
+async def run_duo(org: Org, tmp_path: Path, ops: Any, *, stream: bool = False, lead: Any = lead_answer,
+                  policy: RetryPolicy = POLICY) -> Outcome:
     """Run the duo org for 20 simulated hours against a stub that answers duo-ops with `ops(hit)`."""
 
     def script(hit: Hit) -> Reply:
@@ -93,7 +94,7 @@ async def run_duo(org: Org, tmp_path: Path, ops: Any, *, stream: bool = False, l
     db = tmp_path / "faults.db"
     with StubOpenAI(script, max_seconds=RUN_TIMEOUT_S + 10) as stub:
         engine = Engine(org, db, EngineOptions(until=org.start + UNTIL, model=MODEL, api_base=stub.base_url,
-                                               retry=replace(POLICY, stream=stream)))
+                                               retry=replace(policy, stream=stream)))
         await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
     return Outcome(db, stub, engine)
 
@@ -221,6 +222,9 @@ CONTENT = {
                        "not valid JSON", '{"summary": "half an answer"'),
     "enormous answer": (lambda h: ok({"summary": ENORMOUS}), "invalid output", None),
 }
+# These faults are in what arrives, not in when: timeouts that only a hang reaches, so a loaded machine
+# (a megabyte streamed while two cores run other tests) cannot turn a bad answer into a timeout and retry.
+PATIENT = replace(POLICY, timeout_s=30.0, stream_idle_s=10.0)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
@@ -232,7 +236,7 @@ async def test_unusable_answers_are_retried_then_the_agent_is_stuck(
     if stream and fault == "refusal":
         transcript = None  # litellm drops a streamed refusal: it arrives as an empty answer
         failure = "invalid output"
-    out = await run_duo(org, tmp_path, reply, stream=stream)
+    out = await run_duo(org, tmp_path, reply, stream=stream, policy=PATIENT)
     hits = out.stub.of("duo-ops")
     assert len(hits) == org.engine.max_retries + 1  # the bad-output loop is bounded by the org file
     detail = assert_stuck_once(out, failure=failure, transcript=transcript)
