@@ -29,7 +29,6 @@ from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
 from conductor.engine.contract import AgentOutput, ReviewOutput
 from conductor.engine.jobs import Job, JobResult, run_job
-from conductor.engine.org_events import org_loaded_event
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
 from conductor.engine.provider import (
@@ -42,6 +41,7 @@ from conductor.engine.provider import (
 from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
+from conductor.org.record import ORG_LOADED, org_loaded_payload
 from conductor.redaction import remember_call_options
 from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
@@ -248,7 +248,7 @@ class Engine:
                 self.actions.studio_seed = self.state.studio_seed
         events = [self._event("run.started", started)]
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
-        loaded = org_loaded_event(self.org, self.org_path, iso(self.state.now))
+        loaded = NewEvent(kind=ORG_LOADED, payload=org_loaded_payload(self.org, self.org_path), sim_time=iso(self.state.now))
         if row is None or row[0] != loaded.payload["digest"]:
             events.insert(0, loaded)
         events += self._interrupted_events()
