@@ -15,8 +15,8 @@ import pytest
 from brain_support import lab_org, run_lab
 from conductor.brain.control import control_arm
 from conductor.brain.quality import DecisionRow, compare_to_control, decision_quality, load_decision_rows
+from conductor.engine.recompute import recompute_outcomes
 from conductor.engine.scheduler import Engine, EngineOptions
-from conductor.services.attribution import recompute_outcomes
 from conductor.store import open_database
 
 

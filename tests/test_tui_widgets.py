@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from conductor.engine.lock import RunLock
 from conductor.errors import BadInput
 from conductor.org import load_org
 from conductor.services.queries import EventRow
 from conductor.services.setup import record_org
 from conductor.store import NewEvent, commit_events, open_database
+from conductor.store.lock import RunLock
 from conductor.text import compact_number as number
 from conductor.tui.format import bar, clock_label, money, short_time, until
 from conductor.tui.screens.amend import changed_params, parse_value

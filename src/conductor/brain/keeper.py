@@ -1,11 +1,13 @@
 """The brain inside a running engine: briefs for every wake-up, and syntheses once a simulated day.
 
-`BrainKeeper(engine)` is the engine's one hook into the brain. It sets `engine.brief_source` (called while a
-wake-up or review is prepared) and `day_passed(day)` is awaited once per org-clock day, after outcomes are
-measured. It reads through the engine's read connection and writes only through `engine.emit`, so every
-version, failure and model call is an event like any other. Synthesis calls take the same provider path as
-wake-ups (`engine.provider.call_model`, with its timeout and retries), on their own budget line: purpose
-"synthesis", capped by `[brain] synthesis_budget_per_day` as well as the org's and the venture's caps.
+`BrainKeeper(engine)` is the engine's one hook into the brain. `engine` is anything that fits
+`brain.port.BrainHost` (the scheduler passes itself): the keeper sees the run only through that port, never
+through an engine module or a private member. It sets `engine.brief_source` (called while a wake-up or review
+is prepared) and `day_passed(day)` is awaited once per org-clock day, after outcomes are measured. It reads
+through the run's read connection and writes only through `engine.emit`, so every version, failure and model
+call is an event like any other. Synthesis calls take the same provider path as wake-ups
+(`engine.call_model`, with its timeout and retries), on their own budget line: purpose "synthesis", capped by
+`[brain] synthesis_budget_per_day` as well as the org's and the venture's caps.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import random
 import sqlite3
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.brief import Brief, assemble_brief, insight_lines
@@ -23,6 +25,7 @@ from conductor.brain.control import Arm, BriefChoice, control_arm, shown_version
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
 from conductor.brain.memory import MemoryHit, retrieve, situation_terms
 from conductor.brain.platform import DecisionOutcome, outcome_table, platform_messages
+from conductor.brain.port import BrainHost
 from conductor.brain.synthesis import (
     MAX_COMPLETION_TOKENS,
     SynthesisInvalid,
@@ -35,16 +38,13 @@ from conductor.brain.synthesis import (
 )
 from conductor.store.events import NewEvent, iso, parse_iso
 
-if TYPE_CHECKING:
-    from conductor.engine.scheduler import Engine
-
 TOKEN_CACHE = 50_000
 
 
 class BrainKeeper:
     """Briefs from the brain version in force, and new versions when enough has happened."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: BrainHost) -> None:
         self.engine = engine
         self.org = engine.org
         self.settings = engine.org.brain
@@ -61,8 +61,7 @@ class BrainKeeper:
     # -- reading the store --------------------------------------------------------------------------------
     @property
     def conn(self) -> sqlite3.Connection:
-        assert self.engine._reader is not None, "the brain reads through the engine's connection"
-        return self.engine._reader
+        return self.engine.reader
 
     def pinned(self, venture: str) -> int | None:
         row = self.conn.execute("SELECT version FROM brain_pins WHERE venture = ?", (venture,)).fetchone()
@@ -99,8 +98,8 @@ class BrainKeeper:
         The first count for a model loads its tokenizer (tiktoken's tables: about half a second here); done
         lazily, that would stall the first wave and freeze a control room sharing the loop.
         """
-        models = {self.engine._model_for(a.id) for _, a in self.org.agents()}
-        models.add(self.engine._model_for(self.org.platform.id))
+        models = {self.engine.model_for(a.id) for _, a in self.org.agents()}
+        models.add(self.engine.model_for(self.org.platform.id))
         for model in sorted(models):
             self.count_tokens(model, "warm up")
 
@@ -109,12 +108,7 @@ class BrainKeeper:
         key = (model, text)
         n = self._tokens.get(key)
         if n is None:
-            from conductor.engine.provider import load_litellm
-
-            try:
-                n = int(load_litellm().token_counter(model=model, text=text))
-            except Exception:  # an unknown model: fall back to litellm's default tokenizer
-                n = int(load_litellm().token_counter(text=text))
+            n = self.engine.count_tokens(model, text)
             if len(self._tokens) > TOKEN_CACHE:
                 self._tokens.clear()
             self._tokens[key] = n
@@ -175,7 +169,7 @@ class BrainKeeper:
         doc = self.document(venture, version)
         found = self.org.agent(agent_id)
         budget = (found[1].context_tokens if found and found[1].context_tokens else None) or self.settings.context_tokens
-        model = self.engine._model_for(agent_id)
+        model = self.engine.model_for(agent_id)
         insights: list[tuple[float, str]] = []
         if venture != PLATFORM:
             p_version = self.in_force(PLATFORM)
@@ -211,14 +205,12 @@ class BrainKeeper:
         return self.engine.state.now - parse_iso(row[0])
 
     def _model(self) -> str:
-        return self.settings.model or self.engine.opts.model or self.org.model
+        return self.settings.model or self.engine.model_override or self.org.model
 
     def _over_budget(self, venture: str | None, model: str, messages: list[dict[str, str]]) -> str | None:
-        from conductor.engine.provider import estimate_cost
-
         state = self.engine.state
         day = state.day_key()
-        estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_COMPLETION_TOKENS)
+        estimate = self.engine.estimate_cost(model, sum(len(m["content"]) for m in messages), MAX_COMPLETION_TOKENS)
         row = self.conn.execute("SELECT coalesce(sum(cost), 0) FROM calls WHERE day = ? AND purpose = 'synthesis'",
                                 (day,)).fetchone()
         if float(row[0]) + estimate > self.settings.synthesis_budget_per_day:
@@ -264,11 +256,11 @@ class BrainKeeper:
 
     async def _call(self, key: str, messages: list[dict[str, str]], validate: Any) -> SynthesisResult:
         rng = random.Random(f"{self.org.seed}:synthesis:{key}:{iso(self.engine.state.now)}")
-        return await call_synthesis(self._model(), messages, validate, org=self.org, retry=self.engine.retry, rng=rng,
-                                    max_attempts=self.org.engine.max_retries + 1, extra=self.engine._call_extra())
+        return await call_synthesis(self.engine.call_model, self._model(), messages, validate, rng=rng,
+                                    max_attempts=self.org.engine.max_retries + 1)
 
     def _call_events(self, result: SynthesisResult, venture: str | None) -> list[NewEvent]:
-        return [self.engine._event("call.recorded", {**c.payload(), "for": venture or PLATFORM}, venture=venture)
+        return [self.engine.event("call.recorded", {**c.payload(), "for": venture or PLATFORM}, venture=venture)
                 for c in result.calls]
 
     def _outcome_events(self, venture: str, result: SynthesisResult, *, author: str, memory_ids: list[int],
@@ -277,7 +269,7 @@ class BrainKeeper:
         events = self._call_events(result, event_venture)
         latest = self.latest(venture)
         if result.validated is None:
-            events.append(self.engine._event("brain.synthesis_failed", {
+            events.append(self.engine.event("brain.synthesis_failed", {
                 "reason": result.failure or "unknown", "model": self._model(), "memories": len(memory_ids),
                 "attempted_version": (latest or 0) + 1, "kept_version": latest, "for": venture},
                 venture=event_venture))
@@ -288,7 +280,7 @@ class BrainKeeper:
             "document": result.validated.document.to_payload(),
             "dropped_evidence": result.validated.dropped_evidence, **(extra or {}),
         }
-        events.append(self.engine._event("brain.version", payload, venture=event_venture))
+        events.append(self.engine.event("brain.version", payload, venture=event_venture))
         return events
 
     async def _emit(self, events: list[NewEvent]) -> bool:
@@ -296,7 +288,7 @@ class BrainKeeper:
             await self.engine.emit(events)
             return True
         except Exception as exc:  # e.g. the founder wrote the same version number a moment earlier
-            await self.engine.emit([self.engine._event("brain.synthesis_failed", {
+            await self.engine.emit([self.engine.event("brain.synthesis_failed", {
                 "reason": f"could not store the new version: {exc}"[:300], "model": self._model()},
                 venture=next((e.venture for e in events if e.venture), None))])
             return False
@@ -350,7 +342,7 @@ class BrainKeeper:
             prepared = self._prepare_venture(venture.id, memories)
             reason = self._over_budget(venture.id, self._model(), prepared[0]) if prepared else None
             if reason is not None:
-                await self._emit([self.engine._event("brain.synthesis_failed", {
+                await self._emit([self.engine.event("brain.synthesis_failed", {
                     "reason": reason, "model": self._model(), "memories": len(memories)}, venture=venture.id)])
                 continue
             if prepared is not None:
@@ -400,8 +392,8 @@ class BrainKeeper:
                                      previous_version=latest)
         reason = self._over_budget(None, self._model(), messages)
         if reason is not None:
-            await self._emit([self.engine._event("brain.synthesis_failed", {"reason": reason, "model": self._model(),
-                                                                            "for": PLATFORM})])
+            await self._emit([self.engine.event("brain.synthesis_failed", {"reason": reason, "model": self._model(),
+                                                                           "for": PLATFORM})])
             return False
         prepared = (messages, self._validator(None, previous), [])
         return await self._finish(PLATFORM, prepared, await self._call(PLATFORM, messages, prepared[1]))

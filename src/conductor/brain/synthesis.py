@@ -8,7 +8,8 @@ the previous version and records the failure.
 
 Public API: `DecisionFact`, `load_facts(conn, ids)`, `SynthesisInvalid`, `synthesis_messages(...)`,
 `validate_document(...)`,
-`call_synthesis(...)` (the one async function: model calls with the bad-output retry loop).
+`call_synthesis(...)` (the one async function: model calls with the bad-output retry loop, through the
+`brain.port.BrainHost` the engine implements, so this module never imports the engine).
 """
 
 from __future__ import annotations
@@ -17,18 +18,17 @@ import json
 import random
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.document import BrainDocument, DocumentError, Evidence, Lesson, Provenance, parse_document
 from conductor.brain.memory import MemoryHit
+from conductor.brain.port import ModelCallFailed, ModelReply
+from conductor.store.calls import CallRecord
 from conductor.store.events import iso, parse_iso
-
-if TYPE_CHECKING:  # the engine's modules load only when a synthesis is made, not for `conductor brain show`
-    from conductor.engine.jobs import CallRecord
 
 SYNTHESIS_HEADING = "# Synthesis request"
 MAX_COMPLETION_TOKENS = 2500
@@ -260,28 +260,38 @@ class SynthesisResult:
         return sum(c.cost for c in self.calls)
 
 
+def retry_message(error: str) -> dict[str, str]:
+    """The follow-up that quotes why the previous answer could not become a version.
+
+    The words are the wire convention every retry uses (the wake-up retry in `engine.prompts` and the simulated
+    model's `RETRY_MARK` read the same heading); the brain keeps its own copy because it must not import the engine.
+    """
+    return {
+        "role": "user",
+        "content": f"# Your previous answer could not be used\nError: {error}\n"
+        "Answer again with one JSON object that fits the schema, and nothing else.",
+    }
+
+
+ModelCall = Callable[..., Awaitable[ModelReply]]
+
+
 async def call_synthesis(
+    call_model: ModelCall,
     model: str,
     messages: list[dict[str, str]],
     validate: Any,
     *,
-    org: Any,
-    retry: Any,
     rng: random.Random,
     max_attempts: int,
-    extra: dict[str, Any] | None = None,
 ) -> SynthesisResult:
-    """Call the model through the provider path; on an invalid answer, ask again quoting why, a few times."""
-    from conductor.engine.jobs import CallRecord
-    from conductor.engine.prompts import retry_message
-    from conductor.engine.provider import ProviderFault, call_model
-
+    """Call the model through the host's provider path (`BrainHost.call_model`, so its timeout, retries and
+    call options apply); on an invalid answer, ask again quoting why, a few times."""
     calls: list[CallRecord] = []
     for attempt in range(max(1, max_attempts)):
         try:
-            result = await call_model(model, messages, org=org, retry=retry, rng=rng,
-                                      max_tokens=MAX_COMPLETION_TOKENS, **(extra or {}))
-        except ProviderFault as fault:
+            result = await call_model(model, messages, rng=rng, max_tokens=MAX_COMPLETION_TOKENS)
+        except ModelCallFailed as fault:
             calls.append(CallRecord(model, "synthesis", ok=False, error=str(fault)[:300]))
             return SynthesisResult(None, calls, f"provider fault: {fault}")
         call = CallRecord(model, "synthesis", result.prompt_tokens, result.completion_tokens, result.cost,

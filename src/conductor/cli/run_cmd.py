@@ -82,10 +82,10 @@ def run_headless(
     seed: int | None = None,
 ) -> Tally:
     """Run the org until its end time or Ctrl-C, showing a live per-venture summary; returns the tally."""
-    from conductor.engine.lock import RunLock
     from conductor.engine.scheduler import Engine, EngineOptions
     from conductor.services.setup import seeded_for_database
     from conductor.store import open_database
+    from conductor.store.lock import RunLock
 
     org = load_org(org_file)
     if concurrency is not None and concurrency < 1:

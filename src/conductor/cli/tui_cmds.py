@@ -42,10 +42,10 @@ def open_control_room(
 ) -> Any:
     """Record the org, take the run lock, and run the control room with the scheduler in this process."""
     from conductor.cli.run_cmd import resolve_until
-    from conductor.engine.lock import RunLock
     from conductor.org import load_org
     from conductor.services.setup import record_org, seeded_for_database
     from conductor.store import open_database
+    from conductor.store.lock import RunLock
 
     org = load_org(org_file)
     if concurrency is not None and concurrency < 1:
@@ -110,8 +110,8 @@ def bare(db_option: Path | None) -> bool:
     db = resolve_db_path(db_option)
     if not db.exists() or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return False
-    from conductor.engine.lock import RunLock, RunLocked
     from conductor.store import open_reader
+    from conductor.store.lock import RunLock, RunLocked
 
     open_reader(db).close()  # a file that is not a usable database is refused before the lock file is made
     try:

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from conductor.org.models import DecisionKind, Org, ParamSpec
+from conductor.org.models import Org
+from conductor.org.params import MAX_TEXT, check_params  # the parameter rules, shared with services.founder
 
-MAX_TEXT = 4000  # characters kept of any free-text field; a model's 1 MB essay is cut, never stored whole
 MAX_NAME = 200  # an agent id, role or metric name
 
 
@@ -109,45 +109,6 @@ def _format_validation(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
-
-
-def check_param(name: str, spec: ParamSpec, value: Any) -> str | None:
-    """Why a parameter value does not fit its spec, or None when it does."""
-    if spec.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            return f"'{name}' must be a number"
-    elif spec.type == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"'{name}' must be a whole number"
-    elif spec.type == "boolean":
-        if not isinstance(value, bool):
-            return f"'{name}' must be true or false"
-    elif not isinstance(value, str):
-        return f"'{name}' must be a string"
-    elif len(value) > MAX_TEXT:
-        return f"'{name}' must be at most {MAX_TEXT} characters (it has {len(value)})"
-    if spec.type in ("number", "integer"):
-        if spec.min is not None and value < spec.min:
-            return f"'{name}' must be at least {spec.min:g}"
-        if spec.max is not None and value > spec.max:
-            return f"'{name}' must be at most {spec.max:g}"
-    if spec.choices is not None and value not in spec.choices:
-        return f"'{name}' must be one of {', '.join(spec.choices)}"
-    return None
-
-
-def check_params(kind: DecisionKind, params: dict[str, Any]) -> list[str]:
-    """Every way `params` fails the kind's parameter specs (unknown keys included)."""
-    problems = [f"unknown parameter '{k[:MAX_NAME]}' for {kind.id}" for k in params if k not in kind.params]
-    for name, spec in kind.params.items():
-        if name not in params:
-            if spec.required:
-                problems.append(f"missing parameter '{name}' for {kind.id}")
-            continue
-        problem = check_param(name, spec, params[name])
-        if problem:
-            problems.append(f"{kind.id}: {problem}")
-    return problems
 
 
 def parse_agent_output(text: str, org: Org) -> AgentOutput:

@@ -22,6 +22,7 @@ from conductor.engine.contract import (
 from conductor.engine.prompts import retry_message
 from conductor.engine.provider import CallResult, ProviderFault, RetryPolicy, call_model
 from conductor.org.models import Org
+from conductor.store.calls import CallRecord
 
 TRANSCRIPT_CHARS = 2000
 
@@ -43,26 +44,6 @@ class Job:
     # call may break, or None (on the real clock it then reserves what that call may cost).
     budget_check: Callable[[int, float], str | None] | None = None
     retry_reserved: float = 0.0  # on the real clock, what its retries have reserved (see Engine._budget_for_retry)
-
-
-@dataclass
-class CallRecord:
-    """One paid model call, as the ledger keeps it (`call.recorded`): wake-ups, reviews and syntheses alike."""
-
-    model: str
-    purpose: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency_ms: float = 0.0
-    ok: bool = True
-    error: str | None = None
-
-    def payload(self) -> dict[str, Any]:
-        """The `call.recorded` payload: raw token counts, so the cost can be recomputed later."""
-        return {"model": self.model, "purpose": self.purpose, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cost": self.cost, "latency_ms": self.latency_ms,
-                "ok": self.ok, "error": self.error}
 
 
 @dataclass

@@ -25,14 +25,17 @@ from typing import Any
 
 from conductor.brain.attribution import measure_decision, params_text, peers_by_venture
 from conductor.brain.keeper import BrainKeeper
+from conductor.brain.port import ModelCallFailed
+from conductor.engine import provider as provider_module
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
 from conductor.engine.contract import AgentOutput, ReviewOutput
 from conductor.engine.jobs import Job, JobResult, run_job
-from conductor.engine.org_events import org_loaded_event
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
 from conductor.engine.provider import (
+    CallResult,
+    ProviderFault,
     RetryPolicy,
     estimate_cost,
     load_litellm,
@@ -42,6 +45,7 @@ from conductor.engine.provider import (
 from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
+from conductor.org.record import ORG_LOADED, org_loaded_payload
 from conductor.redaction import remember_call_options
 from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
@@ -178,6 +182,44 @@ class Engine:
     def _event(self, kind: str, payload: dict[str, Any], *, venture: str | None = None, agent: str | None = None) -> NewEvent:
         return NewEvent(kind=kind, payload=payload, venture=venture, agent=agent, sim_time=iso(self.state.now))
 
+    # -- the brain's port (`brain.port.BrainHost`): all the keeper may use of a running engine ------------
+    @property
+    def reader(self) -> sqlite3.Connection:
+        assert self._reader is not None, "the brain reads through the engine's connection"
+        return self._reader
+
+    @property
+    def model_override(self) -> str | None:
+        return self.opts.model
+
+    def model_for(self, agent_id: str) -> str:
+        return self._model_for(agent_id)
+
+    def event(self, kind: str, payload: dict[str, Any], *, venture: str | None = None, agent: str | None = None) -> NewEvent:
+        return self._event(kind, payload, venture=venture, agent=agent)
+
+    async def call_model(self, model: str, messages: list[dict[str, str]], *, rng: random.Random,
+                         max_tokens: int) -> CallResult:
+        """A call on the wake-ups' provider path: the run's retry policy and call options (api base, extras).
+
+        `provider_module.call_model` is looked up at each call, so a test that replaces it sees syntheses too.
+        """
+        try:
+            return await provider_module.call_model(model, messages, org=self.org, retry=self.retry, rng=rng,
+                                                    max_tokens=max_tokens, **self._call_extra())
+        except ProviderFault as fault:
+            raise ModelCallFailed(str(fault)) from fault
+
+    def estimate_cost(self, model: str, prompt_chars: int, max_tokens: int) -> float:
+        return estimate_cost(self.org, model, prompt_chars, max_tokens)
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """litellm's token counter for the model; an unknown model falls back to litellm's default tokenizer."""
+        try:
+            return int(load_litellm().token_counter(model=model, text=text))
+        except Exception:
+            return int(load_litellm().token_counter(text=text))
+
     async def run(self) -> EngineState:
         # litellm is slow to import (seconds) and its tokenizers slow to load: do both in a thread now, never on
         # the event loop mid-wave, where the brain's token counter or the first call would otherwise freeze a
@@ -248,7 +290,7 @@ class Engine:
                 self.actions.studio_seed = self.state.studio_seed
         events = [self._event("run.started", started)]
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
-        loaded = org_loaded_event(self.org, self.org_path, iso(self.state.now))
+        loaded = NewEvent(kind=ORG_LOADED, payload=org_loaded_payload(self.org, self.org_path), sim_time=iso(self.state.now))
         if row is None or row[0] != loaded.payload["digest"]:
             events.insert(0, loaded)
         events += self._interrupted_events()
@@ -1107,7 +1149,7 @@ class Engine:
 
     async def _measure_outcomes(self, day: int) -> None:
         """Outcomes of the decisions whose effect window closed by `day`, from what was observed up to its end
-        (`brain.attribution.measure_decision`; `services.attribution` recomputes them from the events)."""
+        (`brain.attribution.measure_decision`; `engine.recompute` recomputes them from the events)."""
         executed = [d for d in sorted(self.state.decisions.values(), key=lambda x: x.id)
                     if d.state == "executed" and d.executed_day is not None]
         due = [d for d in executed if not d.outcome_done

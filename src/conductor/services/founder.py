@@ -12,9 +12,9 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from conductor.engine.contract import check_param
 from conductor.errors import BadInput, NotFound
 from conductor.org.models import Org
+from conductor.org.params import check_param
 from conductor.store import NewEvent, StoredEvent, commit_events
 
 

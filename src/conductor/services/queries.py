@@ -29,7 +29,6 @@ Public API (stable names; the TUI imports these, and may add functions here):
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
@@ -42,6 +41,7 @@ from pydantic import BaseModel, Field
 from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
 from conductor.store.events import iso, parse_iso
+from conductor.store.lock import lock_held, lock_path
 from conductor.text import printable
 
 # --- models ----------------------------------------------------------------------------------------------------
@@ -292,51 +292,14 @@ def parse_since(conn: sqlite3.Connection, text: str) -> str:
 # --- run state -------------------------------------------------------------------------------------------------
 
 
-def _lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".run.lock")
-
-
-def _lock_held(lock: Path) -> bool | None:
-    """Whether some process holds an exclusive flock on the file: /proc/locks where it exists, else a probe."""
-    try:
-        inode = lock.stat().st_ino
-    except OSError:
-        return False
-    try:
-        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                parts = line.split()
-                # "1: FLOCK  ADVISORY  WRITE 18582 fe:00:2228657 0 EOF"; blocked waiters read "1: -> FLOCK ..."
-                if (len(parts) >= 6 and parts[1] == "FLOCK" and parts[3] == "WRITE"
-                        and parts[5].rsplit(":", 1)[-1] == str(inode)):
-                    return True
-        return False
-    except OSError:
-        pass
-    # No /proc (macOS): a shared, non-blocking probe that is released at once.
-    try:
-        fd = os.open(lock, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    finally:
-        os.close(fd)  # closing the descriptor drops a probe lock we may have taken
-    return False
-
-
 def run_state(conn: sqlite3.Connection, db_path: str | os.PathLike[str]) -> RunState:
     """Is a scheduler running on this database? The lock beside it is the truth; the log adds the times.
 
     A run killed with SIGKILL logs no run.stopped, but the OS drops its lock: it shows as not running,
     stop_reason 'killed'.
     """
-    lock = _lock_path(Path(db_path))
-    held = bool(_lock_held(lock))
+    lock = lock_path(Path(db_path))
+    held = bool(lock_held(lock))
     pid: int | None = None
     try:
         text = lock.read_text(encoding="ascii", errors="replace").strip()

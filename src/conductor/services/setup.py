@@ -6,13 +6,18 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conductor.engine.org_events import org_digest, org_loaded_event
 from conductor.errors import BadInput
 from conductor.org import Org
-from conductor.store import commit_events
+from conductor.org.record import ORG_LOADED, org_digest, org_loaded_payload
+from conductor.store import NewEvent, commit_events
 from conductor.store.events import StoredEvent
 
 __all__ = ["org_digest", "org_loaded_event", "record_org", "seeded_for_database"]
+
+
+def org_loaded_event(org: Org, path: Path | str, sim_time: str | None = None) -> NewEvent:
+    """The `org.loaded` event that records the org's content, so every reader knows its ventures and agents."""
+    return NewEvent(kind=ORG_LOADED, sim_time=sim_time, payload=org_loaded_payload(org, path))
 
 
 def record_org(conn: sqlite3.Connection, org: Org, path: Path | str) -> StoredEvent | None:

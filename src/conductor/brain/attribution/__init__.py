@@ -3,7 +3,7 @@
 A raw before/after move is decided by trend, weekday and floors, not by the decision. Here the metric's own
 recent history is fitted jointly on a level, a trend, weekday factors and what was running each day, pooled
 by option (`pooled`), and the result becomes the `decision.outcome` payload and summary (`outcome`).
-All pure functions over numbers and frozen dataclasses; the engine and `services.attribution` do the I/O.
+All pure functions over numbers and frozen dataclasses; the engine and `engine.recompute` do the I/O.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The `decision.outcome` payload and summary: a contract other code (and the simulated model) reads.
 
 `measure(target, peers, series)` is what the engine calls when a decision's effect window has closed, and what
-`services.attribution` calls to recompute every stored outcome from the events: it only looks at the series up
+`engine.recompute` calls to recompute every stored outcome from the events: it only looks at the series up
 to the window's end and at decisions executed before it, so both give the same answer.
 
 Payload keys (event `decision.outcome`, key `outcome`): the historical `metric, before, after, delta,

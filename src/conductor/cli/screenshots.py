@@ -1,10 +1,13 @@
 """Regenerate the README's screenshots: one SVG per pane of the control room, on the demo seed.
 
-    python -m conductor.tui.screenshots screenshots/
+    python -m conductor.cli.screenshots screenshots/
 
 Runs the example studio headless for `--days` simulated days on the simulated model (fixed seed: the same
 pictures on every machine), then opens the control room on that database without a terminal and exports
 what each pane shows. SVGs are written with LF line endings (.gitattributes keeps them so).
+
+It lives with the CLI because it drives both the headless run (`cli.run_cmd`) and the control room (`tui`):
+only the top layer may import both; the TUI never imports the CLI.
 """
 
 from __future__ import annotations

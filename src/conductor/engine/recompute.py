@@ -4,7 +4,8 @@ The engine measures a decision when its effect window closes, from what it has o
 the events through the engine's own state (`engine.state.EngineState`, derived from events alone) and calling
 the same pure function (`brain.attribution.measure_decision`) at the point where each `decision.outcome`
 event was written gives the outcome again; `recompute_outcomes` returns both so a test (or a sceptical
-founder) can compare them.
+founder) can compare them. It lives in the engine because it replays through the engine's state; services
+may not import the engine.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conductor.brain.attribution import measure_decision, peers_by_venture
+from conductor.engine.state import EngineState
 from conductor.org.models import Org
 from conductor.store import StoredEvent
 
@@ -31,8 +33,6 @@ class Recomputed:
 
 def recompute_outcomes(conn: sqlite3.Connection, org: Org) -> list[Recomputed]:
     """Each `decision.outcome` in the log with the outcome recomputed from the events before it."""
-    from conductor.engine.state import EngineState
-
     state = EngineState(org, org.start)
     out: list[Recomputed] = []
     peers: dict[str, list] | None = None

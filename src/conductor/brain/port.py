@@ -1,0 +1,98 @@
+"""What the brain needs from the run that hosts it: a narrow port the brain owns and the engine implements.
+
+The brain sits below the engine (the engine imports it to brief its agents), so it must never import the
+engine back, not even inside a function. Yet the keeper works inside a running org: it reads the run's
+database connection and clock, calls models on the run's provider path and budgets, and writes its versions
+and failures as the run's events. This module states exactly those needs as a `typing.Protocol`;
+`engine.scheduler.Engine` implements it with public methods and hands itself to `BrainKeeper`. A test can
+hand the keeper anything else that fits.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from conductor.org.models import Org
+from conductor.store.events import NewEvent
+
+BriefSource = Callable[[str, str], tuple[str, str, int | None]]
+
+
+class ModelCallFailed(Exception):
+    """A model call the host gave up on (after its own timeout and retries); the message says why."""
+
+
+class ModelReply(Protocol):
+    """One answer from a model, with what it cost."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+    @property
+    def cost(self) -> float: ...
+    @property
+    def latency_ms(self) -> float: ...
+
+
+class RunView(Protocol):
+    """The parts of the run's state (derived from its events) that the keeper reads."""
+
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def origin(self) -> datetime: ...
+    @property
+    def org_paused(self) -> bool: ...
+    @property
+    def paused_ventures(self) -> Collection[str]: ...
+    @property
+    def brain_versions(self) -> Mapping[str, int]: ...
+    @property
+    def directives(self) -> Mapping[str, Sequence[tuple[Any, str]]]: ...
+    @property
+    def spend(self) -> Mapping[tuple[str, str], float]: ...
+    @property
+    def agents(self) -> Mapping[str, Any]: ...  # each with `.mailbox` (tasks, messages) and `.redo` (woke_id)
+
+    def day_key(self) -> str: ...
+
+
+class BrainHost(Protocol):
+    """A running org as the brain sees it. Writes go only through `emit`, so every brain change is an event."""
+
+    brief_source: BriefSource | None  # the keeper installs its `brief` here; the host calls it for each wake-up
+
+    @property
+    def org(self) -> Org: ...
+    @property
+    def state(self) -> RunView: ...
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """The run's read connection (only while it runs)."""
+        ...
+    @property
+    def reserved(self) -> Mapping[tuple[str, str], float]:
+        """(day, scope) -> money set aside for calls in flight, which a new call must also fit beside."""
+        ...
+    @property
+    def model_override(self) -> str | None:
+        """The model the run was started with (`--model`), which beats the org file's default."""
+        ...
+
+    def model_for(self, agent_id: str) -> str: ...
+    def event(self, kind: str, payload: dict[str, Any], *, venture: str | None = None,
+              agent: str | None = None) -> NewEvent: ...
+    async def emit(self, events: list[NewEvent]) -> Any: ...
+    async def call_model(self, model: str, messages: list[dict[str, str]], *, rng: random.Random,
+                         max_tokens: int) -> ModelReply:
+        """One call on the run's provider path (timeout, retries, api base); raises ModelCallFailed."""
+        ...
+    def estimate_cost(self, model: str, prompt_chars: int, max_tokens: int) -> float: ...
+    def count_tokens(self, model: str, text: str) -> int: ...
