@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import sqlite3
 from datetime import timedelta
@@ -37,6 +38,8 @@ from conductor.store.events import NewEvent, iso, parse_iso
 
 if TYPE_CHECKING:
     from conductor.engine.scheduler import Engine
+
+logger = logging.getLogger(__name__)
 
 TOKEN_CACHE = 50_000
 
@@ -265,7 +268,8 @@ class BrainKeeper:
     async def _call(self, key: str, messages: list[dict[str, str]], validate: Any) -> SynthesisResult:
         rng = random.Random(f"{self.org.seed}:synthesis:{key}:{iso(self.engine.state.now)}")
         return await call_synthesis(self._model(), messages, validate, org=self.org, retry=self.engine.retry, rng=rng,
-                                    max_attempts=self.org.engine.max_retries + 1, extra=self.engine._call_extra())
+                                    max_attempts=self.org.engine.max_retries + 1, extra=self.engine._call_extra(),
+                                    label=f"brain {key}")
 
     def _call_events(self, result: SynthesisResult, venture: str | None) -> list[NewEvent]:
         return [self.engine._event("call.recorded", {**c.payload(), "for": venture or PLATFORM}, venture=venture)
@@ -296,6 +300,7 @@ class BrainKeeper:
             await self.engine.emit(events)
             return True
         except Exception as exc:  # e.g. the founder wrote the same version number a moment earlier
+            logger.warning("brain version not stored: %s", exc)
             await self.engine.emit([self.engine._event("brain.synthesis_failed", {
                 "reason": f"could not store the new version: {exc}"[:300], "model": self._model()},
                 venture=next((e.venture for e in events if e.venture), None))])
@@ -334,6 +339,11 @@ class BrainKeeper:
         stored = await self._emit(events)
         if stored and result.validated is not None and memory_ids:
             self._watermarks[venture] = max(memory_ids)
+        if stored and result.validated is not None:
+            logger.info("brain version for=%s version=%s memories=%d", venture, events[-1].payload.get("version"),
+                        len(memory_ids))
+        elif stored:
+            logger.warning("brain synthesis failed for=%s reason=%r", venture, result.failure or "unknown")
         return stored and result.validated is not None
 
     async def day_passed(self, day: int) -> None:

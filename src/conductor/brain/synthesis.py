@@ -14,6 +14,7 @@ Public API: `DecisionFact`, `load_facts(conn, ids)`, `SynthesisInvalid`, `synthe
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import sqlite3
@@ -29,6 +30,8 @@ from conductor.store.events import iso, parse_iso
 
 if TYPE_CHECKING:  # the engine's modules load only when a synthesis is made, not for `conductor brain show`
     from conductor.engine.jobs import CallRecord
+
+logger = logging.getLogger(__name__)
 
 SYNTHESIS_HEADING = "# Synthesis request"
 MAX_COMPLETION_TOKENS = 2500
@@ -270,8 +273,12 @@ async def call_synthesis(
     rng: random.Random,
     max_attempts: int,
     extra: dict[str, Any] | None = None,
+    label: str = "brain",
 ) -> SynthesisResult:
-    """Call the model through the provider path; on an invalid answer, ask again quoting why, a few times."""
+    """Call the model through the provider path; on an invalid answer, ask again quoting why, a few times.
+
+    `label` names the synthesis in the log lines of its calls and retries.
+    """
     from conductor.engine.jobs import CallRecord
     from conductor.engine.prompts import retry_message
     from conductor.engine.provider import ProviderFault, call_model
@@ -280,7 +287,7 @@ async def call_synthesis(
     for attempt in range(max(1, max_attempts)):
         try:
             result = await call_model(model, messages, org=org, retry=retry, rng=rng,
-                                      max_tokens=MAX_COMPLETION_TOKENS, **(extra or {}))
+                                      max_tokens=MAX_COMPLETION_TOKENS, label=label, **(extra or {}))
         except ProviderFault as fault:
             calls.append(CallRecord(model, "synthesis", ok=False, error=str(fault)[:300]))
             return SynthesisResult(None, calls, f"provider fault: {fault}")
@@ -293,5 +300,7 @@ async def call_synthesis(
             call.ok, call.error = False, f"invalid synthesis: {exc}"[:300]
             if attempt + 1 >= max_attempts:
                 return SynthesisResult(None, calls, f"invalid answer after {attempt + 1} attempt(s): {exc}")
+            logger.warning("retry for=%s model=%s attempt=%d/%d reason=%r backoff=0s", label, model, attempt + 2,
+                           max_attempts, call.error)
             messages = [*messages, {"role": "assistant", "content": result.text[:4000]}, retry_message(str(exc))]
     return SynthesisResult(None, calls, "no attempt made")  # pragma: no cover
