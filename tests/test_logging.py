@@ -102,6 +102,27 @@ def test_the_level_comes_from_the_environment_and_a_bad_one_is_a_usage_error(tmp
     assert code == 2 and "--log-level" in out
 
 
+def test_a_founder_verdict_and_what_it_caused_are_logged(tmp_path: Path) -> None:
+    """Day 1 of the studio escalates a campaign its reviewer would not approve; the founder approves it from
+    the command line while no run is going, and the next run logs the verdict and the execution."""
+    db = tmp_path / "c.db"
+    code, out = cli("run", str(STUDIO), "--days", "1", "--db", str(db))
+    assert code == 0, out
+    escalated = [line for line in log_lines(db) if " escalated decision=#" in line]
+    assert escalated, "the studio's first day escalates a decision"
+    decision = re.search(r"decision=#(\d+)", escalated[0]).group(1)
+    code, out = cli("inbox", "list", "--json", "--db", str(db))
+    (escalation,) = [e["id"] for e in json.loads(out) if str(e.get("decision_id")) == decision]
+    code, out = cli("inbox", "approve", str(escalation), "--db", str(db))
+    assert code == 0, out
+    code, out = cli("run", str(STUDIO), "--days", "2", "--db", str(db))
+    assert code == 0, out
+    text = "\n".join(log_lines(db))
+    assert (f"verdict escalation=#{escalation} kind=decision decision=#{decision} verdict=approved by=founder\n"
+            in text)
+    assert re.search(rf"by=founder\n.* INFO    conductor\.engine\.scheduler: executed decision=#{decision} ", text)
+
+
 # -- a planted key, echoed by the provider, never reaches the log ----------------------------------------------
 MODEL = "openai/stub-model"
 MARK = f"PLANTED{secrets.token_hex(8)}"

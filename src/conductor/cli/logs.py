@@ -66,8 +66,6 @@ def log_path(db: Path) -> Path:
 class RedactingFormatter(logging.Formatter):
     """UTC times, one-line messages, and every credential removed from the whole line, traceback included."""
 
-    converter = time.gmtime
-
     def __init__(self) -> None:
         super().__init__(FORMAT)
 
@@ -76,7 +74,7 @@ class RedactingFormatter(logging.Formatter):
         return super().formatMessage(record)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
@@ -143,5 +141,5 @@ def last_error(path: Path, *, tail_bytes: int = 256 * 1024) -> str | None:
             text = fh.read().decode("utf-8", "replace")
     except OSError:
         return None
-    errors = [line for line in text.splitlines() if " ERROR " in line]
+    errors = [line for line in text.splitlines() if line.split(" ", 2)[1:2] == ["ERROR"]]  # the level field only
     return errors[-1] if errors else None

@@ -261,9 +261,9 @@ class Engine:
         await self.emit(events)
         logger.info("run started org=%r db=%s model=%s resumed=%s seed=%s at=%s", self.org.name, self.db,
                     started["model"], not first_run, self.org.seed, _minute(self.state.now))
-        for event in events:
-            if event.kind == "agent.interrupted":
-                logger.info("redo agent=%s: %s", event.agent, event.payload["reason"])
+        for new in events:
+            if new.kind == "agent.interrupted":
+                logger.info("redo agent=%s: %s", new.agent, new.payload["reason"])
         for venture in self.org.ventures:
             if not self._has_market(venture.id):
                 continue
