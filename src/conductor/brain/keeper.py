@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import sqlite3
 from datetime import timedelta
@@ -37,6 +38,8 @@ from conductor.brain.synthesis import (
     validate_document,
 )
 from conductor.store.events import NewEvent, iso, parse_iso
+
+logger = logging.getLogger(__name__)
 
 TOKEN_CACHE = 50_000
 
@@ -257,7 +260,7 @@ class BrainKeeper:
     async def _call(self, key: str, messages: list[dict[str, str]], validate: Any) -> SynthesisResult:
         rng = random.Random(f"{self.org.seed}:synthesis:{key}:{iso(self.engine.state.now)}")
         return await call_synthesis(self.engine.call_model, self._model(), messages, validate, rng=rng,
-                                    max_attempts=self.org.engine.max_retries + 1)
+                                    max_attempts=self.org.engine.max_retries + 1, label=f"brain {key}")
 
     def _call_events(self, result: SynthesisResult, venture: str | None) -> list[NewEvent]:
         return [self.engine.event("call.recorded", {**c.payload(), "for": venture or PLATFORM}, venture=venture)
@@ -288,6 +291,7 @@ class BrainKeeper:
             await self.engine.emit(events)
             return True
         except Exception as exc:  # e.g. the founder wrote the same version number a moment earlier
+            logger.warning("brain version not stored: %s", exc)
             await self.engine.emit([self.engine.event("brain.synthesis_failed", {
                 "reason": f"could not store the new version: {exc}"[:300], "model": self._model()},
                 venture=next((e.venture for e in events if e.venture), None))])
@@ -326,6 +330,11 @@ class BrainKeeper:
         stored = await self._emit(events)
         if stored and result.validated is not None and memory_ids:
             self._watermarks[venture] = max(memory_ids)
+        if stored and result.validated is not None:
+            logger.info("brain version for=%s version=%s memories=%d", venture, events[-1].payload.get("version"),
+                        len(memory_ids))
+        elif stored:
+            logger.warning("brain synthesis failed for=%s reason=%r", venture, result.failure or "unknown")
         return stored and result.validated is not None
 
     async def day_passed(self, day: int) -> None:

@@ -15,6 +15,7 @@ Public API: `DecisionFact`, `load_facts(conn, ids)`, `SynthesisInvalid`, `synthe
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 import sqlite3
@@ -29,6 +30,8 @@ from conductor.brain.memory import MemoryHit
 from conductor.brain.port import ModelCallFailed, ModelReply
 from conductor.store.calls import CallRecord
 from conductor.store.events import iso, parse_iso
+
+logger = logging.getLogger(__name__)
 
 SYNTHESIS_HEADING = "# Synthesis request"
 MAX_COMPLETION_TOKENS = 2500
@@ -284,13 +287,15 @@ async def call_synthesis(
     *,
     rng: random.Random,
     max_attempts: int,
+    label: str = "brain",
 ) -> SynthesisResult:
     """Call the model through the host's provider path (`BrainHost.call_model`, so its timeout, retries and
-    call options apply); on an invalid answer, ask again quoting why, a few times."""
+    call options apply); on an invalid answer, ask again quoting why, a few times. `label` names the
+    synthesis in the log lines of its calls and retries."""
     calls: list[CallRecord] = []
     for attempt in range(max(1, max_attempts)):
         try:
-            result = await call_model(model, messages, rng=rng, max_tokens=MAX_COMPLETION_TOKENS)
+            result = await call_model(model, messages, rng=rng, max_tokens=MAX_COMPLETION_TOKENS, label=label)
         except ModelCallFailed as fault:
             calls.append(CallRecord(model, "synthesis", ok=False, error=str(fault)[:300]))
             return SynthesisResult(None, calls, f"provider fault: {fault}")
@@ -303,5 +308,7 @@ async def call_synthesis(
             call.ok, call.error = False, f"invalid synthesis: {exc}"[:300]
             if attempt + 1 >= max_attempts:
                 return SynthesisResult(None, calls, f"invalid answer after {attempt + 1} attempt(s): {exc}")
+            logger.warning("retry for=%s model=%s attempt=%d/%d reason=%r backoff=0s", label, model, attempt + 2,
+                           max_attempts, call.error)
             messages = [*messages, {"role": "assistant", "content": result.text[:4000]}, retry_message(str(exc))]
     return SynthesisResult(None, calls, "no attempt made")  # pragma: no cover

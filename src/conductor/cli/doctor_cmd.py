@@ -111,6 +111,29 @@ def _db_checks(path: Path) -> tuple[list[DoctorCheck], str | None]:
     return checks, recorded
 
 
+def _log_check(db: Path) -> DoctorCheck:
+    """Where the run's log is, its size, and its last error line: the first place to look after a bad night.
+
+    Only looked at: a missing log is not created (doctor is a read command), and it is never a failure.
+    """
+    from conductor.cli.logs import last_error, log_path
+
+    path = log_path(db)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return DoctorCheck(check="log", status="ok",
+                           detail=f"{path}: none yet (`conductor run`, `demo` and `tui` write it)")
+    error = last_error(path)
+    if error:  # redacted when written; again here, for credentials this shell knows that the run did not
+        from conductor.redaction import redact
+        from conductor.text import printable
+
+        error = printable(redact(error), one_line=True, limit=300)
+    detail = f"{path}: {size / 1024:,.1f} KiB" + (f"; last error: {error}" if error else "; no errors")
+    return DoctorCheck(check="log", status="warn" if error else "ok", detail=detail)
+
+
 def _models(org: Org) -> list[str]:
     names = {org.model, org.model_for(org.platform)}
     names.update(org.model_for(agent) for _, agent in org.agents())
@@ -151,7 +174,7 @@ def _credential_checks(org: Org) -> list[DoctorCheck]:
 
 @cli_errors
 def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False) -> None:
-    """Check the org file, the database (integrity, schema version, WAL) and the models' credentials.
+    """Check the org file, the database (integrity, schema version, WAL) and the models' credentials; name the log.
 
     Exit code 1 when any check fails. Secrets are never printed, only the names of missing variables.
 
@@ -160,7 +183,7 @@ def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False
     path = db_path(db)
     db_results, recorded = _db_checks(path)
     org_results, found = _org_checks(org, recorded)
-    checks = org_results + db_results + (_credential_checks(found) if found is not None else [])
+    checks = org_results + db_results + [_log_check(path)] + (_credential_checks(found) if found is not None else [])
     if json_:
         print_json(checks)
     else:

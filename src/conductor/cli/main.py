@@ -18,6 +18,7 @@ from conductor.cli import control_cmds, doctor_cmd, eval_cmd, events_cmd, export
 from conductor.cli.brain_cmds import brain_app
 from conductor.cli.errors import cli_errors
 from conductor.cli.inbox_cmds import inbox_app
+from conductor.cli.logs import LogLevel, LogLevelOption
 from conductor.cli.metric_cmds import metric_app
 from conductor.cli.org_cmds import org_app
 from conductor.errors import BadInput
@@ -144,8 +145,11 @@ def run_command(
     no_brief: Annotated[bool, typer.Option("--no-brief", help="Ablation: withhold the brain brief from prompts.")] = False,
     seed: SeedOption = None,
     mock_response: MockOption = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Run the organization without the control room; Ctrl-C stops gracefully, running again resumes.
+
+    It logs to <db>.log beside the database (wake-ups, calls, retries, verdicts, errors).
 
     Example: conductor run orgs/studio.toml --days 30 --db /tmp/r.db
     """
@@ -154,7 +158,7 @@ def run_command(
 
     path = resolve_db_path(db)
     run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
-                 ablate_brief=no_brief, seed=seed, extra=mock_extra(mock_response))
+                 ablate_brief=no_brief, seed=seed, extra=mock_extra(mock_response), log_level=log_level.value)
     print_summary(path)
 
 
@@ -168,6 +172,7 @@ def demo(
     pace: Annotated[float | None, typer.Option(help="Real seconds per simulated day.")] = None,
     seed: SeedOption = None,
     mock_response: MockOption = None,
+    log_level: LogLevelOption = LogLevel.INFO,
 ) -> None:
     """Run the 19-agent example studio against the simulated market: no API key, no network.
 
@@ -183,13 +188,13 @@ def demo(
         from conductor.cli.tui_cmds import open_control_room
 
         open_control_room(example_org_path(), path, model=model, days=days, pace=pace, seed=seed,
-                          extra=mock_extra(mock_response))
+                          extra=mock_extra(mock_response), log_level=log_level.value)
         Console().print(f"Database: {path} (conductor attach --db {path} to look again, "
                         f"conductor tui {example_org_path()} --db {path} to resume)")
         return
     started = time.perf_counter()
     run_headless(example_org_path(), path, model=model, days=days, pace=pace if pace is not None else (0 if headless else 0.5),
-                 seed=seed, extra=mock_extra(mock_response))
+                 seed=seed, extra=mock_extra(mock_response), log_level=log_level.value)
     elapsed = time.perf_counter() - started
     print_summary(path)
     Console().print(f"{days:g} simulated days in {elapsed:.1f} s. Database: {path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections import Counter
 from datetime import datetime, timedelta
@@ -80,8 +81,14 @@ def run_headless(
     live: bool = True,
     extra: dict[str, Any] | None = None,
     seed: int | None = None,
+    log_level: str | None = None,
 ) -> Tally:
-    """Run the org until its end time or Ctrl-C, showing a live per-venture summary; returns the tally."""
+    """Run the org until its end time or Ctrl-C, showing a live per-venture summary; returns the tally.
+
+    With `log_level` the run logs to the file beside the database (`cli.logs`), from the moment it holds the
+    run lock: a run refused before then (a bad org, a damaged or locked database) writes no log, and never
+    into the log of the run that holds the lock.
+    """
     from conductor.engine.scheduler import Engine, EngineOptions
     from conductor.services.setup import seeded_for_database
     from conductor.store import open_database
@@ -100,7 +107,7 @@ def run_headless(
         conn.close()
     tally = Tally()
     console = Console(stderr=False)
-    with RunLock(db):
+    with RunLock(db), logging_to(db, log_level):
         engine = Engine(org, db, EngineOptions(model=model, concurrency=concurrency, pace=pace, until=end,
                                                ablate_brief=ablate_brief, extra_call_kwargs=extra),
                         org_path=org_file, on_event=tally)
@@ -121,6 +128,15 @@ def run_headless(
 
         asyncio.run(main())
     return tally
+
+
+def logging_to(db: Path, level: str | None) -> contextlib.AbstractContextManager[object]:
+    """The log file beside `db` at `level`, or nothing when no level is given (a caller embedding the run)."""
+    if level is None:
+        return contextlib.nullcontext()
+    from conductor.cli.logs import file_logging
+
+    return file_logging(db, level)
 
 
 def print_summary(db: Path) -> None:

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from conductor.cli.errors import cli_errors
+from conductor.cli.logs import LogLevel, LogLevelOption, env_level, file_logging
 from conductor.errors import BadInput, ConductorError
 
 THEMES = ("dark", "light", "ansi-dark", "ansi-light")
@@ -39,8 +40,12 @@ def open_control_room(
     seed: int | None = None,
     extra: dict[str, Any] | None = None,
     theme: str = "dark",
+    log_level: str = LogLevel.INFO.value,
 ) -> Any:
-    """Record the org, take the run lock, and run the control room with the scheduler in this process."""
+    """Record the org, take the run lock, and run the control room with the scheduler in this process.
+
+    The scheduler logs to the file beside the database, never to the terminal the control room draws on.
+    """
     from conductor.cli.run_cmd import resolve_until
     from conductor.org import load_org
     from conductor.services.setup import record_org, seeded_for_database
@@ -62,7 +67,7 @@ def open_control_room(
     # EngineOptions' fields: the scheduler module itself is imported in its thread, after the first frame.
     options = {"model": model, "concurrency": concurrency, "until": until, "extra_call_kwargs": extra,
                "pace": (WATCHABLE_PACE if pace is None else pace) if org.clock == "sim" else 0.0}
-    with RunLock(db):
+    with RunLock(db), file_logging(db, log_level):
         from conductor.tui.app import make_app
 
         app = make_app(db, org=org, org_path=org_file, run=True, options=options, theme=theme_name(theme))
@@ -71,8 +76,14 @@ def open_control_room(
     return app
 
 
-def attach(db: Path, *, org_file: Path | None = None, theme: str = "dark") -> None:
-    """Watch and steer a run that another process (`conductor run`) is making on `db`."""
+def attach(db: Path, *, org_file: Path | None = None, theme: str = "dark", log_level: str = LogLevel.INFO.value
+           ) -> None:
+    """Watch and steer a run that another process (`conductor run`) is making on `db`.
+
+    Only what goes wrong here reaches the log (the engine, and so its INFO lines, runs in the other process),
+    and only once the database has opened: attaching to a healthy run, or to a file that is no database,
+    writes no log.
+    """
     from conductor.org import load_org
 
     if not db.exists():
@@ -81,8 +92,9 @@ def attach(db: Path, *, org_file: Path | None = None, theme: str = "dark") -> No
     from conductor.tui.app import make_app
 
     app = make_app(db, org=org, org_path=org_file, run=False, theme=theme_name(theme))
-    app.run()
-    finish(app)
+    with file_logging(db, log_level):
+        app.run()
+        finish(app)
 
 
 def finish(app: Any) -> None:
@@ -117,12 +129,12 @@ def bare(db_option: Path | None) -> bool:
     try:
         RunLock(db).acquire().release()
     except RunLocked:
-        attach(db)  # a headless run owns this database: watch it
+        attach(db, log_level=env_level())  # a headless run owns this database: watch it
         return True
     from conductor.tui.app import org_from_database
 
     _org, org_path = org_from_database(db)
-    open_control_room(org_path, db)
+    open_control_room(org_path, db, log_level=env_level())
     return True
 
 
@@ -146,6 +158,7 @@ def register(app: typer.Typer) -> None:
             help=f"Real seconds per simulated day (default {WATCHABLE_PACE:g}; 0: as fast as possible).")] = None,
         concurrency: Annotated[int | None, typer.Option(help="Model calls at once (default from the org file).")] = None,
         theme: ThemeOption = "dark",
+        log_level: LogLevelOption = LogLevel.INFO,
     ) -> None:
         """Open the control room with the scheduler running in it; q quits (and stops the run), running again resumes.
 
@@ -154,7 +167,7 @@ def register(app: typer.Typer) -> None:
         from conductor.store import resolve_db_path
 
         open_control_room(org_file, resolve_db_path(db), model=model, days=days, pace=pace, concurrency=concurrency,
-                          theme=theme)
+                          theme=theme, log_level=log_level.value)
 
     @app.command("attach")
     @cli_errors
@@ -163,6 +176,7 @@ def register(app: typer.Typer) -> None:
         org_file: Annotated[Path | None, typer.Option("--org", help="The org file, if not the one the run recorded.",
                                                       show_default=False)] = None,
         theme: ThemeOption = "dark",
+        log_level: LogLevelOption = LogLevel.INFO,
     ) -> None:
         """Open the control room on a database a headless `conductor run` is writing; your commands reach it.
 
@@ -170,4 +184,4 @@ def register(app: typer.Typer) -> None:
         """
         from conductor.store import resolve_db_path
 
-        attach(resolve_db_path(db), org_file=org_file, theme=theme)
+        attach(resolve_db_path(db), org_file=org_file, theme=theme, log_level=log_level.value)

@@ -7,6 +7,7 @@ seed gives the same event stream however the calls happen to finish.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from conductor.engine.prompts import retry_message
 from conductor.engine.provider import CallResult, ProviderFault, RetryPolicy, call_model
 from conductor.org.models import Org
 from conductor.store.calls import CallRecord
+
+logger = logging.getLogger(__name__)
 
 TRANSCRIPT_CHARS = 2000
 
@@ -75,7 +78,8 @@ async def run_job(
     for attempt in range(org.engine.max_retries + 1):
         try:
             call: CallResult = await call_model(
-                job.model, messages, org=org, retry=retry, rng=rng, response_format=response_format, **(extra or {})
+                job.model, messages, org=org, retry=retry, rng=rng, response_format=response_format,
+                label=f"{job.agent_id} {job.kind}", **(extra or {})
             )
         except ProviderFault as fault:
             result.calls.append(CallRecord(job.model, job.kind, ok=False, error=_clip(str(fault), 300)))
@@ -109,4 +113,6 @@ async def run_job(
                 result.budget_scope = scope
                 result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-6:]]
                 return result
+            logger.warning("retry for=%s %s model=%s attempt=%d/%d reason=%r backoff=0s", job.agent_id, job.kind,
+                           job.model, attempt + 2, org.engine.max_retries + 1, _clip(f"invalid output: {exc}", 300))
     return result  # pragma: no cover

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import threading
@@ -21,6 +22,8 @@ from typing import Any
 from conductor.org.models import Org
 from conductor.redaction import redact
 from conductor.text import printable
+
+logger = logging.getLogger(__name__)
 
 _litellm: Any = None
 _lock = threading.Lock()
@@ -244,8 +247,13 @@ async def call_model(
     max_tokens: int = 1500,
     rng: random.Random | None = None,
     extra: dict[str, Any] | None = None,
+    label: str = "",
 ) -> CallResult:
-    """One model call with timeout, bounded retries and backoff. Raises ProviderFault when it gives up."""
+    """One model call with timeout, bounded retries and backoff. Raises ProviderFault when it gives up.
+
+    `label` says whom the call is for ("growth-lead wake", "brain studio") in the log lines it writes: one per
+    call, one per retry, one when it gives up. They go to the log only, never into an event.
+    """
     litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
     retry = retry or RetryPolicy()
     rng = rng or random.Random()
@@ -272,10 +280,15 @@ async def call_model(
             faults.append(what)
             spent = time.monotonic() - started
             if not retryable or attempt >= retry.max_retries or spent >= retry.max_total_s:
+                logger.error("call failed for=%s model=%s attempts=%d seconds=%.2f fault=%r", label or "-", model,
+                             attempt + 1, spent, what)
                 raise ProviderFault(
                     f"{model}: {what} after {attempt + 1} attempt(s)", retryable=retryable, attempts=attempt + 1
                 ) from None
-            await asyncio.sleep(backoff_delay(attempt, retry, retry_after, rng))
+            delay = backoff_delay(attempt, retry, retry_after, rng)
+            logger.warning("retry for=%s model=%s attempt=%d/%d reason=%r backoff=%.2fs", label or "-", model,
+                           attempt + 2, retry.max_retries + 1, what, delay)
+            await asyncio.sleep(delay)
             continue
         latency_ms = (time.monotonic() - t0) * 1000
         usage = getattr(response, "usage", None)
@@ -291,7 +304,7 @@ async def call_model(
         refusal = _refusal(message)
         if not text and refusal:
             text = f"(the model refused) {refusal}"  # kept, so the retry and the founder see why, not "empty"
-        return CallResult(
+        result = CallResult(
             text=text,
             model=model,
             prompt_tokens=prompt_tokens,
@@ -303,7 +316,15 @@ async def call_model(
             attempts=attempt + 1,
             faults=faults,
         )
+        _log_call(label, result, time.monotonic() - started)
+        return result
     raise ProviderFault(f"{model}: gave up", retryable=True, attempts=retry.max_retries + 1)  # pragma: no cover
+
+
+def _log_call(label: str, result: CallResult, seconds: float) -> None:
+    """The call's line in the log: whom it was for, the model, tokens in+out, cost and wall-clock seconds."""
+    logger.info("call for=%s model=%s tokens=%d+%d cost=$%.6f seconds=%.2f attempts=%d", label or "-", result.model,
+                result.prompt_tokens, result.completion_tokens, result.cost, seconds, result.attempts)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -50,6 +51,8 @@ from conductor.redaction import remember_call_options
 from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
 from conductor.store.writer import EventWriter
+
+logger = logging.getLogger(__name__)
 
 ONE_DAY = timedelta(days=1)
 MAX_TOKENS = 1200
@@ -199,14 +202,14 @@ class Engine:
         return self._event(kind, payload, venture=venture, agent=agent)
 
     async def call_model(self, model: str, messages: list[dict[str, str]], *, rng: random.Random,
-                         max_tokens: int) -> CallResult:
+                         max_tokens: int, label: str = "brain") -> CallResult:
         """A call on the wake-ups' provider path: the run's retry policy and call options (api base, extras).
 
         `provider_module.call_model` is looked up at each call, so a test that replaces it sees syntheses too.
         """
         try:
             return await provider_module.call_model(model, messages, org=self.org, retry=self.retry, rng=rng,
-                                                    max_tokens=max_tokens, **self._call_extra())
+                                                    max_tokens=max_tokens, label=label, **self._call_extra())
         except ProviderFault as fault:
             raise ModelCallFailed(str(fault)) from fault
 
@@ -236,10 +239,13 @@ class Engine:
             raise
         except Exception as exc:
             self._failure = f"{type(exc).__name__}: {exc}"[:300]
+            logger.exception("run failed: %s", self._failure)
             raise
         finally:
             try:
-                await self.emit([self._event("run.stopped", {"reason": self._stop_reason()})])
+                reason = self._stop_reason()
+                await self.emit([self._event("run.stopped", {"reason": reason})])
+                logger.info("run stopped reason=%r at=%s calls=%d", reason, _minute(self.state.now), self.calls_made)
             finally:
                 if self._reader is not None:
                     self._reader.close()
@@ -295,6 +301,11 @@ class Engine:
             events.insert(0, loaded)
         events += self._interrupted_events()
         await self.emit(events)
+        logger.info("run started org=%r db=%s model=%s resumed=%s seed=%s at=%s", self.org.name, self.db,
+                    started["model"], not first_run, self.org.seed, _minute(self.state.now))
+        for new in events:
+            if new.kind == "agent.interrupted":
+                logger.info("redo agent=%s: %s", new.agent, new.payload["reason"])
         for venture in self.org.ventures:
             if not self._has_market(venture.id):
                 continue
@@ -324,6 +335,8 @@ class Engine:
                     "decision_id": d.id, "idempotency_key": f"decision-{d.id}", "ok": False,
                     "result": {"error": "interrupted while its command ran; not run again (check by hand)"},
                     "day": self.state.day_index()}, venture=d.venture, agent=d.agent)])
+                logger.warning("decision failed id=%d kind=%s agent=%s: interrupted while its command ran; "
+                               "not run again (check by hand)", d.id, d.kind, d.agent)
             elif d.state == "approved":
                 self.execute_queue.append((d.id, None))
 
@@ -398,6 +411,7 @@ class Engine:
         esc_kind = e.payload.get("escalation_kind")
         decision_id = e.payload.get("decision_id")
         verdict = e.payload["verdict"]
+        _log_verdict(e.payload)
         if decision_id is not None and decision_id in self.state.decisions:
             await self._apply_verdict(self.state.decisions[decision_id], verdict, e.payload.get("amended"),
                                       e.payload.get("note"))
@@ -406,6 +420,7 @@ class Engine:
             await self.emit([self._event("trust.changed", {"agent": detail["agent"], "kind": detail["kind"],
                                                           "spend_limit": detail.get("spend_limit", 0.0),
                                                           "state": "granted"}, agent=detail["agent"])])
+            logger.info("trust granted agent=%s kind=%s", detail["agent"], detail["kind"])
 
     async def _apply_verdict(self, d: DecisionRuntime, verdict: str, amended: dict | None, note: str | None) -> None:
         if verdict == "approved":
@@ -422,6 +437,7 @@ class Engine:
                 await self.emit([self._event("trust.changed", {"agent": d.agent, "kind": d.kind, "state": "revoked",
                                                               "reason": f"decision #{d.id} was {verdict}"},
                                              agent=d.agent)])
+                logger.info("trust revoked agent=%s kind=%s: decision #%d was %s", d.agent, d.kind, d.id, verdict)
 
     async def _maybe_propose_trust(self, d: DecisionRuntime) -> None:
         key = (d.agent, d.kind)
@@ -435,6 +451,8 @@ class Engine:
             "reason": f"you approved {self.state.streaks[key]} {d.kind} decisions in a row from {d.agent} unchanged; "
                       f"let it take {d.kind} without asking (spend up to ${limit:,.0f})?",
             "urgency": 1, "expires": None, "detail": detail}, venture=d.venture, agent=d.agent)])
+        logger.info("escalated kind=trust_proposal agent=%s decision_kind=%s streak=%d", d.agent, d.kind,
+                    self.state.streaks[key])
 
     # -- waves -------------------------------------------------------------------------------------------
     def _fair_order(self, agent_ids: list[str]) -> list[str]:
@@ -672,6 +690,7 @@ class Engine:
     def _budget_stop_events(self, agent_id: str, venture: str | None, scope: str, budget: float) -> list[NewEvent]:
         day = self.state.day_key()
         events = [self._event("agent.budget_stopped", {"day": day, "scope": scope}, venture=venture, agent=agent_id)]
+        logger.warning("budget stopped agent=%s scope=%s day=%s", agent_id, scope, day)
         if (day, agent_id) not in self.state.budget_escalated:
             self.state.budget_escalated.add((day, agent_id))
             spent = self.state.spend[(day, f"agent:{agent_id}")]
@@ -717,6 +736,7 @@ class Engine:
                 "until": iso(until), "cap": self.org.engine.wake_cap_per_hour,
                 "reason": f"{len(window)} wake-ups in the last hour; further wake-ups wait until {iso(until)}"},
                 venture=rt.venture, agent=agent_id))
+            logger.warning("wake capped agent=%s wakes_last_hour=%d until=%s", agent_id, len(window), _minute(until))
             return None
         first = not rt.wakes
         redo = rt.redo  # an interrupted wake-up: done again, with the inputs and reason it had
@@ -725,6 +745,7 @@ class Engine:
             rt.next_wake = next_wake
             batch.append(self._event("agent.idle", OwnPayload(next_wake=iso(next_wake), reason="nothing new"),
                                      venture=rt.venture, agent=agent_id))
+            logger.debug("idle agent=%s at=%s next_wake=%s", agent_id, _minute(self.state.now), _minute(next_wake))
             return None
         reason = redo.reason if redo is not None else self._wake_reason(agent_id, first)
         ctx, choice = build_wake_context(self, agent_id, reason)
@@ -749,6 +770,8 @@ class Engine:
         batch.append(self._event("agent.woke", self._woke_payload(rt, OwnPayload(
             reason=reason, brain_version=brain_version, brief_arm=choice.arm, brain_in_force=choice.in_force,
             metric_value=metric_value, model=model, prompt_chars=prompt_chars)), venture=rt.venture, agent=agent_id))
+        logger.info("wake agent=%s venture=%s at=%s model=%s reason=%r", agent_id, rt.venture or "-",
+                    _minute(self.state.now), model, reason)
         job = Job("wake", agent_id, rt.venture, model, messages, estimate, reason=reason, brain_version=brain_version,
                   brief_arm=choice.arm, brain_in_force=choice.in_force)
         job.budget_check = self._budget_for_retry(job, view)
@@ -801,6 +824,8 @@ class Engine:
         self._reserve(reviewer[1].id, d.venture, estimate)
         batch.append(self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
                                                      "author": d.agent}, venture=d.venture, agent=reviewer[1].id))
+        logger.info("review agent=%s decision=#%d round=%d author=%s at=%s", reviewer[1].id, d.id, d.review_round,
+                    d.agent, _minute(self.state.now))
         job = Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)
         job.budget_check = self._budget_for_retry(job, view)
         return job
@@ -956,6 +981,7 @@ class Engine:
             await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "refused", "final": True,
                                                              "route": route.reason, "note": route.reason},
                                          venture=d.venture, agent=d.agent)])
+            logger.info("decision refused id=%d kind=%s agent=%s reason=%r", d.id, d.kind, d.agent, route.reason)
         else:
             await self._escalate_decision(d, route)
 
@@ -976,6 +1002,7 @@ class Engine:
             "expires": iso(self.state.now + policy.expiry), "detail": detail}, venture=d.venture, agent=d.agent),
             self._event("decision.updated", {"decision_id": d.id, "state": "escalated", "route": route.reason},
                         venture=d.venture, agent=d.agent)])
+        logger.info("escalated decision=#%d kind=%s agent=%s reason=%r", d.id, d.kind, d.agent, route.reason)
 
     def _failure_events(self, result: JobResult, next_wake: str) -> list[NewEvent]:
         """A job that produced nothing usable: a budget stop if retrying was stopped by a cap, else stuck.
@@ -994,6 +1021,7 @@ class Engine:
                                                     "next_wake": next_wake, "decisions": 0, "tasks": 0,
                                                     "messages": 0, "reason": job.reason},
                                 venture=job.venture, agent=job.agent_id), *stop]
+        logger.warning("stuck agent=%s %s: %s", job.agent_id, job.kind, result.failure)
         return [
             self._event("agent.stuck", {"reason": result.failure, "next_wake": next_wake},
                         venture=job.venture, agent=job.agent_id),
@@ -1075,6 +1103,7 @@ class Engine:
         payload = {"decision_id": d.id, "idempotency_key": key if self.opts.idempotency else f"{key}-{self.rng.random()}",
                    "ok": ok, "result": result, "day": self.state.day_index(), "market": market}
         await self.emit([*first, self._event("decision.executed", payload, venture=d.venture, agent=d.agent)])
+        _log_execution(d, ok, result)
 
     # -- the clock ---------------------------------------------------------------------------------------
     def _next_due(self) -> datetime:
@@ -1127,6 +1156,7 @@ class Engine:
         """A simulated day ends: markets move, outcomes are measured, stops from yesterday lift."""
         day = self.state.day_index()
         await self.emit([self._event("clock.advanced", OwnPayload(day=day))])
+        logger.info("day %d begins at=%s", day, _minute(self.state.now))
         for venture in self.org.ventures:
             market = self.actions.markets.get(venture.id)
             if market is None:
@@ -1179,6 +1209,7 @@ class Engine:
                 "escalation_id": esc.id, "verdict": verdict, "escalation_kind": esc.kind,
                 "decision_id": esc.decision_id, "note": "nobody acted before it expired", "by": "policy"},
                 venture=esc.venture, agent=esc.agent)])
+            _log_verdict(expiry.payload)
             first = self._first_resolution(esc.id)
             if first is not None and first.id != expiry.id:
                 # The founder's verdict was committed just before the expiry (not yet polled): it stands.
@@ -1187,3 +1218,26 @@ class Engine:
             d = self.state.decisions.get(esc.decision_id or -1)
             if d is not None:
                 await self._apply_verdict(d, "approved" if approve else "expired", None, "expired")
+
+
+def _minute(at: datetime) -> str:
+    """An org-clock time for a log line, to the minute ("2026-01-05T09:00Z")."""
+    return iso(at)[:16] + "Z"
+
+
+def _log_verdict(payload: dict[str, Any]) -> None:
+    """A verdict on an escalation, the founder's or the policy's at expiry, as the engine acts on it."""
+    decision = payload.get("decision_id")
+    logger.info("verdict escalation=#%s kind=%s decision=%s verdict=%s by=%s", payload.get("escalation_id"),
+                payload.get("escalation_kind"), f"#{decision}" if decision is not None else "-", payload.get("verdict"),
+                payload.get("by", "founder"))
+
+
+def _log_execution(d: DecisionRuntime, ok: bool, result: Any) -> None:
+    """An executed decision at INFO; a failed one at WARNING with the error it gave (no command output)."""
+    if ok:
+        logger.info("executed decision=#%d kind=%s agent=%s", d.id, d.kind, d.agent)
+        return
+    error = result.get("error") if isinstance(result, dict) else None
+    logger.warning("decision failed id=%d kind=%s agent=%s error=%r", d.id, d.kind, d.agent,
+                   str(error or result)[:300])
