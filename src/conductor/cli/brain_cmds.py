@@ -28,7 +28,7 @@ from conductor.cli.shared import (
     table,
     writing,
 )
-from conductor.errors import BadInput
+from conductor.errors import BadInput, ConductorError
 from conductor.text import printable
 
 if TYPE_CHECKING:
@@ -284,7 +284,13 @@ def edit(
                 current = render_markdown(brain.version(conn, venture).brain())
             except BadInput:
                 current = render_markdown(BrainDocument())
-            edited = typer.edit(current, extension=".md", require_save=True)
+            # typer no longer re-exports click's helpers, and its own has no editor: click opens $VISUAL/$EDITOR.
+            import click
+
+            try:
+                edited = click.edit(current, extension=".md", require_save=True)
+            except click.ClickException as exc:  # the editor could not be started, or exited with an error
+                raise ConductorError(f"cannot edit: {exc.format_message()}") from None
             if edited is None:
                 console().print("no change: the editor was closed without saving")
                 return
