@@ -32,6 +32,7 @@ from conductor.errors import BadInput, ConductorError
 from conductor.text import printable
 
 if TYPE_CHECKING:
+    from conductor.brain.diff import LessonChange
     from conductor.brain.quality import QualityRow
 
 brain_app = typer.Typer(
@@ -174,13 +175,13 @@ def diff(
     text_lines = unified_diff(a.brain(), b.brain(), old_label=f"{a.venture} v{a.version}",
                               new_label=f"{b.venture} v{b.version}", names=names)
     if json_:
-        def lesson(c: object) -> dict:
+        def lesson(c: LessonChange) -> dict:
             from dataclasses import asdict
 
-            data = asdict(c)  # type: ignore[call-overload]
+            data = asdict(c)
             return {k: v for k, v in data.items() if k not in ("old", "new")} | {
-                "old": c.old.model_dump(mode="json") if c.old else None,  # type: ignore[attr-defined]
-                "new": c.new.model_dump(mode="json") if c.new else None}  # type: ignore[attr-defined]
+                "old": c.old.model_dump(mode="json") if c.old else None,
+                "new": c.new.model_dump(mode="json") if c.new else None}
         print_json(BrainDiffJson(
             venture=a.venture, old=a.version, new=b.version, added=[lesson(c) for c in changes.added],
             removed=[lesson(c) for c in changes.removed], changed=[lesson(c) for c in changes.changed],

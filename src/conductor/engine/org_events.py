@@ -15,7 +15,7 @@ def org_digest(org: Org) -> str:
 
 
 def org_loaded_event(org: Org, path: Path | str, sim_time: str | None = None) -> NewEvent:
-    agents = [
+    agents: list[dict[str, str | None]] = [
         {"id": a.id, "venture": v.id, "role": a.role, "owns_metric": a.owns_metric} for v, a in org.agents()
     ]
     agents.append({"id": org.platform.id, "venture": None, "role": org.platform.role, "owns_metric": None})
