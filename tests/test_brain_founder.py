@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,29 @@ def test_commands_read_write_and_speak_json(db: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["brain", "pin", "lab", "--off", *args]).exit_code == 0
     reverted = runner.invoke(app, ["brain", "revert", "lab", "1", *args])
     assert reverted.exit_code == 0 and "equal to v1" in reverted.output
+
+
+def test_edit_without_a_file_opens_the_editor(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`brain edit VENTURE` opens $EDITOR on the newest version's text and writes what was saved there."""
+    editor = tmp_path / "editor.py"
+    editor.write_text("import pathlib, sys\n"
+                      "pathlib.Path(sys.argv[1]).write_text('## Strategy\\nWritten in the editor.\\n')\n",
+                      encoding="utf-8")
+    args = ["brain", "edit", "lab", "--db", str(db)]
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f'"{sys.executable}" "{editor}"')
+    wrote = runner.invoke(app, args)
+    assert wrote.exit_code == 0, wrote.output
+    assert "by the founder" in wrote.output
+    shown = runner.invoke(app, ["brain", "show", "lab", "--db", str(db)])
+    assert "Written in the editor." in shown.output
+    monkeypatch.setenv("EDITOR", f'"{sys.executable}" -c pass')  # closes without saving
+    unsaved = runner.invoke(app, args)
+    assert unsaved.exit_code == 0 and "closed without saving" in unsaved.output
+    monkeypatch.setenv("EDITOR", f'"{sys.executable}" -c "raise SystemExit(3)"')  # the editor fails
+    failed = runner.invoke(app, args)
+    lines = [line for line in failed.output.splitlines() if line.strip()]
+    assert failed.exit_code == 1 and len(lines) == 1 and lines[0].startswith("error: cannot edit"), failed.output
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -207,8 +207,8 @@ class BrainDocument(_Frozen):
             data[name] = items[:MAX_LESSONS]
         for name in LIST_SECTIONS:
             raw = data.get(name) or []
-            items = raw if isinstance(raw, list | tuple) else [raw]
-            texts = [_clip(str(x), MAX_TEXT) for x in items if str(x).strip() and not isinstance(x, dict | list)]
+            values = raw if isinstance(raw, list | tuple) else [raw]
+            texts = [_clip(str(x), MAX_TEXT) for x in values if str(x).strip() and not isinstance(x, dict | list)]
             data[name] = list(dict.fromkeys(texts))[:MAX_ITEMS]
         return data
 

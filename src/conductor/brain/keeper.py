@@ -404,5 +404,5 @@ class BrainKeeper:
             await self._emit([self.engine.event("brain.synthesis_failed", {"reason": reason, "model": self._model(),
                                                                            "for": PLATFORM})])
             return False
-        prepared = (messages, self._validator(None, previous), [])
+        prepared: tuple[Any, Any, list[int]] = (messages, self._validator(None, previous), [])
         return await self._finish(PLATFORM, prepared, await self._call(PLATFORM, messages, prepared[1]))

@@ -141,7 +141,7 @@ def candidates(conn: sqlite3.Connection, venture: str, terms: list[str], *, befo
         "AND m.id < ? ORDER BY m.id DESC LIMIT ?)" for _ in levels)
     latest = (f"SELECT * FROM (SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ? AND m.id < ? "
               "ORDER BY m.id DESC LIMIT ?)")
-    params: list[object] = [x for level in levels for x in (venture, level, bound, IMPORTANT)] + [venture, bound, LATEST]
+    params: list[str | int] = [x for level in levels for x in (venture, level, bound, IMPORTANT)] + [venture, bound, LATEST]
     rows = conn.execute(f"{per_level} UNION ALL {latest}", params).fetchall()
     for r in rows:
         found.setdefault(int(r[0]), _hit(r, 0.0, r[7]))

@@ -159,7 +159,7 @@ class Validated:
 
 
 def validate_document(
-    answer: str | dict[str, Any],
+    answer: str | dict[str, Any] | BrainDocument,
     facts: dict[int, DecisionFact],
     *,
     venture: str | None,

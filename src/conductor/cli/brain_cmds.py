@@ -28,10 +28,11 @@ from conductor.cli.shared import (
     table,
     writing,
 )
-from conductor.errors import BadInput
+from conductor.errors import BadInput, ConductorError
 from conductor.text import printable
 
 if TYPE_CHECKING:
+    from conductor.brain.diff import LessonChange
     from conductor.brain.quality import QualityRow
 
 brain_app = typer.Typer(
@@ -174,13 +175,13 @@ def diff(
     text_lines = unified_diff(a.brain(), b.brain(), old_label=f"{a.venture} v{a.version}",
                               new_label=f"{b.venture} v{b.version}", names=names)
     if json_:
-        def lesson(c: object) -> dict:
+        def lesson(c: LessonChange) -> dict:
             from dataclasses import asdict
 
-            data = asdict(c)  # type: ignore[call-overload]
+            data = asdict(c)
             return {k: v for k, v in data.items() if k not in ("old", "new")} | {
-                "old": c.old.model_dump(mode="json") if c.old else None,  # type: ignore[attr-defined]
-                "new": c.new.model_dump(mode="json") if c.new else None}  # type: ignore[attr-defined]
+                "old": c.old.model_dump(mode="json") if c.old else None,
+                "new": c.new.model_dump(mode="json") if c.new else None}
         print_json(BrainDiffJson(
             venture=a.venture, old=a.version, new=b.version, added=[lesson(c) for c in changes.added],
             removed=[lesson(c) for c in changes.removed], changed=[lesson(c) for c in changes.changed],
@@ -284,7 +285,13 @@ def edit(
                 current = render_markdown(brain.version(conn, venture).brain())
             except BadInput:
                 current = render_markdown(BrainDocument())
-            edited = typer.edit(current, extension=".md", require_save=True)
+            # typer no longer re-exports click's helpers, and its own has no editor: click opens $VISUAL/$EDITOR.
+            import click
+
+            try:
+                edited = click.edit(current, extension=".md", require_save=True)
+            except click.ClickException as exc:  # the editor could not be started, or exited with an error
+                raise ConductorError(f"cannot edit: {exc.format_message()}") from None
             if edited is None:
                 console().print("no change: the editor was closed without saving")
                 return

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -41,7 +42,9 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except sqlite3.Error as exc:  # anything the store did not already translate: the same friendly line
             from conductor.store import friendly_error, resolve_db_path
 
-            raise fail([str(friendly_error(resolve_db_path(kwargs.get("db")), exc))], 1) from None
+            db = kwargs.get("db")  # the command's `--db`: a path, or None (then CONDUCTOR_DB or the default)
+            path = resolve_db_path(db if isinstance(db, str | os.PathLike) else None)
+            raise fail([str(friendly_error(path, exc))], 1) from None
         except OverflowError:  # an id or count past SQLite's 64-bit integers: no such row can exist
             raise fail(["a number given is out of range (at most 9223372036854775807)"], 2) from None
         except KeyboardInterrupt:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -29,7 +29,8 @@ def export(
     if format_ not in ("json", "csv"):
         raise BadInput(f"--format {format_}: use json or csv")
     with reading(db) as conn:
-        files = run_export(conn, out, format_)  # type: ignore[arg-type]
+        # `format_` was checked against exactly these two values above.
+        files = run_export(conn, out, cast(Literal["json", "csv"], format_))
     if json_:
         print_json({"files": [{"table": f.table, "path": str(f.path), "rows": f.rows} for f in files]})
         return

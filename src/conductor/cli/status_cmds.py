@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -147,10 +147,11 @@ def spend(
 
     if by not in ("agent", "venture", "day"):
         raise BadInput(f"--by {by}: use agent, venture or day")
-    if day not in (None, "today") and (len(day) != 10 or day[4] != "-" or day[7] != "-"):
+    if day is not None and day != "today" and (len(day) != 10 or day[4] != "-" or day[7] != "-"):
         raise BadInput(f"--day {day}: use YYYY-MM-DD or 'today'")
     with reading(db) as conn:
-        rows = queries.spend(conn, day=day, by=by)  # type: ignore[arg-type]
+        # `by` was checked against exactly these three values above.
+        rows = queries.spend(conn, day=day, by=cast(Literal["agent", "venture", "day"], by))
     if json_:
         print_json(rows)
         return

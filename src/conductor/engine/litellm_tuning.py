@@ -74,8 +74,10 @@ def tune_litellm(litellm: Any) -> bool:
             return None
         return dispatch(logging_obj=logging_obj, **kwargs)
 
+    # A mark on the function object (read back with getattr above), and litellm's own method replaced on its
+    # class: both on purpose, and neither is something its types (or a function's) declare.
     dispatch_success_logging._conductor_tuned = True  # type: ignore[attr-defined]
     Logging.response_cost_calculator = response_cost_calculator  # type: ignore[method-assign]
-    Logging._response_cost_calculator = response_cost_calculator  # type: ignore[attr-defined]
+    Logging._response_cost_calculator = response_cost_calculator
     litellm_utils._dispatch_success_logging = dispatch_success_logging
     return True

@@ -62,7 +62,7 @@ def _fmt(value: float) -> str:
 def describe_kind(kind: DecisionKind) -> str:
     params = []
     for name, spec in kind.params.items():
-        bits = [spec.type]
+        bits: list[str] = [spec.type]
         if spec.choices:
             bits.append("one of " + "/".join(spec.choices))
         if spec.min is not None or spec.max is not None:

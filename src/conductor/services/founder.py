@@ -25,7 +25,7 @@ def _clock(conn: sqlite3.Connection) -> str | None:
 
 
 def _write(conn: sqlite3.Connection, kind: str, payload: dict[str, Any], *, venture: str | None = None,
-           agent: str | None = None, guard: Callable[[sqlite3.Connection], None] | None = None) -> StoredEvent:
+           agent: str | None = None, guard: Callable[[sqlite3.Connection], object] | None = None) -> StoredEvent:
     payload = {**payload, "by": "founder"}
     event = NewEvent(kind, payload, venture=venture, agent=agent, sim_time=_clock(conn))
     return commit_events(conn, [event], guard=guard)[0]

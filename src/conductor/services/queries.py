@@ -505,7 +505,8 @@ def events(
 
     Follow mode calls this again with `after_id` = the last id seen.
     """
-    where, params = ["id > ?"], [after_id]
+    where: list[str] = ["id > ?"]
+    params: list[int | str] = [after_id]
     if venture:
         where.append("venture = ?")
         params.append(venture)

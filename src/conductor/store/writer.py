@@ -131,7 +131,7 @@ def commit_events(
     events: Sequence[NewEvent],
     *,
     now: Callable[[], datetime] = utc_now,
-    guard: Callable[[sqlite3.Connection], None] | None = None,
+    guard: Callable[[sqlite3.Connection], object] | None = None,
 ) -> list[StoredEvent]:
     """Append events and apply their projections atomically: all of them are committed, or none.
 

@@ -224,7 +224,8 @@ class StoreReader:
         before = (date.fromisoformat(day) - timedelta(days=1)).isoformat() if day else None
         earlier = {r.agent: r.cost for r in queries.spend(conn, day=before, by="agent")} if before else {}
         spend = []
-        budgets = [(venture.id, agent.id, agent.budget_per_day) for venture, agent in self.org.agents()]
+        budgets: list[tuple[str | None, str, float]] = [
+            (venture.id, agent.id, agent.budget_per_day) for venture, agent in self.org.agents()]
         budgets.append((None, self.org.platform.id, self.org.platform.budget_per_day))
         for venture_id, agent_id, budget in budgets:
             row = spent.get(agent_id)

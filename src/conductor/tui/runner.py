@@ -32,7 +32,7 @@ class EngineRunner:
         self.traceback: str | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.on_exit: Callable[[str | None], None] | None = None
+        self.on_exit: Callable[[str | None], object] | None = None
 
     @property
     def running(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from collections.abc import Mapping
 
 METRICS: tuple[str, ...] = (
     "signups",
@@ -118,7 +119,7 @@ def effort(value: object, default: int, hi: int) -> int:
     return int(clamp(round(x), 1, hi)) if x is not None else default
 
 
-def sanitize_initial(initial: dict[str, object]) -> dict[str, float]:
+def sanitize_initial(initial: Mapping[str, object]) -> dict[str, float]:
     """The starting values, with missing or unusable ones filled in and mrr made consistent with arpu."""
     out: dict[str, float] = {}
     for name, default in DEFAULT_INITIAL.items():

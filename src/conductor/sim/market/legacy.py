@@ -42,7 +42,7 @@ import math
 import random
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from conductor.sim.market.coerce import METRICS
 from conductor.sim.market.coerce import accept as _accept
@@ -362,6 +362,14 @@ class _Cohort:
         total = self.count + n
         self.price_mult = (self.count * self.price_mult + n * price_mult) / total
         self.count = total
+
+
+class _Timing(TypedDict):
+    """When a feature's or reliability work's effects arrive: the keywords `Market._add` takes for them."""
+
+    delay: int
+    ramp: int
+    half_life: float
 
 
 # --- the market -------------------------------------------------------------------------------------------
@@ -710,7 +718,7 @@ class Market:
         """A shipped feature: what it moves depends on the area, how much on the market's appetite for it."""
         a = self.params.feature_appetite[area] * scale
         e = math.log1p(effort)
-        timing = {"delay": delay, "ramp": effort + 1, "half_life": 150.0}
+        timing: _Timing = {"delay": delay, "ramp": effort + 1, "half_life": 150.0}
         if area == "onboarding":
             self._add("activation", 0.05 * a * e, did, **timing)
         elif area == "core":
@@ -737,7 +745,7 @@ class Market:
     def _reliability(self, effort: int, did: int, *, delay: int, scale: float = 1.0) -> None:
         rs = self.params.churn_drivers.reliability_sensitivity * scale
         e = math.log1p(effort)
-        timing = {"delay": delay, "ramp": effort + 1, "half_life": 150.0}
+        timing: _Timing = {"delay": delay, "ramp": effort + 1, "half_life": 150.0}
         self._add("churn", -0.05 * rs * e, did, **timing)
         self._add("load", -0.04 * e * scale, did, **timing)
         self._add("activation", 0.012 * rs * e, did, **timing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,5 +66,7 @@ def parse_profile(model: str) -> Profile:
             f"unknown simulated model profile {name!r} (from {model!r}); known profiles: "
             f"{', '.join(PROFILES)}; write e.g. 'sim/standard' or 'sim/standard:invalid_json=0.2,sleep_ms=50'"
         )
-    changes = dict(_override(model, item) for item in overrides.split(",") if item.strip())
+    # Any, not float: replace() checks each keyword against its field, and _override lets through only the
+    # float fields (_SETTABLE), never the str `name`, which mypy cannot see in a dict built at run time.
+    changes: dict[str, Any] = dict(_override(model, item) for item in overrides.split(",") if item.strip())
     return replace(base, **changes) if changes else base

@@ -145,10 +145,10 @@ def _scan(clause: str, vocab: Vocabulary) -> _Scan:
         if "." in low:
             scan.kinds.append((pos, low if low in vocab.ids else "", False))
         elif pair in vocab.pair_alias:
-            scan.kinds.append((pos, vocab.pair_alias[pair], False))  # type: ignore[index]
+            scan.kinds.append((pos, vocab.pair_alias[pair], False))
             skip = True
         elif pair in vocab.option_pairs:
-            scan.options.append((pos, vocab.option_pairs[pair]))  # type: ignore[index]
+            scan.options.append((pos, vocab.option_pairs[pair]))
             skip = True
         elif low in vocab.metrics or low == vocab.default_metric:
             scan.metrics.append((pos, low))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.sim.model.imperfect import Flags, finish
@@ -288,9 +288,16 @@ def _platform_rows(text: str) -> dict[str, dict[str, tuple[int, int, dict[str, l
     return rows
 
 
+class _Pattern(TypedDict):
+    lesson: str
+    key: str
+    evidence: list[int]
+
+
 def platform_synthesis(prompt: str) -> dict[str, Any]:
     """Patterns that held in more than one venture, and warnings where ventures disagree."""
-    patterns, warnings = [], []
+    patterns: list[tuple[int, _Pattern]] = []
+    warnings: list[tuple[int, _Pattern]] = []
     for key, per in sorted(_platform_rows(subsections(prompt).get("venture brains", "")).items()):
         rated = {v: (w + 1) / (n + 2) for v, (n, w, _) in per.items() if n >= B.lesson_min_decisions}
         good = sorted(v for v, p in rated.items() if p >= B.platform_good)
@@ -337,11 +344,19 @@ def _line_groups(prompt: str) -> dict[tuple[int, str], dict[str, Any]]:
     return groups
 
 
+class _LineLesson(TypedDict):
+    lesson: str
+    evidence: list[int]
+    delta: float
+
+
 def line_synthesis(prompt: str) -> dict[str, Any]:
     """Older, free-form requests: outcome lines with decision ids and worked/failed tags become lessons."""
-    worked, failed = [], []
+    worked: list[_LineLesson] = []
+    failed: list[_LineLesson] = []
     for (s, _), g in _line_groups(prompt).items():
-        item = {"lesson": g["lesson"], "evidence": g["evidence"], "delta": round(sum(g["deltas"]) / len(g["deltas"]), 4)}
+        item: _LineLesson = {"lesson": g["lesson"], "evidence": g["evidence"],
+                             "delta": round(sum(g["deltas"]) / len(g["deltas"]), 4)}
         (worked if s > 0 else failed).append(item)
     worked.sort(key=lambda i: -abs(i["delta"]))
     failed.sort(key=lambda i: -abs(i["delta"]))

@@ -24,7 +24,7 @@ from conductor.text import printable
 
 
 def spec_text(name: str, spec: ParamSpec) -> str:
-    bits = [spec.type]
+    bits: list[str] = [spec.type]
     if spec.choices:
         bits.append("one of " + ", ".join(spec.choices))
     if spec.min is not None or spec.max is not None:

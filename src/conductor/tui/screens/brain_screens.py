@@ -3,7 +3,7 @@ the founder's editor for a new version."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -15,8 +15,13 @@ from textual.widgets import Label, Static, TextArea
 
 from conductor.tui.widgets.brain_text import document_text, item_diff_text, load_document, unified_text
 
+if TYPE_CHECKING:
+    from conductor.tui.app import ConductorApp
+
 
 class BrainVersionScreen(ModalScreen[None]):
+    app: ConductorApp  # only ever shown inside ConductorApp, whose reader it reads through
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Back", id="brain-version.close")]
 
     def __init__(self, venture: str, version: int, names: dict[str, str]) -> None:
@@ -37,7 +42,7 @@ class BrainVersionScreen(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False)
     def _load(self) -> None:
-        data = self.app.reader.brain_document(self.venture, self.version)  # type: ignore[attr-defined]
+        data = self.app.reader.brain_document(self.venture, self.version)
         self.app.call_from_thread(self._show, document_text(data, names=self.names))
 
     def _show(self, text: Text) -> None:
@@ -50,6 +55,8 @@ class BrainVersionScreen(ModalScreen[None]):
 
 class BrainDiffScreen(ModalScreen[None]):
     """Item-level first (lessons added, removed, changed, with their evidence), then the unified text."""
+
+    app: ConductorApp  # only ever shown inside ConductorApp, whose reader it reads through
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back", id="brain-diff.close"),
@@ -83,7 +90,7 @@ class BrainDiffScreen(ModalScreen[None]):
         from conductor.brain.diff import item_diff
         from conductor.brain.document import BrainDocument
 
-        reader = self.app.reader  # type: ignore[attr-defined]
+        reader = self.app.reader
         old = load_document(reader.brain_document(*self.old)) or BrainDocument()
         new = load_document(reader.brain_document(*self.new)) or BrainDocument()
         items = item_diff_text(item_diff(old, new), self.names)

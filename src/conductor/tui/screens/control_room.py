@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -56,7 +56,7 @@ class ControlRoom(Screen[None]):
         Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False, id="pane.previous"),
     ]
 
-    app: ConductorApp  # type: ignore[assignment]
+    app: ConductorApp
 
     def __init__(self) -> None:
         super().__init__(id="control-room")
@@ -230,7 +230,8 @@ class ControlRoom(Screen[None]):
             return
         if event.state == WorkerState.SUCCESS:
             if worker.name == "founder":
-                label, update = worker.result
+                # The "founder" worker runs founder()'s job(), and a worker in SUCCESS holds what it returned.
+                label, update = cast("tuple[str, Update]", worker.result)
                 self.apply(update)
                 self.notify(label, timeout=3)
             elif (then := self._continuations.pop(worker, None)) is not None:
@@ -286,8 +287,12 @@ class ControlRoom(Screen[None]):
             except ConductorError as exc:
                 self.notify(str(exc), severity="error")
                 return
-            self.app.push_screen(screen, lambda amended: self.post_message(Approve(escalation_id, amended))
-                                 if amended else None)
+
+            def approve(amended: dict[str, Any] | None) -> None:
+                if amended:
+                    self.post_message(Approve(escalation_id, amended))
+
+            self.app.push_screen(screen, approve)
 
         self.load_then(lambda: reader.escalation(escalation_id), show)
 

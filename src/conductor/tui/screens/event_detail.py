@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -19,6 +19,9 @@ from textual.widgets import Label, Static
 
 from conductor.services.queries import EventRow
 from conductor.tui.format import money, plain, short_time
+
+if TYPE_CHECKING:
+    from conductor.tui.app import ConductorApp
 
 
 def _payload_text(payload: dict) -> Text:
@@ -71,6 +74,8 @@ def render_event(event: EventRow, wake_up: list[EventRow], origin: datetime | No
 
 
 class EventDetailScreen(ModalScreen[None]):
+    app: ConductorApp  # only ever shown inside ConductorApp, whose reader it reads through
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,enter", "close", "Back", id="event.close")]
 
     def __init__(self, event: EventRow, origin: datetime | None) -> None:
@@ -91,7 +96,7 @@ class EventDetailScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
-        rows = self.app.reader.wake_up(self.event.id)  # type: ignore[attr-defined]
+        rows = self.app.reader.wake_up(self.event.id)
         self.app.call_from_thread(self._show, rows)
 
     def _show(self, rows: list[EventRow]) -> None:

@@ -4,7 +4,7 @@ esc goes back. It answers with what the founder chose; the control room carries 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -17,8 +17,13 @@ from textual.widgets import Label, Static
 from conductor.services.queries import EscalationDetail
 from conductor.tui.widgets.escalation_view import EscalationView
 
+if TYPE_CHECKING:
+    from conductor.tui.app import ConductorApp
+
 
 class InboxDetailScreen(ModalScreen[tuple[str, int] | None]):
+    app: ConductorApp  # only ever shown inside ConductorApp, whose reader it reads through
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "choose('approve')", "Approve", id="detail.approve"),
         Binding("r", "choose('reject')", "Reject", id="detail.reject"),
@@ -57,7 +62,7 @@ class InboxDetailScreen(ModalScreen[tuple[str, int] | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self, escalation_id: int) -> None:
-        detail = self.app.reader.escalation(escalation_id)  # type: ignore[attr-defined]
+        detail = self.app.reader.escalation(escalation_id)
         self.app.call_from_thread(self._show, detail)
 
     def _show(self, detail: EscalationDetail) -> None:

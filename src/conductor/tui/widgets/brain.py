@@ -8,7 +8,7 @@ revert.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -24,6 +24,9 @@ from conductor.tui.format import short_time
 from conductor.tui.messages import BrainAction
 from conductor.tui.widgets.brain_text import document_text
 from conductor.tui.widgets.row_table import Column, RowTable
+
+if TYPE_CHECKING:
+    from conductor.tui.app import ConductorApp
 
 
 class PreviewLoaded(Message):
@@ -144,6 +147,8 @@ class BrainTable(RowTable):
 
 
 class BrainPane(Horizontal):
+    app: ConductorApp  # only ever shown inside ConductorApp, whose reader it reads through
+
     def __init__(self, origin: datetime | None, venture_names: dict[str, str], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.origin = origin
@@ -177,7 +182,7 @@ class BrainPane(Horizontal):
 
     @work(thread=True, exclusive=True, group="brain-preview", exit_on_error=False)
     def _load(self, venture: str, version: int) -> None:
-        document = self.app.reader.brain_document(venture, version)  # type: ignore[attr-defined]
+        document = self.app.reader.brain_document(venture, version)
         text = document_text(document, title=f"{self.venture_names.get(venture, venture)} brain v{version}",
                              names=self.venture_names)
         if not get_current_worker().is_cancelled:

@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -139,7 +140,7 @@ class EscalationView(VerticalScroll):
         super().__init__(id=id)
         self._content: RenderableType = Text("")
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static(self._content, id="escalation-body")
 
     def _set(self, content: RenderableType) -> None:

@@ -8,7 +8,7 @@ below (narrow ones) shows the full detail of the selected item.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +23,9 @@ from conductor.tui.format import plain, until, urgency_mark
 from conductor.tui.messages import Amend, Approve, OpenEscalation, Reject
 from conductor.tui.widgets.escalation_view import EscalationView
 from conductor.tui.widgets.row_table import Column, RowTable
+
+if TYPE_CHECKING:
+    from conductor.tui.app import ConductorApp
 
 KIND_SHORT = {"trust_proposal": "autonomy", "budget_exhausted": "budget", "agent_stuck": "stuck"}
 
@@ -86,6 +89,8 @@ class InboxTable(RowTable):
 
 
 class InboxPane(Container):
+    app: ConductorApp  # only ever shown inside ConductorApp, whose reader it reads through
+
     def __init__(self, origin: datetime | None, venture_names: dict[str, str], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.origin = origin
@@ -132,7 +137,7 @@ class InboxPane(Container):
 
     @work(thread=True, exclusive=True, group="inbox-preview", exit_on_error=False)
     def _load(self, escalation_id: int) -> None:
-        detail = self.app.reader.escalation(escalation_id)  # type: ignore[attr-defined]
+        detail = self.app.reader.escalation(escalation_id)
         if not get_current_worker().is_cancelled:
             self.post_message(DetailLoaded(detail))
 

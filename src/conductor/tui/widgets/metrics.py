@@ -75,7 +75,7 @@ class MetricsPane(VerticalScroll):
             for venture in self.org.ventures:
                 yield VentureMetrics(venture.id, venture.name, [m.name for m in venture.metrics])
         with Horizontal(id="metrics-tables"):
-            spend = DataTable(id="spend-table", cursor_type="row", zebra_stripes=True)
+            spend: DataTable[str | Text] = DataTable(id="spend-table", cursor_type="row", zebra_stripes=True)
             spend.border_title = "Spend today against budget"
             for label, key in (("agent", "agent"), ("today", "spent"), ("budget", "budget"), ("", "bar"),
                                ("calls", "calls"), ("yesterday", "yesterday")):
@@ -85,7 +85,7 @@ class MetricsPane(VerticalScroll):
             platform = self.org.platform
             spend.add_row(platform.id, "$0", money(platform.budget_per_day), bar(0, 10), "0", "$0", key=platform.id)
             yield spend
-            quality = DataTable(id="quality-table", cursor_type="row", zebra_stripes=True)
+            quality: DataTable[str] = DataTable(id="quality-table", cursor_type="row", zebra_stripes=True)
             quality.border_title = "Decision quality by brain version"
             for label, key in (("venture", "venture"), ("brain", "brain"), ("decisions", "decisions"),
                                ("on own", "auto"), ("approved", "approved"), ("worked", "worked"),

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
 
 from conductor.org.models import Org
 from conductor.services.queries import AgentRow, DirectiveRow
@@ -50,8 +51,8 @@ class OrgTree(Tree[NodeRef]):
         self.org = org
         self.origin = origin
         self.rows: dict[str, AgentRow] = {}
-        self.agent_nodes: dict[str, object] = {}
-        self.venture_nodes: dict[str, object] = {}
+        self.agent_nodes: dict[str, TreeNode[NodeRef]] = {}
+        self.venture_nodes: dict[str, TreeNode[NodeRef]] = {}
         self.venture_paused: dict[str, bool] = {}
         self.org_paused = False
         self.set_reactive(Tree.guide_depth, 3)
@@ -65,15 +66,15 @@ class OrgTree(Tree[NodeRef]):
                             data=NodeRef("venture", venture.id), expand=True)
             self.venture_nodes[venture.id] = node
             parents = {a.id: a.reports_to for a in venture.agents}
-            placed: dict[str, object] = {}
+            placed: dict[str, TreeNode[NodeRef]] = {}
 
-            def place(agent_id: str, _parents: dict[str, str | None] = parents, _node: object = node,
-                      _placed: dict[str, object] = placed) -> object:
+            def place(agent_id: str, _parents: dict[str, str | None] = parents, _node: TreeNode[NodeRef] = node,
+                      _placed: dict[str, TreeNode[NodeRef]] = placed) -> TreeNode[NodeRef]:
                 if agent_id in _placed:
                     return _placed[agent_id]
                 boss = _parents.get(agent_id)
-                parent = place(boss) if boss in _parents and boss != agent_id else _node
-                child = parent.add_leaf(Text(agent_id), data=NodeRef("agent", agent_id))  # type: ignore[attr-defined]
+                parent = place(boss) if boss is not None and boss in _parents and boss != agent_id else _node
+                child = parent.add_leaf(Text(agent_id), data=NodeRef("agent", agent_id))
                 _placed[agent_id] = child
                 return child
 
@@ -81,20 +82,20 @@ class OrgTree(Tree[NodeRef]):
                 place(agent.id)
             self.agent_nodes.update(placed)
         for node in list(self.agent_nodes.values()):
-            if node.children:  # type: ignore[attr-defined]
-                node.allow_expand = True  # type: ignore[attr-defined]
-                node.expand()  # type: ignore[attr-defined]
+            if node.children:
+                node.allow_expand = True
+                node.expand()
         platform = self.org.platform
         self.agent_nodes[platform.id] = root.add_leaf(Text(platform.id), data=NodeRef("agent", platform.id))
 
-    def _indent(self, node: object) -> int:
+    def _indent(self, node: TreeNode[NodeRef]) -> int:
         """Cells before a node's label: the guides, and the expand icon of a node with children."""
         depth = -1 if not self.show_root else 0
-        parent = node.parent  # type: ignore[attr-defined]
+        parent = node.parent
         while parent is not None:
             depth += 1
             parent = parent.parent
-        icon = 2 if node.allow_expand else 0  # type: ignore[attr-defined]
+        icon = 2 if node.allow_expand else 0
         return depth * self.guide_depth + icon
 
     def _label(self, row: AgentRow, indent: int) -> Text:
@@ -127,7 +128,7 @@ class OrgTree(Tree[NodeRef]):
                 continue
             if self.rows.get(row.id) != row:
                 self.rows[row.id] = row
-                node.set_label(self._label(row, self._indent(node)))  # type: ignore[attr-defined]
+                node.set_label(self._label(row, self._indent(node)))
                 changed = True
         for venture in self.org.ventures:
             paused = venture_paused.get(venture.id, False)
@@ -136,7 +137,7 @@ class OrgTree(Tree[NodeRef]):
                 label = Text(f"{venture.name} ({venture.id}) · {venture.stage}", style="bold")
                 if paused:
                     label.append("  ‖ paused", "bold yellow")
-                self.venture_nodes[venture.id].set_label(label)  # type: ignore[attr-defined]
+                self.venture_nodes[venture.id].set_label(label)
         if org_paused != self.org_paused:
             self.org_paused = org_paused
             label = Text(self.org.name, style="bold")
@@ -149,7 +150,7 @@ class OrgTree(Tree[NodeRef]):
     def on_resize(self) -> None:
         for agent_id, row in self.rows.items():
             node = self.agent_nodes[agent_id]
-            node.set_label(self._label(row, self._indent(node)))  # type: ignore[attr-defined]
+            node.set_label(self._label(row, self._indent(node)))
 
     # -- actions ------------------------------------------------------------------------------------------
     @property

@@ -133,7 +133,7 @@ class RowTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         base = self.rich_style
         if y == 0:
-            key = ("header", width)
+            key: tuple[object, ...] = ("header", width)
             strip = self._cache.get(key)
             if strip is None:
                 style = base + self.get_component_rich_style("row-table--header")
