@@ -13,9 +13,10 @@ coordinate descent, each candidate scored by the Frisch-Waugh-Lovell residual su
 one projection per option). Options with fewer than `MIN_DECISIONS` decisions keep the kind's window: there
 is nothing to estimate a timing from.
 
-Timings are estimated from the history up to the start of the week a window closes in (`week_start`), so the
-outcomes measured in one week share their timings, the estimate is done once a week per metric, and a
-recomputation from the events gives the same numbers. All pure functions over numbers; the memo only saves
+A decision is judged with timings estimated from the history before the week it executed in (`week_start`):
+the days it is judged on never choose its box (sample splitting; see `pooled._timings` for what choosing on
+them cost). The decisions of one week share their timings, the estimate is done once a week per metric, and
+a recomputation from the events gives the same numbers. All pure functions over numbers; the memo only saves
 time.
 """
 
