@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,14 +25,22 @@ from conductor.org import Org, load_org
 from conductor.services.founder import resolve_escalation
 from conductor.store import NewEvent, commit_events, open_database
 from crash import checks
-from crash.harness import Config, run_harness
+from crash.harness import Config, Report, run_harness
 
 SEED = int(os.environ.get("CONDUCTOR_CRASH_SEED", "1"))
 DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"
 
 
+def harness(cfg: Config) -> Report:
+    """`run_harness` in a fresh interpreter of its own: it forks its runs from the process it runs in, which must
+    have no thread but the main one (it asserts so), and the test process may have others (pytest-xdist's worker
+    talks to the controller from a thread; an earlier test may leave one behind)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(run_harness, cfg).result()
+
+
 def test_twenty_sigkills_lose_nothing_and_run_nothing_twice(tmp_path: Path) -> None:
-    report = run_harness(Config(trials=20, seed=SEED, workdir=tmp_path))
+    report = harness(Config(trials=20, seed=SEED, workdir=tmp_path))
     print("\n".join(report.lines()))
     assert report.kills >= 20
     assert report.violations == []
@@ -42,7 +52,7 @@ def test_twenty_sigkills_lose_nothing_and_run_nothing_twice(tmp_path: Path) -> N
 
 def test_without_idempotency_the_harness_reports_a_command_run_twice(tmp_path: Path) -> None:
     """A test of the test: kill while a declared command runs, with the engine's at-most-once switched off."""
-    report = run_harness(Config(trials=2, seed=SEED, workdir=tmp_path, idempotency=False, strategies=("shell",),
+    report = harness(Config(trials=2, seed=SEED, workdir=tmp_path, idempotency=False, strategies=("shell",),
                                 chain_length=2, shell_wait_s=30.0, command_sleep_s=0.5))
     print("\n".join(report.lines()))
     assert report.kills >= 1

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import conductor.engine.jobs as jobs_module
-from conductor.engine.provider import CallResult
+from conductor.engine.provider import CallResult, load_litellm
 from conductor.engine.scheduler import Engine, EngineOptions
 from conductor.org import Org, load_org
 from conductor.services.founder import resolve_escalation, wake_agent
@@ -153,8 +153,17 @@ class Run:
         return [e for e in self.events("decision.executed") if e["payload"]["decision_id"] == decision_id]
 
 
+async def warm(engine: Engine) -> None:
+    """What a process's first run loads once (litellm, seconds; a tokenizer), loaded before a run's timeout starts:
+    the timeout is for a scheduler that stops advancing, and whichever test a worker runs first pays the loading,
+    several times longer on a loaded machine."""
+    await asyncio.to_thread(load_litellm)
+    await asyncio.to_thread(engine.brain.warm_up)
+
+
 async def run_engine(db: Path, org: Org, until: timedelta, **options: Any) -> Engine:
     engine = Engine(org, db, EngineOptions(until=org.start + until, model=MODEL, **options))
+    await warm(engine)
     try:
         await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
     except TimeoutError:
@@ -710,8 +719,11 @@ async def test_the_wake_cap_counts_real_wake_ups_only(scripted: Callable[..., An
 
 
 # -- 10. declared shell commands -------------------------------------------------------------------------
-@pytest.mark.parametrize("version", ["1.2", "1; rm -rf /", "$(touch /tmp/conductor-pwned)", "`id`\n--help"])
-async def test_a_shell_kind_runs_only_the_declared_command(scripted: Callable[..., Any], version: str) -> None:
+@pytest.mark.parametrize("version", ["1.2", "1; rm -rf /", "$(touch {pwned})", "`id`\n--help"])
+async def test_a_shell_kind_runs_only_the_declared_command(scripted: Callable[..., Any], version: str,
+                                                           tmp_path: Path) -> None:
+    pwned = tmp_path / "pwned"  # this test's own: a fixed path would be shared with every other run on the machine
+    version = version.format(pwned=pwned)
     run = await scripted(first_wake("duo-lead", decisions=[decision("deploy.run", {"version": version})]),
                          until=timedelta(hours=12))
     (deploy,) = run.decisions("duo-lead", "deploy.run")
@@ -727,7 +739,7 @@ async def test_a_shell_kind_runs_only_the_declared_command(scripted: Callable[..
     # The argv is fixed by the org file; the parameter only ever reaches the command as JSON on stdin.
     assert result["stdout"] == "deployed\n"
     assert result["stderr"] == ""
-    assert not Path("/tmp/conductor-pwned").exists()
+    assert not pwned.exists()
 
 
 # -- 11. tasks and messages follow the venture and the chart ---------------------------------------------

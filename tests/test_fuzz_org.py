@@ -258,15 +258,15 @@ def test_no_numeric_field_takes_a_non_finite_number(value: str, runner: CliRunne
 
 def test_a_byte_order_mark_is_accepted(runner: CliRunner, tmp_path: Path) -> None:
     """Editors on Windows may start a UTF-8 file with a byte-order mark: it is stripped, the file is the same."""
-    # Paths of one length: the output wraps long paths, and must wrap both alike.
-    plain, marked = tmp_path / "plain" / "org.toml", tmp_path / "with_" / "org.toml"
-    plain.parent.mkdir()
-    marked.parent.mkdir()
-    plain.write_text(DUO_TEXT, encoding="utf-8")
-    marked.write_bytes(b"\xef\xbb\xbf" + DUO_TEXT.encode())
-    first, second = (runner.invoke(app, ["org", "check", str(p)]) for p in (plain, marked))
+    # One path for both: the output names the file and wraps a long path wherever the width falls, so outputs
+    # for two different paths cannot be compared by swapping one path for the other.
+    path = tmp_path / "org.toml"
+    path.write_text(DUO_TEXT, encoding="utf-8")
+    first = runner.invoke(app, ["org", "check", str(path)])
+    path.write_bytes(b"\xef\xbb\xbf" + DUO_TEXT.encode())
+    second = runner.invoke(app, ["org", "check", str(path)])
     assert first.exit_code == 0 and second.exit_code == 0, second.stderr
-    assert second.stdout.replace(str(marked), str(plain)) == first.stdout
+    assert second.stdout == first.stdout
 
 
 def test_run_with_a_deeply_nested_org_file_writes_nothing(runner: CliRunner, existing_db: Path, tmp_path: Path) -> None:

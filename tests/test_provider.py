@@ -28,7 +28,7 @@ from conductor.engine.provider import (
     supports_response_schema,
 )
 from conductor.org import load_org
-from test_engine import DUO, Scripted
+from test_engine import DUO, Scripted, warm
 
 
 @dataclass
@@ -154,6 +154,7 @@ async def test_the_engine_asks_for_the_schema_only_from_models_that_take_it(
     for model in ("openai/gpt-4o-mini", "sim/perfect"):
         engine = Engine(org, tmp_path / f"{model.replace('/', '_')}.db",
                         EngineOptions(model=model, until=org.start + timedelta(hours=1)))
+        await warm(engine)
         await asyncio.wait_for(engine.run(), 5)
     openai = [f for m, f in seen if m == "openai/gpt-4o-mini"]
     sim = [f for m, f in seen if m == "sim/perfect"]

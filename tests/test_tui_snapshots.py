@@ -3,12 +3,14 @@
 The database is four and a half simulated days of the example studio made by `conductor run` in a subprocess (fixed
 seed, simulated clock), once per session. These tests are synchronous on purpose and live apart from the
 async ones (textual#5788). After an intended change, look at snapshot_report.html, then update with
-`python -m pytest tests/test_tui_snapshots.py --snapshot-update`.
+`python -m pytest tests/test_tui_snapshots.py --snapshot-update -n 0` (in one process, syrupy also deletes the
+snapshot of a test that is gone; across pytest-xdist workers it cannot tell, so the last test here checks it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,15 @@ def test_org_pane_in_the_light_theme(snap_compare: Any, studio_db: Path) -> None
 
 def test_help_screen(snap_compare: Any, studio_db: Path) -> None:
     assert shot(snap_compare, studio_db, "2", "question_mark")
+
+
+def test_every_snapshot_belongs_to_a_test() -> None:
+    """A snapshot left behind by a renamed or deleted test fails the run in one process (syrupy's check of unused
+    snapshots), but not across pytest-xdist workers, which is how the suite runs: checked here instead."""
+    here = Path(__file__)
+    folder = here.parent / "__snapshots__" / here.stem
+    snapshots = {p.name.removesuffix(".svg").split("[")[0] for p in folder.iterdir()}
+    tests = {name for name, f in globals().items()
+             if name.startswith("test_") and callable(f) and "snap_compare" in inspect.signature(f).parameters}
+    assert tests and snapshots
+    assert snapshots - tests == set(), "snapshots of no test: delete them, or update with -n 0"

@@ -120,6 +120,7 @@ def lead_proposes(*decisions: dict[str, Any]) -> Callable[[Call], dict[str, Any]
 async def run_engine(db: Path, hours: float, *, fake: Scripted, monkeypatch: Any) -> Any:
     """The duo org's scheduler on `db` until `hours` after the org clock's start (resumes an existing log)."""
     import conductor.engine.jobs as jobs_module
+    from conductor.engine.provider import load_litellm
     from conductor.engine.scheduler import Engine, EngineOptions
     from conductor.org import load_org
 
@@ -127,5 +128,8 @@ async def run_engine(db: Path, hours: float, *, fake: Scripted, monkeypatch: Any
     org = load_org(DUO)
     engine = Engine(org, db, EngineOptions(until=org.start + timedelta(hours=hours), model=SCRIPTED_MODEL),
                     org_path=DUO)
+    # What a process's first run loads once (litellm: seconds) is loaded before the timeout starts.
+    await asyncio.to_thread(load_litellm)
+    await asyncio.to_thread(engine.brain.warm_up)
     await asyncio.wait_for(engine.run(), 20)
     return engine
