@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from conductor.brain.port import retry_message
 from conductor.engine.contract import OutputError, parse_agent_output, parse_review_output
 from conductor.engine.prompts import (
     Item,
     ReviewContext,
     WakeContext,
     policy_line,
-    retry_message,
     review_messages,
     wake_messages,
 )

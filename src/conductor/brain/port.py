@@ -22,6 +22,17 @@ from conductor.store.events import NewEvent
 BriefSource = Callable[[str, str], tuple[str, str, int | None]]
 
 
+def retry_message(error: str) -> dict[str, str]:
+    """The follow-up that quotes why the previous answer could not be used: the one wire convention of every
+    ask-again loop (wake-ups in `engine.jobs`, syntheses in `brain.synthesis`; the simulated model's
+    `RETRY_MARK` reads the same heading). It lives here, below both, so neither copies it."""
+    return {
+        "role": "user",
+        "content": f"# Your previous answer could not be used\nError: {error}\n"
+        "Answer again with one JSON object that fits the schema, and nothing else.",
+    }
+
+
 class ModelCallFailed(Exception):
     """A model call the host gave up on (after its own timeout and retries); the message says why."""
 

@@ -27,7 +27,7 @@ from typing import Any
 from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.document import BrainDocument, DocumentError, Evidence, Lesson, Provenance, parse_document
 from conductor.brain.memory import MemoryHit
-from conductor.brain.port import ModelCallFailed, ModelReply
+from conductor.brain.port import ModelCallFailed, ModelReply, retry_message
 from conductor.store.calls import CallRecord
 from conductor.store.events import iso, parse_iso
 
@@ -261,19 +261,6 @@ class SynthesisResult:
     @property
     def cost(self) -> float:
         return sum(c.cost for c in self.calls)
-
-
-def retry_message(error: str) -> dict[str, str]:
-    """The follow-up that quotes why the previous answer could not become a version.
-
-    The words are the wire convention every retry uses (the wake-up retry in `engine.prompts` and the simulated
-    model's `RETRY_MARK` read the same heading); the brain keeps its own copy because it must not import the engine.
-    """
-    return {
-        "role": "user",
-        "content": f"# Your previous answer could not be used\nError: {error}\n"
-        "Answer again with one JSON object that fits the schema, and nothing else.",
-    }
 
 
 ModelCall = Callable[..., Awaitable[ModelReply]]

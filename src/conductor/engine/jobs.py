@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from conductor.brain.port import retry_message
 from conductor.engine.contract import (
     AgentOutput,
     OutputError,
@@ -20,7 +21,6 @@ from conductor.engine.contract import (
     parse_agent_output,
     parse_review_output,
 )
-from conductor.engine.prompts import retry_message
 from conductor.engine.provider import CallResult, ProviderFault, RetryPolicy, call_model
 from conductor.org.models import Org
 from conductor.store.calls import CallRecord

@@ -174,12 +174,3 @@ def review_messages(ctx: ReviewContext, *, with_schema: bool = True) -> list[dic
     if with_schema:
         parts.append(f"JSON schema of the answer: {schema_text(ReviewOutput)}")
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
-
-
-def retry_message(error: str) -> dict[str, str]:
-    """The follow-up that quotes why the previous answer could not be used."""
-    return {
-        "role": "user",
-        "content": f"# Your previous answer could not be used\nError: {error}\n"
-        "Answer again with one JSON object that fits the schema, and nothing else.",
-    }

@@ -74,8 +74,7 @@ def _best_timing(y: np.ndarray, others: np.ndarray, days: np.ndarray, executed: 
     q, _ = np.linalg.qr(others)
     ry = y - q @ (q.T @ y)
     candidates = _candidates(default)
-    since = days[:, None] - executed[None, :]
-    cols = np.column_stack([((since > lag) & (since <= lag + length)).sum(axis=1) for lag, length in candidates])
+    cols = np.column_stack([_column(days, executed, timing) for timing in candidates])
     rx = cols - q @ (q.T @ cols)
     norms = np.einsum("ij,ij->j", rx, rx)
     usable = norms > TINY
