@@ -3,7 +3,7 @@
 Builds one database with 100, then 1,000, 10,000 and 100,000 memories (real events through the store, so the
 memories table and its FTS5 index are the projections a run would have), and at each size assembles the briefs
 of wake-ups for every role of the studio example, exactly as the engine does: retrieve (recency x importance x
-bm25 relevance, top k), then pack brain version + memories + platform insights + directives under the org's
+lexical relevance weighted by word rarity in the window, top k), then pack brain version + memories + platform insights + directives under the org's
 context budget, counted with litellm's token counter. It reports the brief's tokens and the whole wake-up
 prompt's tokens (both must stay flat as history grows and never pass the budget) and the median time of
 retrieval plus assembly (must stay under 50 ms at 100,000 memories).

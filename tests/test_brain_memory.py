@@ -1,5 +1,5 @@
 """The memory stream: which events become memories (pure rules), the projection and its FTS5 index, and
-retrieval by recency x importance x bm25 relevance."""
+retrieval by recency x importance x lexical relevance."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from conductor.brain.memory import MemoryHit, fts_query, recency, retrieve, score_hits, situation_terms
+from conductor.brain.memory import (
+    NO_BOUND,
+    MemoryHit,
+    recency,
+    retrieve,
+    score_hits,
+    situation_terms,
+    window_relevance,
+)
 from conductor.store import NewEvent, StoredEvent, commit_events, iso, open_database, parse_iso
 from conductor.store.memory_rules import memory_of
 from conductor.store.rebuild import projection_differences
@@ -49,9 +57,7 @@ def test_rules_rate_importance_and_write_readable_text() -> None:
     assert memory_of(stored("metric.recorded", {"metric": "mrr", "value": 1.0, "at": iso(T0)})) is None
 
 
-def test_fts_query_quotes_every_term() -> None:
-    assert fts_query(["seo", 'a"b', "AND", "seo"]) == '"seo" OR "ab" OR "AND"'
-    assert fts_query([]) == ""
+def test_situation_terms_are_the_distinct_content_words() -> None:
     assert situation_terms("signups", "Campaign content; the week", limit=3) == ["signups", "campaign", "content"]
 
 
@@ -102,3 +108,29 @@ def test_memories_are_a_rebuildable_projection_with_a_working_index(conn: sqlite
     unrelated = retrieve(conn, "ink", ["tickets"], now, k=3, half_life_hours=72)
     assert "tickets" in unrelated[0].text
     assert retrieve(conn, "nobody", ["seo"], now) == []
+
+
+def _outcome(venture: str, day: int, summary: str) -> NewEvent:
+    return NewEvent("decision.outcome", {"decision_id": day + 1, "summary": summary,
+                                         "outcome": {"metric": "signups", "delta_pct": 0.02}},
+                    venture=venture, agent=f"{venture}-cmo", sim_time=iso(T0 + timedelta(days=day)))
+
+
+def test_relevance_depends_only_on_the_window_it_is_bounded_to(conn: sqlite3.Connection) -> None:
+    """A wake-up done again after a restart is bounded to the memories before its first attempt; their
+    relevance (and so their order in its brief) must not move because memories were written since, in its
+    venture or another. FTS5's `bm25()` would: its word statistics cover the whole index."""
+    stored = commit_events(conn, [_outcome("ink", d, f"campaign.launch channel={'seo' if d % 3 else 'ads'}: "
+                                                     "signups +2.0%") for d in range(12)])
+    bound = stored[-1].id + 1
+    terms = ["seo", "signups", 'se"o', "AND"]  # a quote is dropped and an operator word is only a word
+    before = window_relevance(conn, "ink", terms, 0, bound)
+    assert before and set(before) <= {e.id for e in stored}
+    seo = [e.id for e in stored if "seo" in e.payload["summary"]]
+    ads = [e.id for e in stored if "ads" in e.payload["summary"]]
+    assert min(before[i] for i in seo) > max(before[i] for i in ads) > 0
+    commit_events(conn, [_outcome(venture, 20 + d, "campaign.launch channel=seo: signups +9.0% seo seo")
+                         for d in range(30) for venture in ("ink", "other")])
+    assert window_relevance(conn, "ink", terms, 0, bound) == before
+    grown = window_relevance(conn, "ink", terms, 0, NO_BOUND)
+    assert grown != before and all(i in grown for i in before)

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,44 @@ def test_an_author_killed_while_revising_revises_after_the_restart(tmp_path: Pat
         assert [d for d in revising if states[d] == "revising"] == [], "a revision was never done"
         assert _decision_count(conn) == _decision_count(whole)
         assert projection_differences(conn) == []
+    finally:
+        whole.close()
+        conn.close()
+
+
+def _what_was_decided(conn: sqlite3.Connection) -> Counter[tuple[str, ...]]:
+    """Every proposal (with how it ended) and every review verdict, as (instant, agent, what): nothing that
+    names an event id, since a resumed run's own events (`run.started`, `agent.interrupted`, the redone
+    `agent.woke`) shift every later id."""
+    states = dict(conn.execute("SELECT id, state FROM decisions").fetchall())
+    decided: Counter[tuple[str, ...]] = Counter()
+    for row in conn.execute("SELECT id, sim_time, agent, kind, payload FROM events "
+                            "WHERE kind IN ('decision.proposed', 'review.answered') ORDER BY id"):
+        p = json.loads(row["payload"])
+        what = ((p["kind"], json.dumps(p["params"], sort_keys=True), states.get(row["id"], "?"))
+                if row["kind"] == "decision.proposed" else (p["verdict"], p.get("feedback") or ""))
+        decided[(row["sim_time"], row["agent"], row["kind"], *what)] += 1
+    return decided
+
+
+@pytest.mark.parametrize("after", [60, 150, 240])
+def test_a_run_killed_anywhere_decides_what_the_unbroken_run_decided(tmp_path: Path, unbroken: Path,
+                                                                      after: int) -> None:
+    """Killed mid-wave at points from the first wave to the last day and resumed, the run proposes the same
+    decisions at the same instants, they end the same way, and every review says the same, as in the run
+    that was never killed (the simulated model's draws ignore event ids, and a redone wake-up or review is
+    shown the memories its first attempt was shown)."""
+    db = tmp_path / "split.db"
+    in_flight = _kill_mid_wave(db, after=after)
+    assert in_flight, "the kill did not land with a wave in flight"
+    conn = _resume(db)
+    whole = checks.connect(unbroken)
+    try:
+        assert checks.check_interrupted_redone(conn) == []
+        resumed, expected = _what_was_decided(conn), _what_was_decided(whole)
+        assert sum(resumed.values()) == sum(expected.values())
+        assert resumed - expected == Counter() and expected - resumed == Counter()
+        assert _decision_count(conn) == _decision_count(whole)
     finally:
         whole.close()
         conn.close()

@@ -117,9 +117,12 @@ class BrainKeeper:
             self._tokens[key] = n
         return n
 
-    def _situation(self, venture: str, agent_id: str) -> list[str]:
-        """Words of what the agent is dealing with: its metric, its levers, what is waiting for it."""
-        rt = self.engine.state.agents.get(agent_id)
+    def _situation(self, venture: str, agent_id: str, subject: str | None = None) -> list[str]:
+        """Words of what the agent is dealing with: its metric, its levers, and what is waiting for it, or,
+        for a review, the decision it judges (`subject`). A review's memories must not follow the reviewer's
+        own mailbox: that moves on while the review is in flight, and a review done again after a restart
+        has to be shown what it was first shown."""
+        rt = None if subject is not None else self.engine.state.agents.get(agent_id)
         found = self.org.agent(agent_id)
         texts: list[str] = []
         if found is not None:
@@ -129,7 +132,7 @@ class BrainKeeper:
             texts += ["worked failed"]
         if rt is not None:
             texts += list(rt.mailbox.tasks.values())[-2:] + [t for _, t in rt.mailbox.messages[-2:]]
-        return situation_terms(*texts)
+        return situation_terms(*texts, subject)
 
     def wake_brief(self, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
         """A wake-up's brief under the concurrent control (`brain.control`): with probability
@@ -161,11 +164,12 @@ class BrainKeeper:
         return BriefChoice(arm, shown_version(arm, in_force), in_force)
 
     def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
-              before: int | None = None) -> tuple[str, str, int | None]:
+              before: int | None = None, subject: str | None = None) -> tuple[str, str, int | None]:
         """(brief, platform insights, brain version shown) for one wake-up or review, within budget.
 
         `version` defaults to the version in force; the control arm passes the previous one. `before` keeps
-        the memories to those written before that event (a wake-up done again after a restart).
+        the memories to those written before that event (a wake-up or review done again after a restart).
+        `subject` is the decision a review judges: its memories are chosen for it.
         """
         version = self.in_force(venture) if version == "in force" else version
         assert version is None or isinstance(version, int)
@@ -179,7 +183,7 @@ class BrainKeeper:
             insights = insight_lines(self.document(PLATFORM, p_version), venture, self.names, p_version)
         hits: list[MemoryHit] = []
         if self.settings.retrieval_k:
-            hits = retrieve(self.conn, venture, self._situation(venture, agent_id), self.engine.state.now,
+            hits = retrieve(self.conn, venture, self._situation(venture, agent_id, subject), self.engine.state.now,
                             k=self.settings.retrieval_k,
                             half_life_hours=self.settings.recency_half_life.total_seconds() / 3600, before=before)
         name = self.names.get(venture, "the platform")

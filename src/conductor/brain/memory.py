@@ -1,12 +1,14 @@
 """Retrieving the memories that matter for one wake-up: recency x importance x relevance, top k.
 
 The memory stream itself is a projection (`store.memory_rules` decides what each event leaves); this module
-only reads it. Relevance is lexical, from SQLite's FTS5 index and its `bm25()` ranking, so it works offline
-and needs no extra dependency. Retrieval looks at a bounded window (the venture's newest memories that match,
-its most important ones, and its very latest ones), so its cost does not grow with the length of the history:
-with recency decaying exponentially, a memory far outside the window could not win anyway.
+only reads it. Relevance is lexical, from SQLite's FTS5 index (porter stems), so it works offline and needs no
+extra dependency; it is weighted by how rare each word is in the window itself (`window_relevance`), not by
+`bm25()`, whose statistics cover the whole index and so would change with memories written later. Retrieval
+looks at a bounded window (the venture's newest memories that match, its most important ones, and its very
+latest ones), so its cost does not grow with the length of the history: with recency decaying exponentially,
+a memory far outside the window could not win anyway.
 
-Public API: `MemoryHit`, `score_hits(...)` (pure), `fts_query(terms)` (pure), `situation_terms(...)` (pure),
+Public API: `MemoryHit`, `score_hits(...)` (pure), `situation_terms(...)` (pure), `window_relevance(...)`,
 `retrieve(conn, venture, terms, now, ...)`.
 """
 
@@ -24,7 +26,7 @@ from datetime import datetime
 from conductor.store.events import parse_iso
 
 WINDOW = 150           # newest memories of the venture that lexical matching looks at (~a week of one)
-MATCHES = 40           # best bm25 matches kept as candidates
+MATCHES = 40           # best lexical matches kept as candidates
 IMPORTANT = 20         # most recent memories of importance >= IMPORTANT_LEVEL always considered
 IMPORTANT_LEVEL = 8
 LATEST = 10            # the venture's very latest memories, whatever they say
@@ -48,7 +50,7 @@ class MemoryHit:
     kind: str
     text: str
     importance: int
-    relevance: float = 0.0  # 0..1, the best bm25 match among the candidates is 1
+    relevance: float = 0.0  # 0..1, the best lexical match among the candidates is 1
     score: float = 0.0
     decision_id: int | None = None
 
@@ -61,12 +63,6 @@ def situation_terms(*texts: str | None, limit: int = 8) -> list[str]:
             if word not in _STOP and word not in terms:
                 terms.append(word)
     return terms[:limit]
-
-
-def fts_query(terms: Iterable[str]) -> str:
-    """An FTS5 MATCH expression: any of the terms, each quoted so no word is read as an operator."""
-    quoted = [f'"{t}"' for t in dict.fromkeys(t.replace('"', "") for t in terms) if t]
-    return " OR ".join(quoted)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -104,13 +100,44 @@ def _hit(row: sqlite3.Row | tuple, relevance: float, decision_id: int | None) ->
                      decision_id=decision_id)
 
 
+def window_relevance(conn: sqlite3.Connection, venture: str, terms: list[str], floor: int, bound: int
+                     ) -> dict[int, float]:
+    """Memory id -> how well it fits the situation: for each term it holds, the term's rarity in the window
+    (the venture's memories with ids strictly between `floor` and `bound`), at half weight when the term is
+    only in its keywords.
+
+    Every figure comes from the window alone. FTS5's `bm25()` takes its word statistics from the whole index:
+    every venture's memories and those written after `bound`. A wake-up done again after a restart (the
+    index has grown since it was first prepared) would then rank, and so order, its memories differently.
+    """
+    # each term is quoted in its MATCH, so no word is read as an operator (a quote inside one is dropped)
+    terms = [t for t in dict.fromkeys(t.replace('"', "") for t in terms) if t]
+    if not terms:
+        return {}
+    window = {row[0] for row in conn.execute("SELECT id FROM memories WHERE venture = ? AND id > ? AND id < ?",
+                                             (venture, floor, bound))}
+    weights: dict[int, float] = {}
+    for term in terms:
+        holders: dict[int, float] = {}
+        for column, weight in (("keywords", 0.5), ("text", 1.0)):
+            for (memory_id,) in conn.execute(
+                    "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? AND rowid > ? AND rowid < ?",
+                    (f'{column} : "{term}"', floor, bound)):
+                if memory_id in window:  # the index holds every venture's memories
+                    holders[memory_id] = weight
+        rarity = math.log(1 + (len(window) - len(holders) + 0.5) / (len(holders) + 0.5))
+        for memory_id, weight in holders.items():
+            weights[memory_id] = weights.get(memory_id, 0.0) + rarity * weight
+    return weights
+
+
 # No memory id reaches this: `before` left out means every memory.
 NO_BOUND = 2**62
 
 
 def candidates(conn: sqlite3.Connection, venture: str, terms: list[str], *, before: int | None = None
                ) -> list[MemoryHit]:
-    """Matches in the window (with relevance from bm25), important memories and the latest ones.
+    """Matches in the window (with `window_relevance`), important memories and the latest ones.
 
     `before` (an event id) keeps to the memories written before it: what an interrupted wake-up saw when it
     was woken, so the wake-up done again after a restart is shown the same memories (memory ids are event ids).
@@ -122,18 +149,13 @@ def candidates(conn: sqlite3.Connection, venture: str, terms: list[str], *, befo
     ).fetchone()
     floor = int(row[0]) if row else 0
     found: dict[int, MemoryHit] = {}
-    query = fts_query(terms)
-    if query:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS}, bm25(memories_fts, 1.0, 0.5) AS rank, m.decision_id FROM memories_fts "
-            "JOIN memories m ON m.id = memories_fts.rowid "
-            "WHERE memories_fts MATCH ? AND memories_fts.rowid > ? AND memories_fts.rowid < ? AND m.venture = ? "
-            "ORDER BY rank LIMIT ?",
-            (query, floor, bound, venture, MATCHES),
-        ).fetchall()
-        best = max((-float(r[7]) for r in rows), default=0.0)
-        for r in rows:
-            found[int(r[0])] = _hit(r, (-float(r[7]) / best) if best > 0 else 0.0, r[8])
+    weights = window_relevance(conn, venture, terms, floor, bound)
+    kept = heapq.nsmallest(MATCHES, weights, key=lambda i: (-weights[i], -i))
+    best = max((weights[i] for i in kept), default=0.0)
+    if kept:
+        marks = ",".join("?" * len(kept))
+        for r in conn.execute(f"SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.id IN ({marks})", kept):
+            found[int(r[0])] = _hit(r, weights[int(r[0])] / best if best > 0 else 0.0, r[7])
     # One index walk per importance level (newest first), so the cost does not grow with the history.
     levels = range(IMPORTANT_LEVEL, 11)
     per_level = " UNION ALL ".join(

@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from conductor.org.models import Org
 from conductor.store.events import NewEvent
 
-BriefSource = Callable[[str, str], tuple[str, str, int | None]]
+
+class BriefSource(Protocol):
+    """(brief, platform insights, version shown) for one venture and agent. `before` keeps the memories to
+    those written before that event: a wake-up or review done again after a restart sees what it first saw.
+    `subject` names the decision a review judges, so its memories are chosen for that decision."""
+
+    def __call__(self, venture: str, agent_id: str, *, before: int | None = None,
+                 subject: str | None = None) -> tuple[str, str, int | None]: ...
 
 
 def retry_message(error: str) -> dict[str, str]:

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 from conductor.store.events import iso
 
 
-def _briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, int | None]:
+def _review_briefs(engine: Engine, d: DecisionRuntime, reviewer: str, before: int | None) -> tuple[str, str, int | None]:
     if engine.opts.ablate_brief or engine.brief_source is None:
-        return "", "", engine.state.brain_versions.get(venture)
-    brief, insights, version = engine.brief_source(venture, agent_id)
+        return "", "", engine.state.brain_versions.get(d.venture)
+    subject = " ".join([d.kind, *(f"{name} {value}" for name, value in d.params.items())])
+    brief, insights, version = engine.brief_source(d.venture, reviewer, before=before, subject=subject)
     return (*engine.shown_briefs(brief, insights), version)
 
 
@@ -93,13 +94,16 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
     return ctx, choice
 
 
-def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent) -> ReviewContext:
+def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent, *,
+                         before: int | None = None) -> ReviewContext:
+    """What a reviewer sees of one decision. `before` (a review done again after a restart: its first
+    `review.requested`) keeps the memories to those the interrupted review was shown."""
     org = engine.org
     author = org.agent(d.agent)
     kind = org.kind(d.kind)
     assert kind is not None
     venture = org.venture(d.venture)
-    brief, _, _ = _briefs(engine, d.venture, reviewer.id)
+    brief, _, _ = _review_briefs(engine, d, reviewer.id, before)
     return ReviewContext(
         org_name=org.name, reviewer_id=reviewer.id, reviewer_role=reviewer.role, reviewer_mission=reviewer.mission,
         venture_name=venture.name if venture else d.venture, author_id=d.agent,

@@ -26,7 +26,7 @@ from typing import Any
 
 from conductor.brain.attribution import measure_decision, params_text, peers_by_venture
 from conductor.brain.keeper import BrainKeeper
-from conductor.brain.port import ModelCallFailed
+from conductor.brain.port import BriefSource, ModelCallFailed
 from conductor.engine import provider as provider_module
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
@@ -122,6 +122,9 @@ class Engine:
         self.reserved: dict[tuple[str, str], float] = {}  # (day, scope) -> first calls of jobs not yet committed
         self.retry_reserved: dict[tuple[str, str], float] = {}  # (day, scope) -> their retries, see _budget_for_retry
         self.review_queue: list[int] = []
+        # decision -> its `review.requested` that the previous run left unanswered: the review is done again,
+        # first among the jobs of the instant and shown the memories its first request was shown
+        self.review_redos: dict[int, int] = {}
         self.execute_queue: list[tuple[int, dict[str, Any] | None]] = []
         self.route_queue: list[int] = []
         self._escalate_after_batch: list[int] = []
@@ -134,7 +137,7 @@ class Engine:
         # Agents whose wake-up job has started and not yet committed. The state's `in_flight` alone is not
         # enough: a failed review marks its reviewer stuck (and so not in flight) while its own wake-up runs.
         self._waking: set[str] = set()
-        self.brief_source: Callable[[str, str], tuple[str, str, int | None]] | None = None
+        self.brief_source: BriefSource | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
 
     def shown_briefs(self, brief: str, insights: str) -> tuple[str, str]:
@@ -330,6 +333,8 @@ class Engine:
                 self.route_queue.append(d.id)
             elif d.state == "in_review":
                 self.review_queue.append(d.id)
+                if d.review_requested is not None:
+                    self.review_redos[d.id] = d.review_requested
             elif d.state == "approved" and d.id in self.state.executing and self.opts.idempotency:
                 await self.emit([self._event("decision.executed", {
                     "decision_id": d.id, "idempotency_key": f"decision-{d.id}", "ok": False,
@@ -483,13 +488,19 @@ class Engine:
                 continue
             if rt.next_wake <= self.state.now or rt.mailbox.urgent():
                 due.append(agent_id)
-        return self._redos_first(due)
+        return self._fair_order(due)
 
-    def _redos_first(self, due: list[str]) -> list[str]:
-        """Interrupted wake-ups done again come first, in the order they were first started (so a resumed wave
-        commits as the killed one would have), then everyone else in fair order."""
-        redos = {a: rt.redo.woke_id for a in due if (rt := self.state.agents[a]).redo is not None}
-        return sorted(redos, key=redos.__getitem__) + self._fair_order([a for a in due if a not in redos])
+    def _redos_first(self, jobs: list[tuple[str | None, int | None]]) -> list[tuple[str | None, int | None]]:
+        """Wake-ups and reviews the previous run left in flight come first, in the order they were first
+        started (so a resumed wave commits as the killed one would have), then everything else as it came.
+        Each job is (agent to wake, None) or (None, decision to review)."""
+        def first_started(job: tuple[str | None, int | None]) -> float:
+            agent_id, decision_id = job
+            if agent_id is not None:
+                redo = self.state.agents[agent_id].redo
+                return redo.woke_id if redo is not None else float("inf")
+            return self.review_redos.get(decision_id or 0, float("inf"))
+        return sorted(jobs, key=first_started)
 
     async def _wave(self) -> bool:
         """Everything that happens at one instant of the clock, as a pipeline; False when nothing was due.
@@ -553,7 +564,8 @@ class Engine:
         prepared = False
         due = self._due(None if everyone else touched)
         reviews, self.review_queue = self.review_queue, []
-        for agent_id, decision_id in [(a, None) for a in due] + [(None, d) for d in reviews]:
+        jobs: list[tuple[str | None, int | None]] = [(a, None) for a in due] + [(None, d) for d in reviews]
+        for agent_id, decision_id in self._redos_first(jobs):
             job = self._prepare_wake(agent_id, batch) if agent_id is not None else self._prepare_review(
                 decision_id or 0, batch)
             prepared = True
@@ -811,7 +823,8 @@ class Engine:
         reviewer = self.org.agent(found[1].reviewers.get(d.kind) or "")
         if reviewer is None:
             return None
-        ctx = build_review_context(self, d, reviewer[1])
+        redoes = self.review_redos.pop(d.id, None)
+        ctx = build_review_context(self, d, reviewer[1], before=redoes)
         model = self._model_for(reviewer[1].id)
         messages = review_messages(ctx)
         estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
@@ -822,8 +835,10 @@ class Engine:
             self._escalate_after_batch.append(d.id)
             return None
         self._reserve(reviewer[1].id, d.venture, estimate)
-        batch.append(self._event("review.requested", {"decision_id": d.id, "round": d.review_round,
-                                                     "author": d.agent}, venture=d.venture, agent=reviewer[1].id))
+        request: dict[str, Any] = {"decision_id": d.id, "round": d.review_round, "author": d.agent}
+        if redoes is not None:
+            request["redoes"] = redoes
+        batch.append(self._event("review.requested", request, venture=d.venture, agent=reviewer[1].id))
         logger.info("review agent=%s decision=#%d round=%d author=%s at=%s", reviewer[1].id, d.id, d.review_round,
                     d.agent, _minute(self.state.now))
         job = Job("review", reviewer[1].id, d.venture, model, messages, estimate, decision_id=d.id)

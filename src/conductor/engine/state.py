@@ -17,6 +17,12 @@ from conductor.org.models import Org
 from conductor.store.events import StoredEvent, parse_iso
 
 
+def _in_order(params: dict[str, Any]) -> dict[str, Any]:
+    """A decision's parameters by name: the order a model wrote them in is lost when the event is stored, so a
+    run replayed from the log must not show them in another order than the live run did (prompts quote them)."""
+    return dict(sorted(params.items()))
+
+
 def _day_key(moment: datetime) -> str:
     """The UTC calendar day of a moment, as spend is keyed (from `sim_time`, which is UTC)."""
     return _utc_day(moment.astimezone(UTC))
@@ -134,6 +140,7 @@ class DecisionRuntime:
     brain_version: int | None
     state: str
     review_round: int = 0
+    review_requested: int | None = None  # the `review.requested` of the round in review, until it is answered
     history: list[str] = field(default_factory=list)
     executed_day: int | None = None
     outcome_done: bool = False
@@ -392,7 +399,7 @@ class EngineState:
     def _on_decision_proposed(self, e: StoredEvent) -> None:
         p = e.payload
         self.decisions[e.id] = DecisionRuntime(
-            id=e.id, venture=e.venture or "", agent=e.agent or "", kind=p["kind"], params=dict(p.get("params", {})),
+            id=e.id, venture=e.venture or "", agent=e.agent or "", kind=p["kind"], params=_in_order(p.get("params", {})),
             rationale=p.get("rationale", ""), expected=dict(p.get("expected", {})),
             confidence=float(p.get("confidence", 0.0)), reversible=bool(p.get("reversible", True)),
             brain_version=p.get("brain_version"), state=p.get("state", "proposed"),
@@ -415,7 +422,9 @@ class EngineState:
         if "review_round" in e.payload:
             d.review_round = e.payload["review_round"]
         if "params" in e.payload:
-            d.params = dict(e.payload["params"])
+            d.params = _in_order(e.payload["params"])
+        if d.state != "in_review":
+            d.review_requested = None
         for key in ("rationale", "confidence"):
             if key in e.payload:
                 setattr(d, key, e.payload[key])
@@ -427,6 +436,16 @@ class EngineState:
         elif rt is not None:
             for box in rt.boxes():
                 box.revisions.pop(d.id, None)
+
+    def _on_review_requested(self, e: StoredEvent) -> None:
+        d = self.decisions.get(e.payload.get("decision_id") or -1)
+        if d is not None:
+            d.review_requested = e.id
+
+    def _on_review_answered(self, e: StoredEvent) -> None:
+        d = self.decisions.get(e.payload.get("decision_id") or -1)
+        if d is not None:
+            d.review_requested = None
 
     def _on_decision_executing(self, e: StoredEvent) -> None:
         self.executing.add(e.payload["decision_id"])

@@ -2,7 +2,8 @@
 
 It is deliberately blind: no database, no market, no files, no environment, no global state. Everything it
 knows comes from the prompt text (the same sections a real model reads), and its randomness is seeded by that
-text, so the same prompt always gets the same answer and a retry prompt (which appends messages) gets another.
+text (record ids left out, so a resumed run draws as the unbroken one did), so the same prompt always gets the
+same answer and a retry prompt (which appends messages) gets another.
 
 - wake-ups ("# Your role", `wake.py`): 0 to 2 decisions of the kinds offered, steered by what the brief,
   platform insights, founder directives and outcome lines say worked or failed, read by `reader.py` as a
@@ -22,7 +23,7 @@ import zlib
 
 from conductor.sim.model.imperfect import Flags, finish
 from conductor.sim.model.profiles import PROFILES, Profile, SimReply, parse_profile
-from conductor.sim.model.prompt import RETRY_MARK, content, original_prompt, prompt_kind
+from conductor.sim.model.prompt import RETRY_MARK, content, original_prompt, prompt_kind, without_record_ids
 from conductor.sim.model.review import review
 from conductor.sim.model.synthesis import synthesis
 from conductor.sim.model.wake import wake
@@ -36,7 +37,7 @@ def respond(messages: list[dict], profile: Profile) -> SimReply:
     """Answer one chat, deterministically from its text and the profile."""
     contents = [content(m) for m in messages]
     joined = "\n\x1e".join(contents)
-    seed = zlib.crc32(f"{profile.name}\x00{joined}".encode())
+    seed = zlib.crc32(f"{profile.name}\x00{without_record_ids(joined)}".encode())
     rng = random.Random(seed)
     imp = random.Random(seed ^ 0x5BD1E995)
     users = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "user"]

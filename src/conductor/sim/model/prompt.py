@@ -37,6 +37,7 @@ KIND_ID = r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+"
 KIND_RE = re.compile(KIND_ID)
 KV = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"]*\"|'[^']*'|[^\s,;()\]}]+)")
 NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_RECORD_ID = re.compile(r"""#\d+|["']revises["']:\s*\d+""")
 _KIND_HEADING = re.compile(r"^# (Review request|Synthesis request|Your role)\s*$", re.MULTILINE)
 _JSON_OBJECT = re.compile(r"\{[^{}]*\}")
 
@@ -225,3 +226,14 @@ def parse_policy(text: str) -> Policy:
     if m:
         policy.floor = num(m.group(1)) or policy.floor
     return policy
+
+
+def without_record_ids(text: str) -> str:
+    """The text with every record id (`#336`, `"revises": 336`, also in an earlier answer) blanked, for seeding draws.
+
+    Ids are positions in the organisation's event log, not anything a model judges on: a run resumed after a
+    kill writes its own events (`agent.interrupted`, the redone `agent.woke`), so every later id is shifted,
+    and a model whose draws followed the ids would answer the same situation differently from the unbroken
+    run. The answer still quotes the real ids (it reads them from the prompt); only the randomness ignores them.
+    """
+    return _RECORD_ID.sub("#", text)
