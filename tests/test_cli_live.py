@@ -4,8 +4,8 @@ and nobody's writes are lost.
 One scheduler runs the studio on the simulated market (paced, so escalations stay open for a few seconds)
 in a subprocess for the whole module; every command is a real `conductor ...` subprocess, as from cron or a
 second terminal. Waiting is polling with a deadline that only a hang reaches (`HANG_S`); no test asserts how
-long anything took (the pickup time is printed: the scheduler polls every 0.5 s, a loaded machine is slower).
-The one fixed wait shows that a paused agent stays asleep.
+long anything took (the pickup time is printed: the scheduler polls every 0.5 s, a loaded machine is slower),
+and none sleeps a fixed time: an absence is shown by a later command that the scheduler has acted on.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from conductor.store.rebuild import projection_differences
 REPO = Path(__file__).resolve().parent.parent
 STUDIO = REPO / "orgs" / "studio.toml"
 PACE = "3"  # real seconds per simulated day: a 2-day escalation expiry is 6 s of wall time
-PICKUP_S = 2.0  # the scheduler's usual pickup time: how long to wait to show that something does NOT happen
 HANG_S = 60.0  # how long to wait for something that must happen: only a hang reaches it
 
 
@@ -189,11 +188,16 @@ def test_a_paused_agent_stays_asleep_until_resumed(live: tuple[Path, subprocess.
     db, _ = live
     pause = cli(db, "pause", "tidepool-support")
     assert pause.returncode == 0, pause.stderr
-    time.sleep(1.0)  # let the scheduler poll past the pause (it polls every 0.5 s) before asking for a wake-up
-    wake = cli(db, "wake", "tidepool-support")
+    wake = cli(db, "wake", "tidepool-support")  # after the pause in the log, so the scheduler sees it paused
     assert wake.returncode == 0, wake.stderr
     after = event_id(wake.stdout)
-    time.sleep(PICKUP_S + 0.5)  # showing an absence takes waiting
+    # Showing an absence without waiting a fixed time: the scheduler reads founder commands in log order and
+    # starts everyone they made due together, so once an agent woken after this one is awake, a paused agent
+    # that (wrongly) took the wake would be awake too.
+    witness = cli(db, "wake", "ledgerly-support")
+    assert witness.returncode == 0, witness.stderr
+    wait_for("the witness to wake for the founder",
+             lambda: woke_after(db, "ledgerly-support", event_id(witness.stdout), "the founder"), HANG_S)
     assert woke_after(db, "tidepool-support", after) == []
     resume = cli(db, "resume", "tidepool-support")
     returned = time.monotonic()

@@ -74,6 +74,8 @@ def directive_list(
     from conductor.services import queries
 
     with reading(db) as conn:
+        if venture:
+            queries.require_venture(conn, venture, f"venture '{venture}'")
         rows = queries.directives(conn, venture, active_only=not all_)
     if json_:
         print_json(rows)

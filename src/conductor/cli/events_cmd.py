@@ -47,6 +47,10 @@ def events(
     from conductor.services import queries
 
     with reading(db) as conn:
+        if venture:
+            queries.require_venture(conn, venture, f"--venture {venture}")
+        if agent:
+            queries.require_agent(conn, agent, f"--agent {agent}")
         after = queries.parse_since(conn, since) if since else None
         rows = queries.events(conn, venture=venture, agent=agent, kind=kind, since=after, limit=limit)
         if not follow:

@@ -74,12 +74,11 @@ def agents(
 
     Example: conductor agents --venture inkwell
     """
-    from conductor.errors import NotFound
     from conductor.services import queries
 
     with reading(db) as conn:
-        if venture and conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
-            raise NotFound(f"--venture {venture}: no such venture (see `conductor status`)")
+        if venture:
+            queries.require_venture(conn, venture, f"--venture {venture}")
         running = queries.run_state(conn, db_path(db)).running
         rows = queries.agents(conn, venture=venture, running=running)
     if json_:
@@ -109,12 +108,11 @@ def metrics(
 
     Example: conductor metrics inkwell --json
     """
-    from conductor.errors import NotFound
     from conductor.services import queries
 
     with reading(db) as conn:
-        if venture and conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
-            raise NotFound(f"venture '{venture}': no such venture (see `conductor status`)")
+        if venture:
+            queries.require_venture(conn, venture, f"venture '{venture}'")
         rows = queries.metrics(conn, venture)
     if json_:
         print_json(rows)

@@ -15,6 +15,7 @@ from typing import Any
 from conductor.errors import BadInput, NotFound
 from conductor.org.models import Org
 from conductor.org.params import check_param
+from conductor.services.queries import require_venture
 from conductor.store import NewEvent, StoredEvent, commit_events
 
 
@@ -83,8 +84,7 @@ def resolve_escalation(
 
 
 def add_directive(conn: sqlite3.Connection, venture: str, text: str) -> StoredEvent:
-    if conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
-        raise NotFound(f"venture '{venture}': no such venture (see `conductor status`)")
+    require_venture(conn, venture, f"venture '{venture}'")
     text = text.strip()
     if not text:
         raise BadInput("a directive needs text")

@@ -251,6 +251,19 @@ def _meta(conn: sqlite3.Connection) -> dict[str, str]:
     return {row[0]: row[1] for row in conn.execute("SELECT key, value FROM meta")}
 
 
+def require_venture(conn: sqlite3.Connection, venture: str, where: str) -> None:
+    """Refuse a venture this database does not know, naming where it was given (`--venture x`, `venture 'x'`):
+    a filter on a misspelt name would otherwise print "nothing" and exit 0, as if the venture were quiet."""
+    if conn.execute("SELECT 1 FROM ventures WHERE id = ?", (venture,)).fetchone() is None:
+        raise NotFound(f"{where}: no such venture (see `conductor status`)")
+
+
+def require_agent(conn: sqlite3.Connection, agent: str, where: str) -> None:
+    """Refuse an agent this database does not know, naming where it was given (see `require_venture`)."""
+    if conn.execute("SELECT 1 FROM agents WHERE id = ?", (agent,)).fetchone() is None:
+        raise NotFound(f"{where}: no such agent (see `conductor agents`)")
+
+
 def last_event_id(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT max(id) FROM events").fetchone()[0] or 0
 
