@@ -302,3 +302,26 @@ def test_the_log_rotates_and_keeps_a_few_backups(tmp_path: Path, monkeypatch: py
     assert names == ["c.db.log", "c.db.log.1", "c.db.log.2", "c.db.log.3"]
     assert all((tmp_path / name).stat().st_size <= 2_000 for name in names)
     assert log_lines(db)[-1].endswith("wake agent=a199 reason='" + "x" * 40 + "'")
+
+
+def test_a_full_disk_at_the_last_buffered_line_raises_nothing(tmp_path: Path) -> None:
+    """Closing the log with a line still buffered on a full disk: no traceback, the command's own error stands."""
+    import errno
+
+    from conductor.cli.logs import rotating_file
+
+    class FullDisk:
+        def write(self, text: str) -> int:
+            return len(text)
+
+        def flush(self) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            self.flush()
+
+    handler = rotating_file(tmp_path / "c.db.log")
+    handler.emit(logging.makeLogRecord({"msg": "a line", "levelno": logging.INFO, "levelname": "INFO"}))
+    handler.stream = FullDisk()  # type: ignore[attr-defined]
+    handler.flush()
+    handler.close()

@@ -183,6 +183,7 @@ async def test_in_process_scheduler_executes_an_approval_and_quit_asks_first(
     from conductor.org import load_org
     from conductor.services.setup import record_org
     from conductor.store import open_database
+    from conductor.tui.widgets.status_bar import StatusBar
     from tui_support import DUO, SCRIPTED_MODEL
 
     fake = Scripted(lead_proposes(decision("vendor.sign", {"vendor": "Acme"})))
@@ -213,6 +214,14 @@ async def test_in_process_scheduler_executes_an_approval_and_quit_asks_first(
         (escalation,) = rows(db, "SELECT * FROM escalations")
         await until(lambda: rows(db, "SELECT state FROM decisions WHERE id = ?",
                                  escalation["decision_id"])[0]["state"] == "executed", "the execution")
+        # `+` and `-` pace the simulated clock of the scheduler in this room, and the header says so.
+        assert app.runner is not None and app.runner.engine is not None
+        await pilot.press("plus")
+        await settle(pilot)
+        assert app.runner.engine.opts.pace == 30.0 and app.room.query_one(StatusBar).pace == 30.0
+        await pilot.press("minus", "minus")
+        await settle(pilot)
+        assert app.runner.engine.opts.pace == 120.0
         await pilot.press("q")
         await settle(pilot)
         assert type(app.screen).__name__ == "ConfirmScreen", "quitting while the scheduler runs asks first"

@@ -157,7 +157,9 @@ async def test_the_command_palette_lists_every_action(duo_db: Path) -> None:
                          "Pause or resume the selected agent or venture", "Wake the selected agent now",
                          "Add a directive for the selected venture", "Compare brain versions",
                          "Write a founder brain version", "Pin or unpin the selected brain version",
-                         "Revert the brain to the selected version", "Pause or resume the whole organization"):
+                         "Revert the brain to the selected version", "Pause or resume the whole organization",
+                         "Faster simulated clock (half the seconds a day)",
+                         "Slower simulated clock (twice the seconds a day)"):
             assert expected in titles, expected
 
 

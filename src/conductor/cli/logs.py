@@ -15,6 +15,7 @@ is dropped silently: it must neither stop the run nor print over the control roo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -82,7 +83,8 @@ class RedactingFormatter(logging.Formatter):
 
 def rotating_file(path: Path) -> logging.Handler:
     """A rotating file that never reports its own write errors (Python's default prints a traceback to stderr,
-    which would land on the control room's screen and break the one-line errors of a full disk).
+    which would land on the control room's screen and break the one-line errors of a full disk), not even when
+    it is closed with a line still buffered.
 
     `logging.handlers` is imported here, not with this module: every command imports this module for its
     `--log-level` option, and only the ones that log need the handler.
@@ -92,6 +94,16 @@ def rotating_file(path: Path) -> logging.Handler:
     class QuietRotatingFileHandler(RotatingFileHandler):
         def handleError(self, record: logging.LogRecord) -> None:
             return None
+
+        # `flush()` and `close()` write the last buffered line outside `emit`, where `handleError` never sees
+        # it: on a full disk that line would end the command with a traceback instead of its one-line error.
+        def flush(self) -> None:
+            with contextlib.suppress(OSError):
+                super().flush()
+
+        def close(self) -> None:
+            with contextlib.suppress(OSError):
+                super().close()
 
     return QuietRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8", delay=True)
 

@@ -20,7 +20,7 @@ from conductor.cli.logs import LogLevel, LogLevelOption, env_level, file_logging
 from conductor.errors import BadInput, ConductorError
 
 THEMES = ("dark", "light", "ansi-dark", "ansi-light")
-WATCHABLE_PACE = 10.0  # real seconds per simulated day: an escalation's two-day expiry is twenty seconds
+WATCHABLE_PACE = 10.0  # real seconds per simulated day; at an escalation's expiry the clock waits for the founder
 
 
 def theme_name(theme: str) -> str:
@@ -66,7 +66,8 @@ def open_control_room(
         conn.close()
     # EngineOptions' fields: the scheduler module itself is imported in its thread, after the first frame.
     options = {"model": model, "concurrency": concurrency, "until": until, "extra_call_kwargs": extra,
-               "pace": (WATCHABLE_PACE if pace is None else pace) if org.clock == "sim" else 0.0}
+               "pace": (WATCHABLE_PACE if pace is None else pace) if org.clock == "sim" else 0.0,
+               "founder_present": True}
     with RunLock(db), file_logging(db, log_level):
         from conductor.tui.app import make_app
 

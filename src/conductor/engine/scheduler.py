@@ -43,7 +43,7 @@ from conductor.engine.provider import (
     schema_response_format,
     supports_response_schema,
 )
-from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState
+from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState, EscalationRuntime
 from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
 from conductor.org.record import ORG_LOADED, org_loaded_payload
@@ -80,6 +80,10 @@ class EngineOptions:
     retry: RetryPolicy | None = None
     extra_call_kwargs: dict[str, Any] | None = None
     seed: int | None = None
+    # A control room hosts this run, so a founder is at the keyboard. On the simulated clock, time then waits for
+    # the founder: it stops at the moment a decision escalation would expire, until the founder decides it, and
+    # it stops while the whole org is paused (`held_for_founder`). Headless runs keep the org file's expiry.
+    founder_present: bool = False
 
 
 def _broken_cap(view: list[tuple[str, float, float]], amount: float) -> str | None:
@@ -133,6 +137,9 @@ class Engine:
         self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
+        self.founder_polls = 0  # how often the log was read for founder commands (a test counts the looks)
+        # `held_for_founder()` as of the last clock step: a plain string a control room in another thread reads
+        self.holding = ""
         self._touched: set[str] = set()  # agents named by events since the last start (see _start_due)
         # Agents whose wake-up job has started and not yet committed. The state's `in_flight` alone is not
         # enough: a failed review marks its reviewer stuck (and so not in flight) while its own wake-up runs.
@@ -380,6 +387,7 @@ class Engine:
     async def poll_founder(self) -> int:
         """Pick up commands written to the database by the founder (this process, the TUI or the CLI)."""
         assert self._reader is not None
+        self.founder_polls += 1
         # Ids are assigned under the write lock, so commit order is id order: read the ceiling first, then
         # everything up to it, and nothing committed in between can be skipped.
         last = self._reader.execute("SELECT max(id) FROM events").fetchone()[0] or 0
@@ -1140,7 +1148,36 @@ class Engine:
     def _next_day_start(self) -> datetime:
         return self.state.origin + ONE_DAY * (self.state.day_index() + 1)
 
+    def held_for_founder(self) -> str:
+        """Why the simulated clock is holding for the founder at the keyboard, or "" when it is not.
+
+        An escalation at its expiry with a founder present would be lost to a person still reading it: at the
+        default pace a simulated day is seconds of wall time. So the clock stops at that moment instead, and
+        simulated time never counts against a decision while someone is there to make it. Only decision
+        escalations hold the clock; a budget notice still lapses at the end of its day, as it means to.
+        """
+        if not self.opts.founder_present or self.org.clock == "real":
+            return ""
+        if self.state.org_paused:
+            return "paused by the founder"
+        due = self.waiting_on_founder()
+        return f"waiting for your verdict on escalation #{due[0]}" if due else ""
+
+    def waiting_on_founder(self) -> list[int]:
+        """The decision escalations the clock is holding for: at their expiry, with a founder present."""
+        return [e.id for e in self.state.pending_escalations() if self._waits_for_founder(e)
+                and e.expires is not None and e.expires <= self.state.now]
+
+    def _waits_for_founder(self, escalation: EscalationRuntime) -> bool:
+        return self.opts.founder_present and self.org.clock != "real" and escalation.kind == "decision"
+
     async def _advance(self) -> None:
+        self.holding = self.held_for_founder()
+        if self.holding:
+            # A person's time, not the org clock's: look for their verdict (or resume) every poll interval.
+            await asyncio.sleep(self.opts.poll_interval)
+            await self.poll_founder()
+            return
         target = self._next_due()
         if self.org.clock == "real":
             while not self._stopping and self.wall() < target:
@@ -1216,7 +1253,7 @@ class Engine:
 
     async def _expire(self) -> None:
         for esc in self.state.pending_escalations():
-            if esc.expires is None or esc.expires > self.state.now:
+            if esc.expires is None or esc.expires > self.state.now or self._waits_for_founder(esc):
                 continue
             approve = esc.kind == "decision" and self.org.escalation.on_expiry == "approve"
             verdict = "approved" if approve else "expired"

@@ -39,6 +39,7 @@ THEME_PAIRS = {"textual-dark": "textual-light", "textual-light": "textual-dark",
                "ansi-light": "ansi-dark"}
 POLL_INTERVAL = 0.1  # seconds: events reach the screen in batches at 10 Hz
 RETRY_INTERVAL = 1.0
+MIN_PACE, MAX_PACE = 1.0, 300.0  # real seconds per simulated day that `+` and `-` move between
 
 
 class EngineExited(Message):
@@ -58,6 +59,8 @@ class ConductorApp(App[str | None]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("t", "toggle_theme", "Light/dark", show=False, id="app.theme"),
         Binding("P", "pause_org", "Pause/resume all", show=False, id="app.pause_org"),
+        Binding("plus,equals_sign", "pace(0.5)", "Faster clock", show=False, id="app.faster"),
+        Binding("minus", "pace(2)", "Slower clock", show=False, id="app.slower"),
     ]
 
     def __init__(self, *, org: Org, reader: StoreReader, desk: FounderDesk, first: Update,
@@ -121,6 +124,8 @@ class ConductorApp(App[str | None]):
                 bar = self.room.query_one(StatusBar)
                 if bar.engine == "starting" and update.status is not None and update.status.run.running:
                     bar.engine = ""
+                bar.holding = self.runner.engine.holding
+                bar.pace = self.runner.engine.opts.pace if self.org.clock == "sim" else None
             self.set_timer(self.poll_interval, self._poll)
         elif event.state == WorkerState.ERROR:
             self.notify(f"reading the database failed: {event.worker.error}; retrying", severity="error", timeout=4)
@@ -168,6 +173,22 @@ class ConductorApp(App[str | None]):
         status = self.room.query_one(StatusBar).status
         paused = bool(status and status.paused)
         self.room.post_message(PauseToggle(None, not paused))
+
+    def action_pace(self, factor: float) -> None:
+        """`+` halves the real seconds a simulated day takes, `-` doubles them (between 1 s and 5 min a day).
+
+        Only a scheduler running in this room can be paced from here: the pace is how it sleeps, not a fact
+        of the organisation, so it is not written to the log. Attached to another process, say how to set it.
+        """
+        engine = self.runner.engine if self.runner is not None else None
+        if engine is None or self.org.clock != "sim":
+            self.notify("the pace belongs to the process running the org: start it with --pace SECONDS_PER_DAY",
+                        timeout=4)
+            return
+        pace = min(MAX_PACE, max(MIN_PACE, (engine.opts.pace or MIN_PACE) * factor))
+        engine.opts.pace = pace
+        self.room.query_one(StatusBar).pace = pace
+        self.notify(f"pace: {pace:g} s a simulated day", timeout=2)
 
     def help_rows(self) -> tuple[str, HelpRows]:
         return help_rows(self)

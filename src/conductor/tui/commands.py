@@ -51,6 +51,8 @@ def control_room_commands(app: Any) -> Iterable[SystemCommand]:
     )
     for title, help_text, pane, action in actions:
         yield SystemCommand(title, help_text, on_pane(pane, action))
-    yield SystemCommand("Pause or resume the whole organization", "P", app.action_pause_org)
+    yield SystemCommand("Pause or resume the whole organization", "P: the clock stops too", app.action_pause_org)
+    yield SystemCommand("Faster simulated clock (half the seconds a day)", "+", lambda: app.action_pace(0.5))
+    yield SystemCommand("Slower simulated clock (twice the seconds a day)", "-", lambda: app.action_pace(2))
     yield SystemCommand("Switch light and dark theme", "t", app.action_toggle_theme)
     yield SystemCommand("Show the keys of this pane", "?", app.action_help)

@@ -24,6 +24,8 @@ class StatusBar(Widget):
     status: reactive[Status | None] = reactive(None, always_update=True)
     engine: reactive[str] = reactive("")
     wall: reactive[datetime | None] = reactive(None)
+    holding: reactive[str] = reactive("")  # why the simulated clock waits for the founder (Engine.holding)
+    pace: reactive[float | None] = reactive(None)  # real seconds per simulated day, for a run in this room
 
     def __init__(self, org_name: str, origin: datetime | None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -39,7 +41,12 @@ class StatusBar(Widget):
         if status is None:
             return "…", "status-bar--dim"
         if status.paused:
-            return "‖ paused", "status-bar--paused"
+            return "‖ paused" + (" · clock stopped" if self.holding and self.size.width >= 110 else ""), \
+                "status-bar--paused"
+        if self.holding:
+            held = self.holding.removeprefix("waiting for your verdict on ")
+            return ("⏸ clock waits for you: " + held) if self.size.width >= 110 else "⏸ waits for you", \
+                "status-bar--alert"
         if status.run.running:
             return "● running", "status-bar--running"
         reason = (status.run.stop_reason or "").split(":")[0]
@@ -62,6 +69,8 @@ class StatusBar(Widget):
         else:
             clock = clock_label(status.clock if status else None, self.origin)
             text.append(clock if wide else clock.split(" · ")[0] + (f" {clock[-5:]}" if " · " in clock else ""))
+            if self.pace and wide:
+                text.append(f" ({self.pace:g} s/day)", dim)
         text.append(" │ ", dim)
         if status is not None:
             budget = f"/{money(status.budget_per_day)}" if status.budget_per_day is not None else ""
