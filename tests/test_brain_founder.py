@@ -179,3 +179,28 @@ def test_model_written_text_cannot_drive_the_terminal(db: Path) -> None:
     conn.close()
     shown = runner.invoke(app, ["brain", "show", "lab", "--db", str(db)])
     assert "\x1b" not in shown.output and "Grow" in shown.output
+
+
+def test_an_edit_loses_nothing_the_founder_did_not_remove(db: Path) -> None:
+    """Text typed over a heading is refused with its line; a section the text leaves out keeps the newest
+    version's content; only a section emptied on purpose (its heading kept, "(none)" under it) is emptied."""
+    conn = open_database(db)
+    newest = brain.version(conn, "lab").brain()
+    assert newest.strategy and newest.failed and newest.open_questions, "the fixture's brain must have content"
+    text = render_markdown(newest)
+    typed_over = "Focus on SEO" + text  # typed on the first line, before "## Strategy"
+    with pytest.raises(BadInput, match=r"line 1: 'Focus on SEO## Strategy' is outside any section"):
+        brain.edit_version(conn, "lab", typed_over)
+    event, _ = brain.edit_version(conn, "lab", "## Strategy\nFocus on SEO.\n")
+    assert event is not None
+    saved = brain.version(conn, "lab").brain()
+    assert saved.strategy == "Focus on SEO."
+    assert [lesson.key for _, lesson in saved.lessons()] == [lesson.key for _, lesson in newest.lessons()]
+    assert saved.open_questions == newest.open_questions and saved.rules == newest.rules
+    text = render_markdown(saved)
+    failed = text.split("## What failed\n")[1].split("\n## ")[0]
+    event, _ = brain.edit_version(conn, "lab", text.replace(failed, "(none)\n"))
+    assert event is not None
+    emptied = brain.version(conn, "lab").brain()
+    assert emptied.failed == () and emptied.open_questions == newest.open_questions
+    conn.close()

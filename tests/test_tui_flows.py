@@ -269,6 +269,23 @@ async def test_brain_versions_compare_write_pin_and_revert(db: Path, monkeypatch
         await settle(pilot)
         assert app.screen is app.room
         assert [r.version for r in table.versions] == [4, 3, 2, 1] and table.versions[0].author == "founder"
+        # From an older selection (v2) the editor still opens the newest version: saving it as it stands
+        # writes nothing, where starting from v2 would have undone v4's rule.
+        await pilot.press("j", "j", "w")
+        await settle(pilot)
+        assert "No paid ads before March." in app.screen.query_one("#brain-editor").text
+        editor = app.screen.query_one("#brain-editor")
+        editor.text = "Focus on SEO" + editor.text  # typed into the first heading: refused, the editor stays
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "outside any section" in str(app.screen.query_one("#brain-write-error").content)
+        editor.text = editor.text.removeprefix("Focus on SEO").replace("## Rules the founder set\n", "")
+        await pilot.press("ctrl+s")  # a heading deleted by accident: its section would go with it
+        await settle(pilot)
+        assert "'## Rules the founder set' heading is gone" in str(app.screen.query_one("#brain-write-error").content)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert [r.version for r in table.versions] == [4, 3, 2, 1]
     conn = open_database(db)
     try:
         assert brain.version(conn, "duo").brain().rules == ("No paid ads before March.",)

@@ -286,6 +286,23 @@ _EVIDENCE_ITEM = re.compile(
 )
 
 
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def lost_headings(original: str, edited: str) -> list[str]:
+    """The `## ` section headings of `original` that `edited` no longer has, in order.
+
+    A section whose heading went (deleted, or typed over) would hand its lines to the section before it or
+    drop them; emptying a section on purpose leaves its heading with "(none)" under it.
+    """
+    def headings(text: str) -> list[str]:
+        return [line[3:].strip() for line in text.splitlines() if line.startswith("## ")]
+
+    kept = {h.lower() for h in headings(edited)}
+    return [h for h in headings(original) if h.lower() not in kept]
+
+
 def parse_markdown(text: str) -> BrainDocument:
     """Read the canonical markdown back, as the founder left it in the editor.
 
@@ -307,6 +324,11 @@ def parse_markdown(text: str) -> BrainDocument:
                 raise DocumentError(f"line {number}: unknown section '{line[3:].strip()}' (sections: {known})")
             current = by_heading[heading]
             continue
+        if current is None and line.strip():
+            # Text before the first heading, or a heading the founder typed into ("Focus on SEO## Strategy"):
+            # read on, and the section after it would silently become "(none)".
+            raise DocumentError(f"line {number}: '{_cut(line.strip())}' is outside any section (each section "
+                                "starts with its own '## Heading' line)")
         if current is None or not line.strip() or line.strip() == "(none)":
             continue
         if current == "strategy":

@@ -268,6 +268,9 @@ def edit(
 ) -> None:
     """Write a new version by hand: edit the newest version's text in $EDITOR (or pass --file).
 
+    A section the text leaves out keeps the newest version's content; to empty one, keep its heading and
+    write (none) under it. Text outside any section is refused with its line number.
+
     Example: conductor brain edit inkwell   (opens $EDITOR; or pass --file brain.md)
     """
     from conductor.brain.document import BrainDocument, render_markdown

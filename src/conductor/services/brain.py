@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from conductor.brain.document import (
     PLATFORM,
+    SECTIONS,
     BrainDocument,
     DocumentError,
+    lost_headings,
     parse_document,
     parse_markdown,
     render_markdown,
@@ -201,6 +203,12 @@ def edit_version(conn: sqlite3.Connection, venture: str, text: str) -> tuple[Sto
     latest_row = conn.execute("SELECT max(version) FROM brain_versions WHERE venture = ?", (venture,)).fetchone()[0]
     if latest_row is not None:
         current = version(conn, venture, latest_row).brain()
+        # A section the text does not name is kept as the newest version has it: a file with only a Strategy
+        # replaces the strategy, not the lessons learned (write a heading with (none) under it to empty one).
+        untouched = {heading.lower() for heading in lost_headings(render_markdown(current), text)}
+        if untouched:
+            edited = edited.model_copy(update={name: getattr(current, name) for name, heading in SECTIONS
+                                               if heading.lower() in untouched})
         if render_markdown(edited) == render_markdown(current):
             return None, 0
         # The editor shows no provenance lines; keep what a lesson had when the founder left it alone.

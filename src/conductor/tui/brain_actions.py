@@ -9,11 +9,14 @@ from typing import Any
 from conductor.errors import ConductorError
 
 
-def editable_text(reader: Any, venture: str, version: int | None, names: dict[str, str]) -> str:
-    """The canonical text the editor opens with: the chosen version, or an empty document."""
+def editable_text(reader: Any, venture: str, names: dict[str, str]) -> str:
+    """The canonical text the editor opens with: the venture's newest version (whichever one is selected: a
+    founder version is written on top of the newest, so starting from an older one would quietly undo every
+    lesson learned since), or an empty document."""
     from conductor.brain.document import BrainDocument, render_markdown
     from conductor.tui.widgets.brain_text import load_document
 
+    version = reader.newest_brain_version(venture)
     document = load_document(reader.brain_document(venture, version)) if version is not None else None
     return render_markdown(document or BrainDocument(), names=names)
 

@@ -258,6 +258,11 @@ class StoreReader:
         with self._lock:
             return queries.escalation(self._conn, escalation_id)
 
+    def newest_brain_version(self, venture: str) -> int | None:
+        with self._lock:
+            return self._conn.execute("SELECT max(version) FROM brain_versions WHERE venture = ?",
+                                      (venture,)).fetchone()[0]
+
     def brain_document(self, venture: str, version: int) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute("SELECT document FROM brain_versions WHERE venture = ? AND version = ?",

@@ -135,11 +135,15 @@ class FounderVersionScreen(ModalScreen[str | None]):
         self.query_one(TextArea).focus()
 
     def action_save(self) -> None:
-        from conductor.brain.document import DocumentError, parse_markdown
+        from conductor.brain.document import DocumentError, lost_headings, parse_markdown
 
         text = self.query_one(TextArea).text
+        lost = lost_headings(self.text, text)
         try:
-            parse_markdown(text)
+            parse_markdown(text)  # first: its errors name the line
+            if lost:
+                raise DocumentError(f"the '## {lost[0]}' heading is gone, and that section with it: put it back "
+                                    "(write (none) under it to empty the section)")
         except DocumentError as exc:
             self.query_one("#brain-write-error", Static).update(Text(str(exc)))
             return

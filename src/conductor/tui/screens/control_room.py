@@ -367,7 +367,7 @@ class ControlRoom(Screen[None]):
         elif message.action == "compare" and message.version is not None and message.other is not None:
             self.app.push_screen(BrainDiffScreen((message.venture, message.version), message.other, names))
         elif message.action == "write":
-            self._write_brain(message.venture, message.version)
+            self._write_brain(message.venture)
         elif message.action in ("pin", "unpin", "revert") and message.version is not None:
             desk, venture, version = self.app.desk, message.venture, message.version
             label = {"pin": f"{venture} pinned to v{version}: briefs use it until unpinned",
@@ -375,7 +375,8 @@ class ControlRoom(Screen[None]):
                      "revert": f"{venture} reverted to v{version} as a new founder version"}[message.action]
             self.founder(label, lambda: brain_actions.run(desk, message.action, venture, version), {"brain"})
 
-    def _write_brain(self, venture: str, version: int | None) -> None:
+    def _write_brain(self, venture: str) -> None:
+        """The founder's version of `venture`'s brain, edited from its newest version (see `editable_text`)."""
         reader, names = self.app.reader, self.app.venture_names
         if not venture:
             ids = [*(v.id for v in self.app.org.ventures), "platform"]
@@ -385,7 +386,7 @@ class ControlRoom(Screen[None]):
                     if answer.strip() not in ids:
                         self.notify(f"'{answer}': no such brain (known: {', '.join(ids)})", severity="error")
                         return
-                    self._write_brain(answer.strip(), None)
+                    self._write_brain(answer.strip())
 
             self.app.push_screen(TextPrompt("A founder brain version", f"For which brain? ({', '.join(ids)})",
                                             placeholder=ids[0]), chosen)
@@ -401,4 +402,4 @@ class ControlRoom(Screen[None]):
 
             self.app.push_screen(FounderVersionScreen(venture, text, names), save)
 
-        self.load_then(lambda: brain_actions.editable_text(reader, venture, version, names), edit)
+        self.load_then(lambda: brain_actions.editable_text(reader, venture, names), edit)
