@@ -114,6 +114,7 @@ def _one_line(text: str) -> bool:
 def test_every_kind_has_a_version_a_valid_example_and_a_one_line_text(kind: str) -> None:
     entry = catalogue.spec(kind)
     assert entry is not None and entry.kind == kind and entry.version >= 1
+    assert 0 < len(entry.label) <= 11  # the Activity pane's kind column
     assert entry.example, f"{kind} has no example payload"
     assert catalogue.validate(kind, dict(entry.example)) is not None
     assert _one_line(catalogue.text(kind, entry.example))

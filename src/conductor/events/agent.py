@@ -105,18 +105,18 @@ def _state(p: P, when: When) -> str:
 
 T = "2026-01-07T09:00:00.000000Z"
 SPECS = (
-    EventSpec("agent.woke", AgentWoke, _woke, {
+    EventSpec("agent.woke", "woke", AgentWoke, _woke, {
         "reason": "a new task", "model": "sim/studio", "prompt_chars": 5120, "brain_version": 2, "brain_in_force": 2,
         "brief_arm": "brief", "metric_value": 120.0, "inputs": {"tasks": [41]}}),
-    EventSpec("agent.concluded", AgentConcluded, _concluded, {
+    EventSpec("agent.concluded", "concluded", AgentConcluded, _concluded, {
         "summary": "Proposed a price test.", "next_wake": T, "reason": "heartbeat", "decisions": 1, "tasks": 0,
         "messages": 0}),
-    EventSpec("agent.idle", AgentIdle, _idle, {"next_wake": T, "reason": "nothing new"}),
-    EventSpec("agent.stuck", AgentStuck, _stuck, {"reason": "the answer was not valid JSON", "next_wake": T}),
-    EventSpec("agent.interrupted", AgentInterrupted, _reason("interrupted"), {
+    EventSpec("agent.idle", "idle", AgentIdle, _idle, {"next_wake": T, "reason": "nothing new"}),
+    EventSpec("agent.stuck", "stuck", AgentStuck, _stuck, {"reason": "the answer was not valid JSON", "next_wake": T}),
+    EventSpec("agent.interrupted", "interrupted", AgentInterrupted, _reason("interrupted"), {
         "reason": "the previous run stopped mid wake-up; it is done again", "wake": 12}),
-    EventSpec("agent.wake_capped", AgentWakeCapped, _reason("wake-ups capped"), {
+    EventSpec("agent.wake_capped", "wake cap", AgentWakeCapped, _reason("wake-ups capped"), {
         "until": T, "cap": 6, "reason": f"6 wake-ups in the last hour; further wake-ups wait until {T}"}),
-    EventSpec("agent.budget_stopped", AgentBudgetStopped, _budget, {"day": "2026-01-07", "scope": "agent:acme-ceo"}),
-    EventSpec("agent.state", AgentState, _state, {"state": "sleeping", "next_wake": T}),
+    EventSpec("agent.budget_stopped", "budget stop", AgentBudgetStopped, _budget, {"day": "2026-01-07", "scope": "agent:acme-ceo"}),
+    EventSpec("agent.state", "state", AgentState, _state, {"state": "sleeping", "next_wake": T}),
 )

@@ -58,6 +58,7 @@ class EventSpec:
     """
 
     kind: str
+    label: str  # a short word for a narrow kind column (the Activity pane's), at most 11 characters
     model: type[Payload]
     text: Text
     example: Mapping[str, Any] = field(default_factory=dict)

@@ -67,12 +67,12 @@ def _failed(p: P, when: When) -> str:
 
 
 SPECS = (
-    EventSpec("brain.version", BrainVersion, _version, {
+    EventSpec("brain.version", "brain", BrainVersion, _version, {
         "version": 3, "parent": 2, "author": "synthesis", "model": "sim/studio", "tokens": 2100, "cost": 0.003,
         "memory_ids": [101, 102], "document": {"sections": []}, "dropped_evidence": 0}),
-    EventSpec("brain.pinned", BrainPinned, _pinned, {"version": 2, "by": "founder"}),
-    EventSpec("brain.unpinned", BrainUnpinned, _unpinned, {"by": "founder"}),
-    EventSpec("brain.synthesis_failed", BrainSynthesisFailed, _failed, {
+    EventSpec("brain.pinned", "pinned", BrainPinned, _pinned, {"version": 2, "by": "founder"}),
+    EventSpec("brain.unpinned", "unpinned", BrainUnpinned, _unpinned, {"by": "founder"}),
+    EventSpec("brain.synthesis_failed", "synthesis", BrainSynthesisFailed, _failed, {
         "reason": "the answer cited a decision that does not exist", "model": "sim/studio", "memories": 12,
         "attempted_version": 4, "kept_version": 3, "for": "acme"}),
 )

@@ -109,20 +109,20 @@ def _answered(p: P, when: When) -> str:
 
 
 SPECS = (
-    EventSpec("decision.proposed", DecisionProposed, _proposed, {
+    EventSpec("decision.proposed", "decision", DecisionProposed, _proposed, {
         "kind": "pricing.change", "params": {"price": 24.0}, "rationale": "Churn is flat; test a higher price.",
         "expected": {"metric": "mrr", "direction": "up"}, "confidence": 0.6, "reversible": True,
         "brain_version": 2, "brain_in_force": 2, "brief_arm": "brief", "state": "proposed"}),
-    EventSpec("decision.updated", DecisionUpdated, _updated, {
+    EventSpec("decision.updated", "decision", DecisionUpdated, _updated, {
         "decision_id": 7, "state": "in_review", "review_round": 1, "route": "spend over the threshold"}),
-    EventSpec("decision.executing", DecisionExecuting, _executing, {"decision_id": 7, "idempotency_key": "decision-7"}),
-    EventSpec("decision.executed", DecisionExecuted, _executed, {
+    EventSpec("decision.executing", "executing", DecisionExecuting, _executing, {"decision_id": 7, "idempotency_key": "decision-7"}),
+    EventSpec("decision.executed", "executed", DecisionExecuted, _executed, {
         "decision_id": 7, "idempotency_key": "decision-7", "ok": True, "result": {"applied": True}, "day": 3,
         "market": None}),
-    EventSpec("decision.outcome", DecisionOutcome, _outcome, {
+    EventSpec("decision.outcome", "outcome", DecisionOutcome, _outcome, {
         "decision_id": 7, "outcome": {"metric": "mrr", "delta_pct": 0.04, "success": True}, "brain_version": 2,
         "summary": "pricing.change (price=24) moved mrr +4.0%: worked"}),
-    EventSpec("review.requested", ReviewRequested, _requested, {"decision_id": 7, "round": 1, "author": "acme-ceo"}),
-    EventSpec("review.answered", ReviewAnswered, _answered, {
+    EventSpec("review.requested", "review", ReviewRequested, _requested, {"decision_id": 7, "round": 1, "author": "acme-ceo"}),
+    EventSpec("review.answered", "review", ReviewAnswered, _answered, {
         "decision_id": 7, "verdict": "approve", "feedback": "Reasonable and reversible.", "round": 1}),
 )

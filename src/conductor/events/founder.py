@@ -94,17 +94,17 @@ def _message(p: P, when: When) -> str:
 
 
 SPECS = (
-    EventSpec("directive.added", DirectiveAdded, _directive, {"text": "Focus on retention.", "by": "founder"}),
-    EventSpec("directive.retired", DirectiveRetired, _retired, {"directive_id": 31, "by": "founder"}),
-    EventSpec("founder.paused", FounderPaused, _paused("paused"), {"scope": "venture", "target": "acme", "by": "founder"}),
-    EventSpec("founder.resumed", FounderPaused, _paused("resumed"), {"scope": "org", "target": None, "by": "founder"}),
-    EventSpec("founder.wake", FounderWake, _wake, {"target": "acme-ceo", "by": "founder"}),
-    EventSpec("task.created", TaskCreated, _task_created, {
+    EventSpec("directive.added", "directive", DirectiveAdded, _directive, {"text": "Focus on retention.", "by": "founder"}),
+    EventSpec("directive.retired", "directive", DirectiveRetired, _retired, {"directive_id": 31, "by": "founder"}),
+    EventSpec("founder.paused", "paused", FounderPaused, _paused("paused"), {"scope": "venture", "target": "acme", "by": "founder"}),
+    EventSpec("founder.resumed", "resumed", FounderPaused, _paused("resumed"), {"scope": "org", "target": None, "by": "founder"}),
+    EventSpec("founder.wake", "wake", FounderWake, _wake, {"target": "acme-ceo", "by": "founder"}),
+    EventSpec("task.created", "task", TaskCreated, _task_created, {
         "to_agent": "acme-growth", "from_agent": "acme-ceo", "title": "Draft the launch post", "body": "By Friday."}),
-    EventSpec("task.updated", TaskUpdated, _task_updated, {"task_id": 41, "state": "done", "result": "Posted."}),
-    EventSpec("task.refused", Refused, _refused, {
+    EventSpec("task.updated", "task", TaskUpdated, _task_updated, {"task_id": 41, "state": "done", "result": "Posted."}),
+    EventSpec("task.refused", "refused", Refused, _refused, {
         "to": "nobody", "title": "Draft the launch post", "reason": "no agent or role 'nobody' in acme"}),
-    EventSpec("message.sent", MessageSent, _message, {"to": "acme-growth", "text": "Numbers look good."}),
-    EventSpec("message.refused", Refused, _refused, {
+    EventSpec("message.sent", "message", MessageSent, _message, {"to": "acme-growth", "text": "Numbers look good."}),
+    EventSpec("message.refused", "refused", Refused, _refused, {
         "to": "beta-ceo", "reason": "beta-ceo is not acme-growth's manager or report"}),
 )

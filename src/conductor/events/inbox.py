@@ -56,12 +56,12 @@ def _trust(p: P, when: When) -> str:
 
 
 SPECS = (
-    EventSpec("escalation.opened", EscalationOpened, _opened, {
+    EventSpec("escalation.opened", "escalated", EscalationOpened, _opened, {
         "kind": "decision", "decision_id": 7, "reason": "spend over the threshold", "urgency": 2,
         "expires": "2026-01-08T09:00:00.000000Z", "detail": {"kind": "pricing.change", "params": {"price": 24.0}}}),
-    EventSpec("escalation.resolved", EscalationResolved, _resolved, {
+    EventSpec("escalation.resolved", "verdict", EscalationResolved, _resolved, {
         "escalation_id": 9, "verdict": "approved", "note": "go ahead", "amended": None, "escalation_kind": "decision",
         "decision_id": 7, "detail": {"kind": "pricing.change"}, "by": "founder"}),
-    EventSpec("trust.changed", TrustChanged, _trust, {
+    EventSpec("trust.changed", "trust", TrustChanged, _trust, {
         "agent": "acme-ceo", "kind": "pricing.change", "state": "granted", "spend_limit": 500.0}),
 )

@@ -122,20 +122,20 @@ def _stage(p: P, when: When) -> str:
 
 T = "2026-01-07T00:00:00.000000Z"
 SPECS = (
-    EventSpec("run.started", RunStarted, _run_started, {
+    EventSpec("run.started", "run", RunStarted, _run_started, {
         "pid": 4242, "model": "sim/studio", "resumed": False, "seed": 7, "market_seeds": {"acme": 11},
         "origin": T, "market_version": 2, "studio_seed": 7}),
-    EventSpec("run.stopped", RunStopped, _run_stopped, {"reason": "reached the end time"}),
-    EventSpec("org.loaded", OrgLoaded, _org_loaded, {
+    EventSpec("run.stopped", "run", RunStopped, _run_stopped, {"reason": "reached the end time"}),
+    EventSpec("org.loaded", "org", OrgLoaded, _org_loaded, {
         "name": "Studio", "path": "/srv/orgs/studio.toml", "digest": "9f2c", "model": "sim/studio", "clock": "simulated",
         "ventures": [{"id": "acme", "name": "Acme", "stage": "launch", "goal": "grow mrr"}],
         "agents": [{"id": "acme-ceo", "venture": "acme", "role": "CEO", "owns_metric": "mrr"}]}),
-    EventSpec("clock.advanced", ClockAdvanced, _clock, {"day": 2}),
-    EventSpec("market.stepped", MarketStepped, _market, {"day": 2}),
-    EventSpec("metric.recorded", MetricRecorded, _metric, {
+    EventSpec("clock.advanced", "day", ClockAdvanced, _clock, {"day": 2}),
+    EventSpec("market.stepped", "market", MarketStepped, _market, {"day": 2}),
+    EventSpec("metric.recorded", "metric", MetricRecorded, _metric, {
         "metric": "mrr", "value": 1234.5, "at": T, "day": 2, "source": "sim"}),
-    EventSpec("call.recorded", CallRecorded, _call, {
+    EventSpec("call.recorded", "call", CallRecorded, _call, {
         "model": "sim/studio", "purpose": "wake", "prompt_tokens": 1800, "completion_tokens": 240, "cost": 0.0042,
         "latency_ms": 812.0, "ok": True, "error": None}),
-    EventSpec("venture.stage", VentureStage, _stage, {"stage": "growth"}),
+    EventSpec("venture.stage", "stage", VentureStage, _stage, {"stage": "growth"}),
 )
