@@ -15,6 +15,7 @@ import pytest
 
 import conductor.store.database as database
 from conductor.errors import BadInput, ConductorError
+from conductor.events import PayloadError
 from conductor.org import load_org
 from conductor.services.setup import org_loaded_event, record_org
 from conductor.store import (
@@ -71,7 +72,8 @@ def note(n: int = 0, **extra: object) -> NewEvent:
 
 
 def bad_event() -> NewEvent:
-    """Serialisable, but its projection raises KeyError: decision.proposed needs a "kind" key."""
+    """Serialisable, but refused inside the write transaction: decision.proposed needs a "kind" key (its
+    catalogue model, `conductor.events`, says so before its projection would raise KeyError)."""
     return NewEvent(kind="decision.proposed", payload={"params": {}}, venture="solo", agent="solo-ceo")
 
 
@@ -359,7 +361,7 @@ def test_open_database_while_locked_before_migration_is_a_friendly_store_error(
 
 def test_commit_events_is_atomic(conn: sqlite3.Connection) -> None:
     commit_events(conn, [note(0)])
-    with pytest.raises(KeyError):
+    with pytest.raises(PayloadError):
         commit_events(conn, [note(1), bad_event(), note(2)])
     assert not conn.in_transaction
     assert [json.loads(r[0])["n"] for r in conn.execute("SELECT payload FROM events ORDER BY id")] == [0]
@@ -434,7 +436,7 @@ async def test_event_ids_strictly_increase_across_commits_and_writer_batches(db_
     returned: list[int] = []
     conn = open_database(db_path)
     returned += [e.id for e in commit_events(conn, [note(1), note(2), note(3)])]
-    with pytest.raises(KeyError):  # a rolled-back batch leaves no gap-filling surprises behind
+    with pytest.raises(PayloadError):  # a rolled-back batch leaves no gap-filling surprises behind
         commit_events(conn, [note(99), bad_event()])
     returned += [e.id for e in commit_events(conn, [note(4)])]
     conn.close()
@@ -525,12 +527,12 @@ async def test_event_writer_close_commits_what_is_queued(db_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad", "error"),
     [
-        # its projection raises
-        (bad_event(), KeyError),
+        # its payload does not fit its kind's model
+        (bad_event(), PayloadError),
         # its payload cannot be serialised (mixed key types cannot be sorted)
         (NewEvent("test.note", {1: "int key", "s": "str key"}), TypeError),
     ],
-    ids=["projection", "serialisation"],
+    ids=["payload", "serialisation"],
 )
 async def test_event_writer_bad_event_fails_only_its_own_producer(
     db_path: Path, bad: NewEvent, error: type[Exception]
@@ -560,7 +562,7 @@ async def test_event_writer_bad_event_fails_only_its_own_producer(
 async def test_event_writer_bad_batch_commits_nothing_of_it(db_path: Path) -> None:
     """Whatever the batching, the bad producer's own events are never partly committed."""
     async with EventWriter(db_path) as writer:
-        with pytest.raises(KeyError):
+        with pytest.raises(PayloadError):
             await writer.append([note(1), bad_event()])
         assert (await writer.append_one(note(2))).payload == {"n": 2}
     conn = open_reader(db_path)

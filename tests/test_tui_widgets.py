@@ -237,7 +237,7 @@ async def test_events_that_arrive_before_the_activity_pane_is_built_are_shown_on
     from conductor.tui.widgets.activity_log import ActivityLog
 
     early = EventRow(id=7, ts="", sim_time=at(1), venture="duo", agent="duo-lead", kind="agent.concluded",
-                     summary="an early conclusion", payload={})
+                     summary="an early conclusion", payload={"summary": "an early conclusion"})
     pane = ActivityPane(["duo"], START, id="activity-pane")
     pane.append([early])  # not composed yet: nothing to show it in, and no error
 

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from conductor import events as catalogue
 from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
 from conductor.store.events import iso, parse_iso
@@ -438,53 +439,10 @@ def agents(conn: sqlite3.Connection, *, venture: str | None = None, running: boo
 # --- events ----------------------------------------------------------------------------------------------------
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_short(v, 30)}" for k, v in value.items())
-    if isinstance(value, float):
-        return f"{value:g}"
-    return printable(value, one_line=True, limit=limit)
-
-
 def event_summary(kind: str, payload: dict[str, Any]) -> str:
-    """One printable line for an event, in the product's words; unknown kinds show their scalar fields."""
-    p = payload
-    text: str
-    if kind == "agent.concluded":
-        text = str(p.get("summary", ""))
-    elif kind == "agent.woke":
-        text = f"woke: {p.get('reason', '')}"
-    elif kind == "agent.idle":
-        text = f"idle until {p.get('next_wake', '?')}"
-    elif kind == "decision.proposed":
-        text = f"proposes {p.get('kind')} ({_short(p.get('params', {}))}): {p.get('rationale', '')}"
-    elif kind == "decision.updated":
-        text = f"decision #{p.get('decision_id')} → {p.get('state')}" + (f": {p['note']}" if p.get("note") else "")
-    elif kind == "decision.executed":
-        text = f"decision #{p.get('decision_id')} executed ({'ok' if p.get('ok', True) else 'failed'})"
-    elif kind == "decision.outcome":
-        text = str(p.get("summary", f"decision #{p.get('decision_id')} outcome"))
-    elif kind == "escalation.opened":
-        text = f"escalation ({p.get('kind')}): {p.get('reason', '')}"
-    elif kind == "escalation.resolved":
-        text = f"escalation #{p.get('escalation_id')} {p.get('verdict')}" + (f": {p['note']}" if p.get("note") else "")
-    elif kind == "metric.recorded":
-        text = f"{p.get('metric')} = {_short(p.get('value'))} at {p.get('at')} ({p.get('source', '?')})"
-    elif kind == "call.recorded":
-        text = f"{p.get('purpose', 'call')} {p.get('model')} ${float(p.get('cost', 0)):.4f}" + (
-            "" if p.get("ok", True) else f" failed: {p.get('error')}")
-    elif kind in ("message.sent", "directive.added"):
-        text = (f"to {p.get('to')}: " if kind == "message.sent" else "directive: ") + str(p.get("text", ""))
-    elif kind == "task.created":
-        text = f"task for {p.get('to_agent')}: {p.get('title', '')}"
-    elif kind in ("founder.paused", "founder.resumed"):
-        text = f"{kind.split('.')[1]} {p.get('scope')}" + (f" {p['target']}" if p.get("target") else "")
-    elif kind == "agent.stuck":
-        text = f"stuck: {p.get('reason', '')}"
-    else:
-        text = ", ".join(f"{k}={_short(v, 40)}" for k, v in p.items()
-                         if k != "by" and isinstance(v, str | int | float | bool) and v is not None)
-    return printable(text, one_line=True, limit=240)
+    """One printable line for an event, in the product's words (`conductor.events`); unknown kinds show their
+    scalar fields."""
+    return printable(catalogue.text(kind, payload), one_line=True, limit=240)
 
 
 def _kind_clause(kind: str) -> tuple[str, list[Any]]:
@@ -590,7 +548,7 @@ def _review_exchange(conn: sqlite3.Connection, decision_id: int) -> list[ReviewS
         elif kind == "review.answered":
             text = f"{p.get('verdict')}" + (f": {p['feedback']}" if p.get("feedback") else "")
         elif kind == "decision.executed":
-            text = f"executed ({'ok' if p.get('ok', True) else 'failed'}): {_short(p.get('result'), 200)}"
+            text = f"executed ({'ok' if p.get('ok', True) else 'failed'}): {catalogue.short(p.get('result'), 200)}"
         else:
             text = f"{p.get('state')}" + (f": {p.get('note') or p.get('route')}" if p.get("note") or p.get("route") else "")
         steps.append(ReviewStep(event_id=r["id"], at=r["sim_time"], actor=r["agent"], kind=kind, text=printable(text)))

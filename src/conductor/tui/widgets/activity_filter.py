@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conductor import events as catalogue
 from conductor.services.queries import EventRow
 from conductor.tui.summaries import describe
 
@@ -64,24 +65,10 @@ class ActivityFilter:
         return event.kind == "call.recorded" and bool(event.payload.get("ok", True))
 
 
-KIND_LABELS = {
-    "agent.woke": "woke", "agent.concluded": "concluded", "agent.idle": "idle", "agent.stuck": "stuck",
-    "agent.interrupted": "interrupted", "agent.budget_stopped": "budget stop", "agent.wake_capped": "wake cap",
-    "decision.proposed": "decision", "decision.updated": "decision", "decision.executing": "executing",
-    "decision.executed": "executed", "decision.outcome": "outcome", "review.requested": "review",
-    "review.answered": "review", "escalation.opened": "escalated", "escalation.resolved": "verdict",
-    "call.recorded": "call", "task.created": "task", "task.updated": "task", "task.refused": "refused",
-    "message.sent": "message", "message.refused": "refused", "directive.added": "directive",
-    "directive.retired": "directive", "founder.paused": "paused", "founder.resumed": "resumed",
-    "founder.wake": "wake", "metric.recorded": "metric", "market.stepped": "market", "clock.advanced": "day",
-    "run.started": "run", "run.stopped": "run", "org.loaded": "org", "brain.version": "brain",
-    "trust.changed": "trust", "venture.stage": "stage",
-}
-
-
 def kind_label(kind: str) -> str:
     """A short word for the kind column, so it fits an 80-column terminal."""
-    return KIND_LABELS.get(kind, kind.split(".")[-1])
+    entry = catalogue.spec(kind)
+    return entry.label if entry is not None else kind.split(".")[-1]
 
 
 def kind_family(event: EventRow) -> str:

@@ -1,0 +1,67 @@
+"""The founder's inbox: escalations opened and resolved, and the autonomy (trust) they grant or take back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from conductor.events.base import EventSpec, Payload, When, suffix, val
+
+P = Mapping[str, Any]
+
+
+class EscalationOpened(Payload):
+    """`kind` is what is escalated (decision, trust_proposal, budget_exhausted, agent_stuck); `detail` holds
+    what that kind needs to be decided, e.g. the trust proposal's agent and decision kind."""
+
+    kind: str
+    reason: str
+    urgency: int = 1
+    expires: str | None = None
+    decision_id: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class EscalationResolved(Payload):
+    escalation_id: int
+    verdict: str
+    note: str | None = None
+    amended: dict[str, Any] | None = None
+    escalation_kind: str | None = None
+    decision_id: int | None = None
+    detail: dict[str, Any] | None = None
+
+
+class TrustChanged(Payload):
+    agent: str
+    kind: str
+    state: str  # granted or revoked
+    spend_limit: float | None = None
+    reason: str | None = None
+
+
+def _opened(p: P, when: When) -> str:
+    return f"escalation ({val(p, 'kind')}): {p.get('reason', '')}"
+
+
+def _resolved(p: P, when: When) -> str:
+    return f"escalation #{val(p, 'escalation_id')} {val(p, 'verdict')}" + suffix(p, "note")
+
+
+def _trust(p: P, when: When) -> str:
+    reason = f" ({p['reason']})" if p.get("reason") else ""
+    return f"autonomy {val(p, 'state')}: {val(p, 'agent')} for {val(p, 'kind')}{reason}"
+
+
+SPECS = (
+    EventSpec("escalation.opened", "escalated", EscalationOpened, _opened, {
+        "kind": "decision", "decision_id": 7, "reason": "spend over the threshold", "urgency": 2,
+        "expires": "2026-01-08T09:00:00.000000Z", "detail": {"kind": "pricing.change", "params": {"price": 24.0}}}),
+    EventSpec("escalation.resolved", "verdict", EscalationResolved, _resolved, {
+        "escalation_id": 9, "verdict": "approved", "note": "go ahead", "amended": None, "escalation_kind": "decision",
+        "decision_id": 7, "detail": {"kind": "pricing.change"}, "by": "founder"}),
+    EventSpec("trust.changed", "trust", TrustChanged, _trust, {
+        "agent": "acme-ceo", "kind": "pricing.change", "state": "granted", "spend_limit": 500.0}),
+)
