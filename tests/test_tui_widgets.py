@@ -250,3 +250,25 @@ async def test_events_that_arrive_before_the_activity_pane_is_built_are_shown_on
         log = pane.query_one(ActivityLog)
         assert [r.id for r in log._rows] == [7]
         assert "an early conclusion" in row_text(log, 0)
+
+
+async def test_the_org_pane_shows_the_stage_an_executed_stage_change_set(duo_db: Path) -> None:
+    """The org file gives a venture its first stage; once a `stage.change` has run, the Org pane shows the
+    stage the log has (as `conductor status` does), not the file's."""
+    from conductor.services.queries import status
+
+    app = control_room_app(duo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        chart = app.room.query_one("#org-tree")
+        first = load_org(DUO).ventures[0].stage
+        assert f"· {first}" in str(chart.venture_nodes["duo"].label)
+        conn = open_database(duo_db)
+        commit_events(conn, [NewEvent("venture.stage", {"stage": "scale", "decision_id": 1}, venture="duo",
+                                      sim_time=at(2))])
+        (venture,) = status(conn, duo_db).ventures
+        conn.close()
+        assert venture.stage == "scale"
+        await settle(pilot, 6)
+        assert "· scale" in str(chart.venture_nodes["duo"].label)

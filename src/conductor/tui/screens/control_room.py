@@ -196,8 +196,9 @@ class ControlRoom(Screen[None]):
         elif pane == "org":
             status = self.query_one(StatusBar).status
             paused = {v.id: v.paused for v in status.ventures} if status else {}
+            stages = {v.id: v.stage for v in status.ventures} if status else {}
             if self.agents:
-                widget.set_agents(self.agents, paused, bool(status and status.paused))
+                widget.set_agents(self.agents, paused, bool(status and status.paused), stages)
             if "directives" in self.latest:
                 widget.set_directives(self.latest["directives"])
         elif pane in self.latest:

@@ -54,6 +54,7 @@ class OrgTree(Tree[NodeRef]):
         self.agent_nodes: dict[str, TreeNode[NodeRef]] = {}
         self.venture_nodes: dict[str, TreeNode[NodeRef]] = {}
         self.venture_paused: dict[str, bool] = {}
+        self.venture_stage: dict[str, str] = {v.id: v.stage for v in org.ventures}
         self.org_paused = False
         self.set_reactive(Tree.guide_depth, 3)
         self._build_chart()
@@ -120,7 +121,10 @@ class OrgTree(Tree[NodeRef]):
             text.append(f"  {money(row.spend_today):>8} today", "dim")
         return text
 
-    def set_agents(self, rows: list[AgentRow], venture_paused: dict[str, bool], org_paused: bool) -> None:
+    def set_agents(self, rows: list[AgentRow], venture_paused: dict[str, bool], org_paused: bool,
+                   stages: dict[str, str] | None = None) -> None:
+        """Agents' rows, and each venture's pause and stage as the log has them (an executed `stage.change`
+        moves a venture on from the stage its org file started it at)."""
         changed = False
         for row in rows:
             node = self.agent_nodes.get(row.id)
@@ -132,9 +136,11 @@ class OrgTree(Tree[NodeRef]):
                 changed = True
         for venture in self.org.ventures:
             paused = venture_paused.get(venture.id, False)
-            if self.venture_paused.get(venture.id) != paused:
+            stage = (stages or {}).get(venture.id) or self.venture_stage[venture.id]
+            if self.venture_paused.get(venture.id) != paused or self.venture_stage[venture.id] != stage:
                 self.venture_paused[venture.id] = paused
-                label = Text(f"{venture.name} ({venture.id}) · {venture.stage}", style="bold")
+                self.venture_stage[venture.id] = stage
+                label = Text(f"{venture.name} ({venture.id}) · {stage}", style="bold")
                 if paused:
                     label.append("  ‖ paused", "bold yellow")
                 self.venture_nodes[venture.id].set_label(label)
@@ -213,8 +219,9 @@ class OrgPane(Horizontal):
     def focus_primary(self) -> None:
         self.chart.focus()
 
-    def set_agents(self, rows: list[AgentRow], venture_paused: dict[str, bool], org_paused: bool) -> None:
-        self.chart.set_agents(rows, venture_paused, org_paused)
+    def set_agents(self, rows: list[AgentRow], venture_paused: dict[str, bool], org_paused: bool,
+                   stages: dict[str, str] | None = None) -> None:
+        self.chart.set_agents(rows, venture_paused, org_paused, stages)
         self._detail()
         working = sum(1 for r in rows if r.state == "working")
         stuck = sum(1 for r in rows if r.state == "stuck")
