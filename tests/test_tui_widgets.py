@@ -4,6 +4,7 @@ small formatters."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -270,5 +271,9 @@ async def test_the_org_pane_shows_the_stage_an_executed_stage_change_set(duo_db:
         (venture,) = status(conn, duo_db).ventures
         conn.close()
         assert venture.stage == "scale"
-        await settle(pilot, 6)
+        for _ in range(400):  # a deadline for the app's poll thread, not a duration
+            await settle(pilot, 1)
+            if "· scale" in str(chart.venture_nodes["duo"].label):
+                break
+            await asyncio.sleep(0.025)
         assert "· scale" in str(chart.venture_nodes["duo"].label)
