@@ -294,3 +294,30 @@ async def test_brain_versions_compare_write_pin_and_revert(db: Path, monkeypatch
     finally:
         conn.close()
     assert kinds == ["brain.version", "brain.version", "brain.pinned", "brain.version", "brain.version"]
+
+
+async def test_three_similar_escalations_are_approved_together_in_three_keys(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`2` `A` `y`: the inbox, approve every open escalation like the selected one (same kind, same agent, same
+    kind of decision) after seeing them listed, and confirm. One of another kind stays open."""
+    await escalate(db, monkeypatch, *(decision("ad.buy", {"budget": b}) for b in (900, 800, 700)),
+                   decision("vendor.sign", {"vendor": "Acme"}))
+    buys = {r["id"] for r in rows(db, "SELECT e.id FROM escalations e JOIN decisions d ON d.id = e.decision_id "
+                                      "WHERE e.state = 'pending' AND d.kind = 'ad.buy'")}
+    assert len(buys) == 3
+    app = control_room_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        table = app.room.query_one("#inbox-table")
+        assert table.selected.decision_kind == "ad.buy", "the most urgent is one of the three"
+        await pilot.press("A")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        listed = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert all(f"#{i}" in listed for i in buys)
+        await pilot.press("y")
+        await settle(pilot, 6)
+        assert table.row_count == 1 and table.selected.decision_kind == "vendor.sign"
+    approved = {v["escalation_id"] for v in founder_events(db, "escalation.resolved") if v["verdict"] == "approved"}
+    assert approved == buys

@@ -11,6 +11,15 @@ from typing import Any
 from textual.message import Message
 
 
+class ApproveGroup(Message):
+    """Approve these escalations together (one kind, one agent), once the founder has seen them listed."""
+
+    def __init__(self, escalation_ids: list[int], what: str) -> None:
+        super().__init__()
+        self.escalation_ids = escalation_ids
+        self.what = what
+
+
 class Approve(Message):
     def __init__(self, escalation_id: int, amended: dict[str, Any] | None = None) -> None:
         super().__init__()

@@ -24,12 +24,24 @@ from textual.worker import Worker, WorkerState
 
 from conductor.errors import ConductorError
 from conductor.services.queries import AgentRow, EscalationDetail, InboxItem
+from conductor.text import printable
 from conductor.tui import brain_actions
 from conductor.tui.data import Update
 from conductor.tui.format import parse
-from conductor.tui.messages import Amend, Approve, BrainAction, Directive, OpenEscalation, PauseToggle, Reject, Wake
+from conductor.tui.messages import (
+    Amend,
+    Approve,
+    ApproveGroup,
+    BrainAction,
+    Directive,
+    OpenEscalation,
+    PauseToggle,
+    Reject,
+    Wake,
+)
 from conductor.tui.panes import PANES
 from conductor.tui.screens.amend import AmendScreen
+from conductor.tui.screens.confirm import ConfirmScreen
 from conductor.tui.screens.event_detail import EventDetailScreen
 from conductor.tui.screens.inbox_detail import InboxDetailScreen
 from conductor.tui.screens.prompt import TextPrompt
@@ -252,6 +264,36 @@ class ControlRoom(Screen[None]):
         what = "approved with changes" if message.amended else "approved"
         self.founder(f"#{message.escalation_id} {what}: the scheduler carries it out",
                      lambda: desk.approve(message.escalation_id, message.amended))
+
+    @on(ApproveGroup)
+    def _approve_group(self, message: ApproveGroup) -> None:
+        """List the group, then approve each one the founder has seen; one already decided or expired meanwhile
+        is skipped and said, the others still go through."""
+        message.stop()
+        items = {i.id: i for i in self.inbox_items}
+        ids = [i for i in message.escalation_ids if i in items]
+        lines = [f"#{i}  {printable(items[i].reason, one_line=True, limit=90)}" for i in ids[:12]]
+        if len(ids) > 12:
+            lines.append(f"… and {len(ids) - 12} more")
+        desk = self.app.desk
+
+        def approve_all() -> str:
+            done, skipped = [], []
+            for escalation_id in ids:
+                try:
+                    desk.approve(escalation_id)
+                    done.append(f"#{escalation_id}")
+                except ConductorError as exc:
+                    skipped.append(f"#{escalation_id} ({exc})")
+            said = f"approved {len(done)}: {', '.join(done)}" if done else "approved none"
+            return said + (f"; not approved: {'; '.join(skipped)}" if skipped else "")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.founder(None, approve_all)
+
+        title = f"Approve {len(ids)} escalation{'s' if len(ids) != 1 else ''}: {message.what}?"
+        self.app.push_screen(ConfirmScreen(title, "\n".join(lines), yes="Approve all", no="Back"), answer)
 
     @on(Reject)
     def _reject(self, message: Reject) -> None:

@@ -1,6 +1,7 @@
 """Pane 2, Inbox: what needs the founder, most urgent and soonest to expire first, with why.
 
-`a` approves the selected escalation in one keystroke; `r` rejects (asking for a note), `e` amends the
+`a` approves the selected escalation in one keystroke, `A` every open one like it (same kind, same agent) after
+listing them; `r` rejects (asking for a note), `e` amends the
 decision's parameters, enter opens the full detail. n/p and j/k move. The preview beside (wide terminals) or
 below (narrow ones) shows the full detail of the selected item.
 """
@@ -20,7 +21,7 @@ from textual.worker import get_current_worker
 
 from conductor.services.queries import EscalationDetail, InboxItem
 from conductor.tui.format import plain, until, urgency_mark
-from conductor.tui.messages import Amend, Approve, OpenEscalation, Reject
+from conductor.tui.messages import Amend, Approve, ApproveGroup, OpenEscalation, Reject
 from conductor.tui.widgets.escalation_view import EscalationView
 from conductor.tui.widgets.row_table import Column, RowTable
 
@@ -43,6 +44,7 @@ COLUMNS = (Column("urgency", "!", 3), Column("id", "#", 5), Column("agent", "age
 class InboxTable(RowTable):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="inbox.approve"),
+        Binding("A", "approve_group", "Approve all like it", id="inbox.approve_group"),
         Binding("r", "reject", "Reject", id="inbox.reject"),
         Binding("e", "amend", "Amend", id="inbox.amend"),
         Binding("j,n", "cursor_down", "Next", show=False, id="inbox.next"),
@@ -63,6 +65,19 @@ class InboxTable(RowTable):
     def action_approve(self) -> None:
         if (item := self._need()) is not None:
             self.post_message(Approve(item.id))
+
+    def similar(self, item: InboxItem) -> list[InboxItem]:
+        """The open escalations like `item`: the same kind of escalation, from the same agent, about the same
+        kind of decision (three discount offers from one sales agent, say)."""
+        return [i for i in self.escalations
+                if (i.kind, i.agent, i.decision_kind) == (item.kind, item.agent, item.decision_kind)]
+
+    def action_approve_group(self) -> None:
+        if (item := self._need()) is None:
+            return
+        group = self.similar(item)
+        what = f"{item.decision_kind or KIND_SHORT.get(item.kind, item.kind)} from {item.agent or 'the org'}"
+        self.post_message(ApproveGroup([i.id for i in group], what))
 
     def action_reject(self) -> None:
         if (item := self._need()) is not None:
