@@ -32,6 +32,7 @@ from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
 from conductor.engine.contract import AgentOutput, ReviewOutput
 from conductor.engine.jobs import Job, JobResult, run_job
+from conductor.engine.notify import Notifier
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
 from conductor.engine.provider import (
@@ -137,6 +138,8 @@ class Engine:
         self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
         self.calls_made = 0
+        # `[notify]`: urgent escalations, stuck agents and spent budgets reach the founder outside the terminal
+        self.notifier = Notifier(org.notify, org.name) if org.notify.enabled else None
         self.founder_polls = 0  # how often the log was read for founder commands (a test counts the looks)
         # `held_for_founder()` as of the last clock step: a plain string a control room in another thread reads
         self.holding = ""
@@ -184,6 +187,8 @@ class Engine:
             self.state.observe(event)
             if self.on_event is not None:
                 self.on_event(event)
+            if self.notifier is not None:
+                self.notifier.observe(event)
         return stored
 
     def _touch(self, event: StoredEvent) -> None:
@@ -257,6 +262,8 @@ class Engine:
                 await self.emit([self._event("run.stopped", {"reason": reason})])
                 logger.info("run stopped reason=%r at=%s calls=%d", reason, _minute(self.state.now), self.calls_made)
             finally:
+                if self.notifier is not None:
+                    await self.notifier.close()
                 if self._reader is not None:
                     self._reader.close()
                 await self.writer.close()

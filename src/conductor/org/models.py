@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, PrivateAttr, WithJsonSchema
 
@@ -82,6 +82,34 @@ class EscalationPolicy(_Strict):
     on_expiry: Literal["reject", "approve"] = "reject"
     trust_after: int = Field(3, ge=1, description="Approvals in a row, unamended, before autonomy is proposed.")
     trust_spend_limit: Money = Field(200.0, description="Upper bound on spend an earned autonomy may cover.")
+
+
+NotifyOn = Literal["urgent_escalation", "agent_stuck", "budget_exhausted"]
+
+
+class NotifySettings(_Strict):
+    """Reaching the founder outside the terminal: what happened, gathered into one message per burst, as a
+    JSON POST to a webhook and/or on the standard input of a command. Messages carry the product's one-line
+    words for each event, passed through the redaction every stored string gets: never a credential.
+
+    A webhook URL that holds a token (Slack, Discord) is itself a secret: name the environment variable that
+    holds it (`webhook_env`) rather than writing it here, since the org file is recorded in the event log.
+    """
+
+    webhook: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2000,
+                                description="An http(s) URL that receives a JSON POST per burst.")
+    webhook_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128,
+                                    description="The environment variable holding the webhook URL.")
+    command: list[str] | None = Field(None, min_length=1, description="argv run per burst, the JSON on stdin.")
+    on: list[NotifyOn] = Field(default_factory=lambda: list(get_args(NotifyOn)),
+                               description="What is worth a message (all three by default).")
+    min_urgency: int = Field(2, ge=1, le=3, description="The least urgency of an escalation worth a message.")
+    batch: Duration = Field(timedelta(seconds=30), description="Real time a burst is gathered for before sending.")
+    timeout: Duration = Field(timedelta(seconds=10), description="Longest a delivery may take.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook or self.webhook_env or self.command)
 
 
 class EngineSettings(_Strict):
@@ -198,6 +226,7 @@ class Org(_Strict):
     engine: EngineSettings = EngineSettings()
     brain: BrainSettings = BrainSettings()
     escalation: EscalationPolicy = EscalationPolicy()
+    notify: NotifySettings = NotifySettings()
     decision_kinds: list[DecisionKind] = Field(min_length=1)
     commands: dict[str, ShellCommand] = Field(default_factory=dict)
     platform: PlatformAgent
