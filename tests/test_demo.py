@@ -59,6 +59,25 @@ def test_sixty_days_exercise_every_gate_and_recovery_path(studio_60: Path) -> No
     assert len(woke) == org.agent_count == 19
 
 
+def test_the_summary_says_what_expiry_cost_and_how_to_give_the_founder_time(studio_60: Path) -> None:
+    from rich.console import Console
+
+    from conductor.cli.summary import run_summary
+    from conductor.store import open_reader
+
+    expired = rows(studio_60, "SELECT count(*) AS n FROM escalations WHERE kind = 'decision' AND state = 'expired'")
+    conn = open_reader(studio_60)
+    try:
+        console = Console(width=100, record=True)
+        for part in run_summary(conn):
+            console.print(part)
+    finally:
+        conn.close()
+    shown = " ".join(console.export_text().split())
+    assert "What expiry cost" in shown and f"{expired[0]['n']} decisions were not taken" in shown
+    assert "--pace" in shown and "the clock waits for you" in shown
+
+
 def test_the_studio_stays_within_its_budgets(studio_60: Path) -> None:
     """A budget stop is a gate, not a leak: no agent's day ever costs more than its cap plus one call."""
     org = load_org(STUDIO)

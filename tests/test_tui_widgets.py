@@ -277,3 +277,25 @@ async def test_the_org_pane_shows_the_stage_an_executed_stage_change_set(duo_db:
                 break
             await asyncio.sleep(0.025)
         assert "· scale" in str(chart.venture_nodes["duo"].label)
+
+
+async def test_an_urgent_escalation_rings_the_terminal_bell_once(duo_db: Path) -> None:
+    """The founder may be in another window: a new urgent escalation rings the bell; a low one does not."""
+    app = control_room_app(duo_db)
+    rings: list[None] = []
+    app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        conn = open_database(duo_db)
+        for urgency in (1, 2):
+            commit_events(conn, [NewEvent("escalation.opened", {"kind": "agent_stuck", "reason": f"urgency {urgency}",
+                                                                "urgency": urgency, "expires": None, "detail": {}},
+                                          venture="duo", agent="duo-lead", sim_time=at(2))])
+            for _ in range(400):  # a deadline for the app's poll thread, not a duration
+                await settle(pilot, 1)
+                if len(app.room.inbox_items) == urgency:
+                    break
+                await asyncio.sleep(0.025)
+            assert len(app.room.inbox_items) == urgency
+            assert len(rings) == urgency - 1
+        conn.close()

@@ -1,16 +1,19 @@
-"""The end-of-run summary: per venture, metrics from first to last day, decisions, escalations and spend."""
+"""The end-of-run summary: per venture, metrics from first to last day, decisions, escalations and spend, and
+what escalations that expired unjudged cost (with how to give the founder time)."""
 
 from __future__ import annotations
 
 import sqlite3
 
 from rich import box
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from conductor.text import compact_number as compact
 
 
-def run_summary(conn: sqlite3.Connection) -> list[Table]:
+def run_summary(conn: sqlite3.Connection) -> list[RenderableType]:
     """Ventures as columns (there are few), measures as rows, so every figure fits an 80-column terminal."""
     ventures = [r[0] for r in conn.execute("SELECT id FROM ventures ORDER BY id")]
 
@@ -63,4 +66,20 @@ def run_summary(conn: sqlite3.Connection) -> list[Table]:
             "SELECT state, count(*) FROM escalations WHERE (CASE WHEN kind = 'decision' THEN "
             "'decision: ' || json_extract(detail, '$.kind') ELSE kind END) = ? GROUP BY state", (kind,)).fetchall())
         kinds.add_row(kind, *(str(counts.get(s, 0)) for s in ("pending", "approved", "rejected", "expired")))
-    return [overview, metrics, kinds]
+    tables: list[RenderableType] = [overview, metrics, kinds]
+    expired = conn.execute(
+        "SELECT json_extract(detail, '$.kind'), count(*) FROM escalations WHERE kind = 'decision' AND state = 'expired' "
+        "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+    if expired:
+        total = sum(n for _, n in expired)
+        lost = Table(title="What expiry cost", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        lost.add_column("decision kind")
+        lost.add_column("expired", justify="right")
+        for kind, n in expired:
+            lost.add_row(str(kind), str(n))
+        tables += [lost, Text(f"{total} decision{'s were' if total != 1 else ' was'} not taken: nobody judged "
+                              f"{'them' if total != 1 else 'it'} before {'they' if total != 1 else 'it'} expired. "
+                              "With the control room open (`conductor tui ORG`) the clock waits for you; attached "
+                              "to a headless run, give yourself time with `conductor run ORG --pace 60` (real "
+                              "seconds a simulated day).")]
+    return tables

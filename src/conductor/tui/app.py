@@ -81,6 +81,7 @@ class ConductorApp(App[str | None]):
         self._initial_theme = theme if theme in THEMES else "textual-dark"
         self._polling = True
         self.engine_error: str | None = None
+        self.urgent_seen: set[int] = {i.id for i in first.inbox or [] if i.urgency >= org.notify.min_urgency}
 
     # -- start-up -----------------------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -120,6 +121,7 @@ class ConductorApp(App[str | None]):
             update = cast(Update, event.worker.result)
             self.event_cursor = max(self.event_cursor, update.cursor)
             self.room.apply(update)
+            self._ring_for_urgent(update)
             if self.runner is not None and self.runner.engine is not None:
                 bar = self.room.query_one(StatusBar)
                 if bar.engine == "starting" and update.status is not None and update.status.run.running:
@@ -130,6 +132,16 @@ class ConductorApp(App[str | None]):
         elif event.state == WorkerState.ERROR:
             self.notify(f"reading the database failed: {event.worker.error}; retrying", severity="error", timeout=4)
             self.set_timer(RETRY_INTERVAL, self._poll)
+
+    def _ring_for_urgent(self, update: Update) -> None:
+        """The terminal bell when an urgent escalation arrives (urgency 2 or more, as `[notify] min_urgency`'s
+        default): the founder may be looking at another window. Those open at start ring nothing."""
+        if update.inbox is None:
+            return
+        urgent = {i.id for i in update.inbox if i.urgency >= self.org.notify.min_urgency}
+        if urgent - self.urgent_seen:
+            self.bell()
+        self.urgent_seen |= urgent
 
     def on_engine_exited(self, message: EngineExited) -> None:
         bar = self.room.query_one(StatusBar)
