@@ -1,6 +1,6 @@
 """How each pane, the inbox detail, the brain diff and the help screen look, on a fixed run and a fixed size.
 
-The database is four and a half simulated days of the example studio made by `conductor run` in a subprocess (fixed
+The database is fifteen and a half simulated days of the example studio (brains that changed by then) made by `conductor run` in a subprocess (fixed
 seed, simulated clock), once per session. These tests are synchronous on purpose and live apart from the
 async ones (textual#5788). After an intended change, look at snapshot_report.html, then update with
 `python -m pytest tests/test_tui_snapshots.py --snapshot-update -n 0` (in one process, syrupy also deletes the
@@ -36,7 +36,7 @@ def event_loop_for_snapshots() -> Any:
 @pytest.fixture(scope="session")
 def studio_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("tui-snapshots") / "studio.db"
-    run_headless(STUDIO, db, "--days", "4.5")
+    run_headless(STUDIO, db, "--days", "15.5")
     return db
 
 
@@ -81,7 +81,7 @@ def test_brain_pane(snap_compare: Any, studio_db: Path) -> None:
 
 
 def test_brain_diff(snap_compare: Any, studio_db: Path) -> None:
-    assert shot(snap_compare, studio_db, "3", "c")
+    assert shot(snap_compare, studio_db, "3", "j", "c")  # ledgerly v3 against v2
 
 
 def test_metrics_pane(snap_compare: Any, studio_db: Path) -> None:
@@ -98,6 +98,18 @@ def test_org_pane_in_the_light_theme(snap_compare: Any, studio_db: Path) -> None
 
 def test_help_screen(snap_compare: Any, studio_db: Path) -> None:
     assert shot(snap_compare, studio_db, "2", "question_mark")
+
+
+VIEWS = {"inbox": ("2",), "detail": ("2", "enter"), "brain-diff": ("3", "j", "c"), "metrics": ("4",), "org": ("5",)}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_views_at_the_smallest_and_a_large_terminal(snap_compare: Any, studio_db: Path, view: str,
+                                                     size: tuple[int, int]) -> None:
+    """The founder's main views at 80x24 (nothing covered, no column cut beside empty space) and 160x48 (the
+    room uses the width)."""
+    assert shot(snap_compare, studio_db, *VIEWS[view], size=size)
 
 
 def test_every_snapshot_belongs_to_a_test() -> None:

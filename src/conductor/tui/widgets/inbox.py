@@ -38,7 +38,7 @@ class DetailLoaded(Message):
 
 
 COLUMNS = (Column("urgency", "!", 3), Column("id", "#", 5), Column("agent", "agent", 16),
-           Column("what", "what", 17), Column("expires", "expires", 9), Column("why", "why"))
+           Column("what", "what", 17), Column("expires", "expires", 10), Column("why", "why"))
 
 
 class InboxTable(RowTable):

@@ -112,9 +112,12 @@ class RowTable(ScrollView, can_focus=True):
         self._cache.clear()
 
     def _widths(self, width: int) -> list[int]:
+        """Fixed columns keep their width; flexible ones share the rest. The last column needs no separator
+        after it, so a flexible last column reaches the edge instead of stopping one cell short."""
         fixed = sum((c.width or 0) + 1 for c in self.columns)
         flexible = [c for c in self.columns if c.width is None]
-        rest = max(0, width - fixed - len(flexible))
+        separators = len(flexible) - (1 if self.columns and self.columns[-1].width is None else 0)
+        rest = max(0, width - fixed - separators)
         share = rest // len(flexible) if flexible else 0
         return [c.width if c.width is not None else share for c in self.columns]
 
