@@ -321,3 +321,37 @@ async def test_three_similar_escalations_are_approved_together_in_three_keys(
         assert table.row_count == 1 and table.selected.decision_kind == "vendor.sign"
     approved = {v["escalation_id"] for v in founder_events(db, "escalation.resolved") if v["verdict"] == "approved"}
     assert approved == buys
+
+
+async def test_an_open_detail_follows_the_log_while_it_is_open(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detail's counter and state stay true: when the CLI decides the escalation on screen, the title says
+    it is no longer open and the counter drops; n goes on to one still open."""
+    import asyncio
+
+    from conductor.org import load_org
+    from conductor.services.founder import resolve_escalation
+    from conductor.store import open_database
+    from tui_support import DUO
+
+    await escalate(db, monkeypatch, *(decision("ad.buy", {"budget": b}) for b in (900, 800)))
+    app = control_room_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert type(screen).__name__ == "InboxDetailScreen"
+        shown = screen.current
+        assert "(1 of 2)" in str(screen.query_one("#detail-title").content)
+        conn = open_database(db)
+        resolve_escalation(conn, shown, "rejected", note="decided in another terminal", org=load_org(DUO))
+        conn.close()
+        for _ in range(400):  # a deadline for the app's poll thread, not a duration
+            await settle(pilot, 1)
+            if "no longer open" in str(screen.query_one("#detail-title").content):
+                break
+            await asyncio.sleep(0.025)
+        assert "no longer open" in str(screen.query_one("#detail-title").content)
+        assert screen.ids and shown not in screen.ids
+        await pilot.press("n")
+        await settle(pilot)
+        assert screen.current == screen.ids[0] and "(1 of 1)" in str(screen.query_one("#detail-title").content)

@@ -186,6 +186,9 @@ class ControlRoom(Screen[None]):
                 self.query_one(TabbedContent).get_tab("inbox").label = label
             if update.inbox is not None or (update.status is not None and self.inbox_items):
                 self._fill("inbox")
+                for screen in self.app.screen_stack:
+                    if isinstance(screen, InboxDetailScreen):
+                        screen.follow([i.id for i in self.inbox_items], self.clock_now())
             if update.agents is not None:
                 self.agents = update.agents
                 self._fill("org")

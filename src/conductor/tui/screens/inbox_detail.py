@@ -54,11 +54,22 @@ class InboxDetailScreen(ModalScreen[tuple[str, int] | None]):
         self.query_one(EscalationView).show_message("loading…")
         self._load(self.current)
 
+    def follow(self, ids: list[int], now: datetime | None) -> None:
+        """Keep the screen true while it is open: the open escalations and the clock move on under it, so the
+        counter, the countdown and, once this one is decided or expired, its state follow the log."""
+        was_open = self.current in self.ids
+        moved = now != self.now
+        self.ids, self.now = ids, now
+        self._title()
+        if was_open and self.current not in ids:
+            self._load(self.current)  # decided or expired meanwhile: show how it ended
+        elif moved and self.detail is not None:
+            self._show(self.detail)
+
     def _title(self) -> None:
         position = self.ids.index(self.current) + 1 if self.current in self.ids else 0
-        self.query_one("#detail-title", Label).update(
-            Text(f"Escalation #{self.current}" + (f"  ({position} of {len(self.ids)})" if position else ""),
-                 style="bold"))
+        where = f"  ({position} of {len(self.ids)})" if position else "  (no longer open)"
+        self.query_one("#detail-title", Label).update(Text(f"Escalation #{self.current}" + where, style="bold"))
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self, escalation_id: int) -> None:
@@ -78,9 +89,10 @@ class InboxDetailScreen(ModalScreen[tuple[str, int] | None]):
         self.dismiss((what, self.current))
 
     def action_move(self, step: int) -> None:
-        if self.current not in self.ids or len(self.ids) < 2:
+        if not self.ids or (self.current in self.ids and len(self.ids) < 2):
             return
-        index = (self.ids.index(self.current) + step) % len(self.ids)
+        # from one decided meanwhile, n goes to the first still open
+        index = (self.ids.index(self.current) + step) % len(self.ids) if self.current in self.ids else 0
         self.current = self.ids[index]
         self._title()
         self._load(self.current)
