@@ -103,9 +103,10 @@ def finish(app: Any) -> None:
     runner = getattr(app, "runner", None)
     if runner is not None and runner.running:
         runner.stop()
-        if not runner.join(timeout=2):
-            Console(stderr=True).print("stopping the scheduler after the wave in flight…")
-            runner.join()
+        # Said at once: the wave in flight may take seconds to finish and be saved, and a silent terminal
+        # after `q` `y` looks hung.
+        Console(stderr=True).print("stopping the scheduler after the wave in flight…")
+        runner.join()
     app.reader.close()
     app.desk.close()
     if app.return_code:

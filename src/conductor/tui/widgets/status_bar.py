@@ -35,7 +35,9 @@ class StatusBar(Widget):
     def _run_state(self, status: Status | None) -> tuple[str, str]:
         """(label, component class) for running / paused / stopped."""
         if self.engine == "starting":
-            return "◌ starting", "status-bar--paused"
+            # the scheduler's thread is importing litellm (seconds) before its first wave: say what it waits for
+            return ("◌ starting: loading the model library" if self.size.width >= 110 else "◌ starting…"), \
+                "status-bar--paused"
         if self.engine == "failed":
             return "✖ engine failed", "status-bar--alert"
         if status is None:
