@@ -188,6 +188,8 @@ def test_approve_with_amendment_is_typed_and_written_once(runner: CliRunner, db:
     (["inbox", "approve", "ESC", "--set", "novalue"], "--set 'novalue': use key=value"),
     (["inbox", "approve", "424242"], "escalation #424242: no such escalation"),
     (["inbox", "show", "424242"], "escalation #424242: no such escalation"),
+    (["inbox", "respond", "424242", "how much?"], "escalation #424242: no such escalation"),
+    (["inbox", "respond", "ESC", "  "], "the reply: say something"),
     (["inbox", "reject", "ESC", "--note", "  "], "--note: say why"),
     (["inbox", "list", "--state", "open"], "--state open: use one of"),
     (["agents", "--venture", "nope"], "--venture nope: no such venture"),

@@ -355,3 +355,25 @@ async def test_an_open_detail_follows_the_log_while_it_is_open(db: Path, monkeyp
         await pilot.press("n")
         await settle(pilot)
         assert screen.current == screen.ids[0] and "(1 of 1)" in str(screen.query_one("#detail-title").content)
+
+
+async def test_a_reply_reaches_the_agent_and_leaves_the_escalation_open(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`m` answers the agent behind an escalation without deciding it: it stays pending, and the agent wakes
+    to read the founder's words in its next prompt."""
+    fake = await escalate(db, monkeypatch, decision("vendor.sign", {"vendor": "Acme"}))
+    (escalation,) = rows(db, "SELECT * FROM escalations WHERE state = 'pending'")
+    app = control_room_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2", "m")
+        await settle(pilot)
+        await pilot.press(*"Which plan, and for how long?", "enter")
+        await settle(pilot)
+        assert app.room.query_one("#inbox-table").row_count == 1
+    assert rows(db, "SELECT state FROM escalations WHERE id = ?", escalation["id"])[0]["state"] == "pending"
+    (reply,) = founder_events(db, "message.sent")
+    assert reply["to"] == "duo-lead" and reply["escalation_id"] == escalation["id"]
+
+    await run_engine(db, 6, fake=fake, monkeypatch=monkeypatch)
+    later = fake.prompts("duo-lead")[-1]
+    assert f"from founder: about escalation #{escalation['id']}: Which plan, and for how long?" in later

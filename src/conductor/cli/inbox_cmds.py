@@ -229,6 +229,28 @@ def approve(
     _verdict(escalation_id, "approved", db, note, set_ or [], org)
 
 
+@inbox_app.command("respond")
+@cli_errors
+def respond(
+    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    text: Annotated[str, typer.Argument(help="What the agent reads at its next wake-up.")],
+    db: DbOption = None,
+) -> None:
+    """Answer the agent behind an escalation without deciding it: it stays in the inbox, and the agent
+    wakes to read your reply (it may revise its proposal, or explain).
+
+    Example: conductor inbox respond 1843 "What does it cost if the launch slips a month?"
+    """
+    from conductor.services import founder, queries
+
+    with writing(db) as conn:
+        event = founder.respond_to_escalation(conn, escalation_id, text)
+        running = queries.run_state(conn, db_path(db)).running
+    typer.echo(f"replied to {event.payload['to']} about escalation #{escalation_id} (still pending); event #{event.id}")
+    if not running:
+        typer.echo("no scheduler is running: the agent reads it when `conductor run` starts")
+
+
 @inbox_app.command("reject")
 @cli_errors
 def reject(

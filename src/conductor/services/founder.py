@@ -41,6 +41,21 @@ def pending_escalation(conn: sqlite3.Connection, escalation_id: int) -> sqlite3.
     return row
 
 
+def respond_to_escalation(conn: sqlite3.Connection, escalation_id: int, text: str) -> StoredEvent:
+    """Answer an escalation's agent without deciding it: a message from the founder that the agent reads at
+    the wake-up it causes (news wakes an agent). The escalation stays pending, and so does its expiry."""
+    row = pending_escalation(conn, escalation_id)
+    text = text.strip()
+    if not text:
+        raise BadInput("the reply: say something, the agent reads it")
+    if not row["agent"]:
+        raise BadInput(f"escalation #{escalation_id}: no agent to answer (it is the org's)")
+    return _write(conn, "message.sent", {"to": row["agent"], "text": f"about escalation #{escalation_id}: {text[:2000]}",
+                                         "escalation_id": escalation_id},
+                  venture=row["venture"], agent="founder",
+                  guard=lambda c: pending_escalation(c, escalation_id))
+
+
 def validate_amendment(org: Org, kind_id: str, amended: dict[str, Any]) -> None:
     kind = org.kind(kind_id)
     if kind is None:

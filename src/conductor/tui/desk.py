@@ -49,6 +49,10 @@ class FounderDesk:
         with self._lock:
             return _founder().resolve_escalation(self._connection(), escalation_id, "rejected", note=note.strip())
 
+    def respond(self, escalation_id: int, text: str) -> StoredEvent:
+        with self._lock:
+            return _founder().respond_to_escalation(self._connection(), escalation_id, text)
+
     def directive(self, venture: str, text: str) -> StoredEvent:
         with self._lock:
             return _founder().add_directive(self._connection(), venture, text)

@@ -11,6 +11,14 @@ from typing import Any
 from textual.message import Message
 
 
+class Respond(Message):
+    """Answer an escalation's agent without deciding it (asks for the text first)."""
+
+    def __init__(self, escalation_id: int) -> None:
+        super().__init__()
+        self.escalation_id = escalation_id
+
+
 class ApproveGroup(Message):
     """Approve these escalations together (one kind, one agent), once the founder has seen them listed."""
 

@@ -37,6 +37,7 @@ from conductor.tui.messages import (
     OpenEscalation,
     PauseToggle,
     Reject,
+    Respond,
     Wake,
 )
 from conductor.tui.panes import PANES
@@ -298,6 +299,23 @@ class ControlRoom(Screen[None]):
         title = f"Approve {len(ids)} escalation{'s' if len(ids) != 1 else ''}: {message.what}?"
         self.app.push_screen(ConfirmScreen(title, "\n".join(lines), yes="Approve all", no="Back"), answer)
 
+    @on(Respond)
+    def _respond(self, message: Respond) -> None:
+        message.stop()
+        escalation_id = message.escalation_id
+        item = next((i for i in self.inbox_items if i.id == escalation_id), None)
+        who = item.agent if item is not None and item.agent else "the agent"
+
+        def send(text: str | None) -> None:
+            if text:
+                desk = self.app.desk
+                self.founder(f"#{escalation_id} stays open; {who} wakes to read your reply",
+                             lambda: desk.respond(escalation_id, text))
+
+        self.app.push_screen(TextPrompt(f"Reply about #{escalation_id}", f"{who} reads this at the wake-up it "
+                                        "causes; the escalation stays in your inbox.",
+                                        placeholder="a question or an answer for the agent"), send)
+
     @on(Reject)
     def _reject(self, message: Reject) -> None:
         message.stop()
@@ -355,6 +373,8 @@ class ControlRoom(Screen[None]):
                 self.post_message(Approve(escalation_id))
             elif what == "reject":
                 self._ask_reject(escalation_id)
+            elif what == "respond":
+                self.post_message(Respond(escalation_id))
             else:
                 self._ask_amend(escalation_id)
 

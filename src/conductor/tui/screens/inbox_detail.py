@@ -28,6 +28,7 @@ class InboxDetailScreen(ModalScreen[tuple[str, int] | None]):
         Binding("a", "choose('approve')", "Approve", id="detail.approve"),
         Binding("r", "choose('reject')", "Reject", id="detail.reject"),
         Binding("e", "choose('amend')", "Amend", id="detail.amend"),
+        Binding("m", "choose('respond')", "Reply", id="detail.respond"),
         Binding("n,j", "move(1)", "Next", id="detail.next"),
         Binding("p,k", "move(-1)", "Previous", id="detail.previous"),
         Binding("escape", "back", "Back", id="detail.back"),
@@ -47,7 +48,7 @@ class InboxDetailScreen(ModalScreen[tuple[str, int] | None]):
         with Vertical(classes="dialog wide-dialog"):
             yield Label("", id="detail-title", classes="dialog-title")
             yield EscalationView(id="detail-view")
-            yield Static(Text("a approve · r reject · e amend · n/p next/previous · esc back", style="dim"))
+            yield Static(Text("a approve · r reject · e amend · m reply · n/p next/previous · esc back", style="dim"))
 
     def on_mount(self) -> None:
         self._title()
