@@ -265,7 +265,12 @@ async def test_brain_versions_compare_write_pin_and_revert(db: Path, monkeypatch
         await settle(pilot)
         editor = app.screen.query_one("#brain-editor")
         editor.text = editor.text.replace("No ads.", "No paid ads before March.")
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")  # the changes against the newest version are shown before anything is written
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        shown = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "- No ads." in shown and "+ No paid ads before March." in shown
+        await pilot.press("y")
         await settle(pilot)
         assert app.screen is app.room
         assert [r.version for r in table.versions] == [4, 3, 2, 1] and table.versions[0].author == "founder"

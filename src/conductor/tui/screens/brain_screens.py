@@ -13,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
 
+from conductor.tui.screens.confirm import ConfirmScreen
 from conductor.tui.widgets.brain_text import document_text, item_diff_text, load_document, unified_text
 
 if TYPE_CHECKING:
@@ -135,19 +136,33 @@ class FounderVersionScreen(ModalScreen[str | None]):
         self.query_one(TextArea).focus()
 
     def action_save(self) -> None:
+        from conductor.brain.diff import diff_lines, item_diff
         from conductor.brain.document import DocumentError, lost_headings, parse_markdown
 
         text = self.query_one(TextArea).text
         lost = lost_headings(self.text, text)
         try:
-            parse_markdown(text)  # first: its errors name the line
+            edited = parse_markdown(text)  # first: its errors name the line
             if lost:
                 raise DocumentError(f"the '## {lost[0]}' heading is gone, and that section with it: put it back "
                                     "(write (none) under it to empty the section)")
+            newest = parse_markdown(self.text)
         except DocumentError as exc:
             self.query_one("#brain-write-error", Static).update(Text(str(exc)))
             return
-        self.dismiss(text)
+        # What the new version changes against the newest, before it is written: a removed lesson is seen.
+        changes = [line for _, line in diff_lines(item_diff(newest, edited), self.names)]
+        if not changes or changes == ["no differences"]:
+            self.dismiss(text)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(text)
+
+        shown = changes[:18] + ([f"… and {len(changes) - 18} more lines"] if len(changes) > 18 else [])
+        self.app.push_screen(ConfirmScreen("Save these changes as a founder version?", "\n".join(shown),
+                                           yes="Save", no="Keep editing"), answer)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
