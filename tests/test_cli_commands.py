@@ -190,6 +190,8 @@ def test_approve_with_amendment_is_typed_and_written_once(runner: CliRunner, db:
     (["inbox", "show", "424242"], "escalation #424242: no such escalation"),
     (["inbox", "respond", "424242", "how much?"], "escalation #424242: no such escalation"),
     (["inbox", "respond", "ESC", "  "], "the reply: say something"),
+    (["inbox", "snooze", "ESC", "--for", "soon"], "--for 'soon':"),
+    (["inbox", "snooze", "424242"], "escalation #424242: no such escalation"),
     (["inbox", "reject", "ESC", "--note", "  "], "--note: say why"),
     (["inbox", "list", "--state", "open"], "--state open: use one of"),
     (["agents", "--venture", "nope"], "--venture nope: no such venture"),
@@ -375,7 +377,7 @@ def test_shell_completion_offers_the_new_subcommands() -> None:
     proc = subprocess.run([sys.executable, "-c", "from conductor.cli.main import app; app(prog_name='conductor')"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["list", "show", "approve", "reject"]
+    assert proc.stdout.split() == ["list", "show", "approve", "reject", "snooze", "respond"]
     # Named, not detected: detection reads the process tree, which has no shell in it under some CI runners.
     script = subprocess.run([sys.executable, "-m", "conductor", "--show-completion", "bash"], env=env | {
         "_CONDUCTOR_COMPLETE": "", "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},

@@ -382,3 +382,29 @@ async def test_a_reply_reaches_the_agent_and_leaves_the_escalation_open(
     await run_engine(db, 6, fake=fake, monkeypatch=monkeypatch)
     later = fake.prompts("duo-lead")[-1]
     assert f"from founder: about escalation #{escalation['id']}: Which plan, and for how long?" in later
+
+
+async def test_a_snoozed_escalation_leaves_the_inbox_and_expires_a_day_later(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`z` sets the selected escalation aside for a simulated day: out of the inbox, its expiry a day later, so
+    it cannot lapse while out of sight; the scheduler keeps to the new expiry."""
+    from datetime import timedelta
+
+    from conductor.org import load_org
+    from conductor.store import parse_iso
+    from tui_support import DUO
+
+    fake = await escalate(db, monkeypatch, decision("ad.buy", {"budget": 900}))
+    (before,) = rows(db, "SELECT * FROM escalations WHERE state = 'pending'")
+    app = control_room_app(db)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2", "z")
+        await settle(pilot, 6)
+        assert app.room.query_one("#inbox-table").row_count == 0
+    (after,) = rows(db, "SELECT * FROM escalations WHERE id = ?", before["id"])
+    assert parse_iso(after["expires"]) - parse_iso(before["expires"]) == timedelta(days=1)
+    first_expiry_hours = (parse_iso(before["expires"]) - load_org(DUO).start) / timedelta(hours=1)
+    await run_engine(db, first_expiry_hours + 2, fake=fake, monkeypatch=monkeypatch)
+    assert rows(db, "SELECT state FROM escalations WHERE id = ?", before["id"])[0]["state"] == "pending"
+    await run_engine(db, first_expiry_hours + 26, fake=fake, monkeypatch=monkeypatch)
+    assert rows(db, "SELECT state FROM escalations WHERE id = ?", before["id"])[0]["state"] == "expired"

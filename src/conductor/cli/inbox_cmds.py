@@ -229,6 +229,46 @@ def approve(
     _verdict(escalation_id, "approved", db, note, set_ or [], org)
 
 
+@inbox_app.command("reject")
+@cli_errors
+def reject(
+    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    note: Annotated[str, typer.Option(help="Why: the agent sees it with your verdict.")],
+    db: DbOption = None,
+) -> None:
+    """Reject an escalation with a note the agent will read.
+
+    Example: conductor inbox reject 1843 --note "not before the March launch"
+    """
+    if not note.strip():
+        raise BadInput("--note: say why, the agent reads it")
+    _verdict(escalation_id, "rejected", db, note.strip(), [], None)
+
+@inbox_app.command("snooze")
+@cli_errors
+def snooze(
+    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    for_: Annotated[str, typer.Option("--for", help="How long, on the org clock: 4h, 1d, 1h30m.")] = "1d",
+    db: DbOption = None,
+) -> None:
+    """Set an escalation aside: out of the control room's inbox until then, and its expiry moved by as much.
+
+    Example: conductor inbox snooze 1843 --for 4h
+    """
+    from conductor.org.durations import parse_duration
+    from conductor.services import founder
+
+    try:
+        span = parse_duration(for_)
+    except ValueError as exc:
+        raise BadInput(f"--for {for_!r}: {exc}") from None
+    with writing(db) as conn:
+        event = founder.snooze_escalation(conn, escalation_id, span)
+    expires = event.payload.get("expires")
+    typer.echo(f"snoozed escalation #{escalation_id} until {event.payload['until']}"
+               + (f"; it now expires {expires}" if expires else "") + f"; event #{event.id}")
+
+
 @inbox_app.command("respond")
 @cli_errors
 def respond(
@@ -249,19 +289,3 @@ def respond(
     typer.echo(f"replied to {event.payload['to']} about escalation #{escalation_id} (still pending); event #{event.id}")
     if not running:
         typer.echo("no scheduler is running: the agent reads it when `conductor run` starts")
-
-
-@inbox_app.command("reject")
-@cli_errors
-def reject(
-    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
-    note: Annotated[str, typer.Option(help="Why: the agent sees it with your verdict.")],
-    db: DbOption = None,
-) -> None:
-    """Reject an escalation with a note the agent will read.
-
-    Example: conductor inbox reject 1843 --note "not before the March launch"
-    """
-    if not note.strip():
-        raise BadInput("--note: say why, the agent reads it")
-    _verdict(escalation_id, "rejected", db, note.strip(), [], None)

@@ -59,7 +59,7 @@ ONE_DAY = timedelta(days=1)
 MAX_TOKENS = 1200
 FOUNDER_KINDS = (
     "escalation.resolved", "directive.added", "directive.retired", "founder.paused", "founder.resumed",
-    "founder.wake", "metric.recorded", "trust.changed", "task.created",
+    "founder.wake", "metric.recorded", "trust.changed", "task.created", "escalation.snoozed",
 )
 
 

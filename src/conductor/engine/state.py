@@ -488,6 +488,11 @@ class EngineState:
             d.state = "escalated"
             self._track_revising(d)
 
+    def _on_escalation_snoozed(self, e: StoredEvent) -> None:
+        esc = self.escalations.get(e.payload["escalation_id"])
+        if esc is not None:
+            esc.expires = parse_iso(e.payload["expires"]) if e.payload.get("expires") else None
+
     def _on_escalation_resolved(self, e: StoredEvent) -> None:
         esc = self.escalations.pop(e.payload["escalation_id"], None)
         if esc is None:

@@ -34,6 +34,14 @@ class EscalationResolved(Payload):
     detail: dict[str, Any] | None = None
 
 
+class EscalationSnoozed(Payload):
+    """The founder set an escalation aside: out of the inbox until `until`, its expiry moved by as much."""
+
+    escalation_id: int
+    until: str
+    expires: str | None = None
+
+
 class TrustChanged(Payload):
     agent: str
     kind: str
@@ -50,6 +58,10 @@ def _resolved(p: P, when: When) -> str:
     return f"escalation #{val(p, 'escalation_id')} {val(p, 'verdict')}" + suffix(p, "note")
 
 
+def _snoozed(p: P, when: When) -> str:
+    return f"escalation #{val(p, 'escalation_id')} snoozed until {when(p.get('until'))}"
+
+
 def _trust(p: P, when: When) -> str:
     reason = f" ({p['reason']})" if p.get("reason") else ""
     return f"autonomy {val(p, 'state')}: {val(p, 'agent')} for {val(p, 'kind')}{reason}"
@@ -62,6 +74,9 @@ SPECS = (
     EventSpec("escalation.resolved", "verdict", EscalationResolved, _resolved, {
         "escalation_id": 9, "verdict": "approved", "note": "go ahead", "amended": None, "escalation_kind": "decision",
         "decision_id": 7, "detail": {"kind": "pricing.change"}, "by": "founder"}),
+    EventSpec("escalation.snoozed", "snoozed", EscalationSnoozed, _snoozed, {
+        "escalation_id": 9, "until": "2026-01-06T09:00:00.000000Z", "expires": "2026-01-09T09:00:00.000000Z",
+        "by": "founder"}),
     EventSpec("trust.changed", "trust", TrustChanged, _trust, {
         "agent": "acme-ceo", "kind": "pricing.change", "state": "granted", "spend_limit": 500.0}),
 )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from conductor.errors import BadInput, NotFound
 from conductor.org.models import Org
 from conductor.org.params import check_param
 from conductor.services.queries import require_venture
-from conductor.store import NewEvent, StoredEvent, commit_events
+from conductor.store import NewEvent, StoredEvent, commit_events, iso, parse_iso
 
 
 def _clock(conn: sqlite3.Connection) -> str | None:
@@ -54,6 +55,19 @@ def respond_to_escalation(conn: sqlite3.Connection, escalation_id: int, text: st
                                          "escalation_id": escalation_id},
                   venture=row["venture"], agent="founder",
                   guard=lambda c: pending_escalation(c, escalation_id))
+
+
+def snooze_escalation(conn: sqlite3.Connection, escalation_id: int, span: timedelta) -> StoredEvent:
+    """Set an escalation aside for `span` of org-clock time: out of the inbox until then, and its expiry moved by
+    as much, so a snoozed escalation never lapses while it is out of sight."""
+    row = pending_escalation(conn, escalation_id)
+    if span <= timedelta(0):
+        raise BadInput("snooze: give a positive duration such as 4h or 1d")
+    now = parse_iso(_clock(conn) or row["created"])
+    expires = iso(parse_iso(row["expires"]) + span) if row["expires"] else None
+    return _write(conn, "escalation.snoozed", {"escalation_id": escalation_id, "until": iso(now + span),
+                                               "expires": expires},
+                  venture=row["venture"], agent=row["agent"], guard=lambda c: pending_escalation(c, escalation_id))
 
 
 def validate_amendment(org: Org, kind_id: str, amended: dict[str, Any]) -> None:

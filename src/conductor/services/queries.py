@@ -133,6 +133,7 @@ class InboxItem(BaseModel):
     expires: str | None
     resolved: str | None
     verdict: str | None
+    snoozed_until: str | None = Field(None, description="Set aside by the founder until this org-clock time.")
 
 
 class ReviewStep(BaseModel):
@@ -512,16 +513,23 @@ def _inbox_item(r: sqlite3.Row) -> dict[str, Any]:
         id=r["id"], kind=r["kind"], state=r["state"], venture=r["venture"], agent=r["agent"],
         decision_id=r["decision_id"], decision_kind=detail.get("kind") if r["kind"] == "decision" else None,
         urgency=int(r["urgency"]), reason=printable(r["reason"]), created=r["created"], expires=r["expires"],
-        resolved=r["resolved"], verdict=r["verdict"],
+        resolved=r["resolved"], verdict=r["verdict"], snoozed_until=detail.get("snoozed_until"),
     )
 
 
-def inbox(conn: sqlite3.Connection, *, state: str = "pending", venture: str | None = None) -> list[InboxItem]:
-    """Escalations, most urgent first; `state` 'all' lists every one, newest first."""
-    where, params = [], []
+def inbox(conn: sqlite3.Connection, *, state: str = "pending", venture: str | None = None,
+          awake_only: bool = False) -> list[InboxItem]:
+    """Escalations, most urgent first; `state` 'all' lists every one, newest first. `awake_only` leaves out
+    those the founder snoozed until a time the org clock has not reached."""
+    where: list[str] = []
+    params: list[Any] = []
     if state != "all":
         where.append("state = ?")
         params.append(state)
+    now = clock_now(conn) if awake_only else None
+    if now is not None:
+        where.append("coalesce(json_extract(detail, '$.snoozed_until'), '') <= ?")
+        params.append(now)
     if venture:
         where.append("venture = ?")
         params.append(venture)

@@ -214,6 +214,14 @@ def _escalation_opened(e: StoredEvent) -> list[Statement]:
     )]
 
 
+@projector("escalation.snoozed")
+def _escalation_snoozed(e: StoredEvent) -> list[Statement]:
+    # `detail` carries when it comes back, so the inbox needs no other column; the expiry moves with it.
+    p = e.payload
+    return [("UPDATE escalations SET expires = ?, detail = json_set(coalesce(detail, '{}'), '$.snoozed_until', ?) "
+             "WHERE id = ? AND state = 'pending'", (p.get("expires"), p["until"], p["escalation_id"]))]
+
+
 @projector("escalation.resolved")
 def _escalation_resolved(e: StoredEvent) -> list[Statement]:
     p = e.payload

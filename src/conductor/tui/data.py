@@ -189,7 +189,7 @@ class StoreReader:
         if "agents" in parts:
             update.agents = self._agents(status.run.running if status else None)
         if "inbox" in parts:
-            update.inbox = sort_inbox(queries.inbox(conn))
+            update.inbox = sort_inbox(queries.inbox(conn, awake_only=True))
         if "metrics" in parts:
             update.metrics = self._metrics()
         if "brain" in parts:

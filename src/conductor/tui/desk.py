@@ -8,6 +8,7 @@ UI thread never waits on SQLite's write lock.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ class FounderDesk:
     def reject(self, escalation_id: int, note: str) -> StoredEvent:
         with self._lock:
             return _founder().resolve_escalation(self._connection(), escalation_id, "rejected", note=note.strip())
+
+    def snooze(self, escalation_id: int, span: timedelta) -> StoredEvent:
+        with self._lock:
+            return _founder().snooze_escalation(self._connection(), escalation_id, span)
 
     def respond(self, escalation_id: int, text: str) -> StoredEvent:
         with self._lock:

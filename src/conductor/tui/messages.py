@@ -11,6 +11,14 @@ from typing import Any
 from textual.message import Message
 
 
+class Snooze(Message):
+    """Set an escalation aside for a day of the org clock (its expiry moves by as much)."""
+
+    def __init__(self, escalation_id: int) -> None:
+        super().__init__()
+        self.escalation_id = escalation_id
+
+
 class Respond(Message):
     """Answer an escalation's agent without deciding it (asks for the text first)."""
 

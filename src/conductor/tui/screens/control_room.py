@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
@@ -38,6 +38,7 @@ from conductor.tui.messages import (
     PauseToggle,
     Reject,
     Respond,
+    Snooze,
     Wake,
 )
 from conductor.tui.panes import PANES
@@ -298,6 +299,13 @@ class ControlRoom(Screen[None]):
 
         title = f"Approve {len(ids)} escalation{'s' if len(ids) != 1 else ''}: {message.what}?"
         self.app.push_screen(ConfirmScreen(title, "\n".join(lines), yes="Approve all", no="Back"), answer)
+
+    @on(Snooze)
+    def _snooze(self, message: Snooze) -> None:
+        message.stop()
+        desk, escalation_id = self.app.desk, message.escalation_id
+        self.founder(f"#{escalation_id} snoozed for a day: back in the inbox then, its expiry a day later",
+                     lambda: desk.snooze(escalation_id, timedelta(days=1)))
 
     @on(Respond)
     def _respond(self, message: Respond) -> None:

@@ -1,7 +1,8 @@
 """Pane 2, Inbox: what needs the founder, most urgent and soonest to expire first, with why.
 
 `a` approves the selected escalation in one keystroke, `A` every open one like it (same kind, same agent) after
-listing them; `m` replies to its agent without deciding it; `r` rejects (asking for a note), `e` amends the
+listing them; `m` replies to its agent without deciding it, `z` sets it aside for a simulated day (its expiry moves
+with it); `r` rejects (asking for a note), `e` amends the
 decision's parameters, enter opens the full detail. n/p and j/k move. The preview beside (wide terminals) or
 below (narrow ones) shows the full detail of the selected item.
 """
@@ -21,7 +22,7 @@ from textual.worker import get_current_worker
 
 from conductor.services.queries import EscalationDetail, InboxItem
 from conductor.tui.format import plain, until, urgency_mark
-from conductor.tui.messages import Amend, Approve, ApproveGroup, OpenEscalation, Reject, Respond
+from conductor.tui.messages import Amend, Approve, ApproveGroup, OpenEscalation, Reject, Respond, Snooze
 from conductor.tui.widgets.escalation_view import EscalationView
 from conductor.tui.widgets.row_table import Column, RowTable
 
@@ -48,6 +49,7 @@ class InboxTable(RowTable):
         Binding("r", "reject", "Reject", id="inbox.reject"),
         Binding("e", "amend", "Amend", id="inbox.amend"),
         Binding("m", "respond", "Reply", id="inbox.respond"),
+        Binding("z", "snooze", "Snooze a day", id="inbox.snooze"),
         Binding("j,n", "cursor_down", "Next", show=False, id="inbox.next"),
         Binding("k,p", "cursor_up", "Previous", show=False, id="inbox.previous"),
         Binding("enter", "open", "Detail", id="inbox.open"),
@@ -79,6 +81,10 @@ class InboxTable(RowTable):
         group = self.similar(item)
         what = f"{item.decision_kind or KIND_SHORT.get(item.kind, item.kind)} from {item.agent or 'the org'}"
         self.post_message(ApproveGroup([i.id for i in group], what))
+
+    def action_snooze(self) -> None:
+        if (item := self._need()) is not None:
+            self.post_message(Snooze(item.id))
 
     def action_respond(self) -> None:
         if (item := self._need()) is not None:
