@@ -299,3 +299,31 @@ async def test_an_urgent_escalation_rings_the_terminal_bell_once(duo_db: Path) -
             assert len(app.room.inbox_items) == urgency
             assert len(rings) == urgency - 1
         conn.close()
+
+
+async def test_an_escalation_about_to_lapse_warns_the_founder_once(duo_db: Path) -> None:
+    """Attached to a run in another process nothing holds the clock: an escalation within six simulated hours
+    of its expiry warns (and rings) once; one further off does not."""
+    app = control_room_app(duo_db)
+    rings: list[None] = []
+    app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
+    warned: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (warned.append(str(message)), notify(message, **kw))  # type: ignore[method-assign]
+    conn = open_database(duo_db)
+    commit_events(conn, [NewEvent("escalation.opened", {"kind": "decision", "reason": r, "urgency": 1,
+                                                        "expires": e, "detail": {"kind": "vendor.sign"}},
+                                  venture="duo", agent="duo-lead", sim_time=at(0)) for r, e in
+                         (("soon", at(4)), ("later", at(30)))])
+    conn.close()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(400):  # a deadline for the app's poll thread, not a duration
+            await settle(pilot, 1)
+            if any("expires" in w for w in warned):
+                break
+            await asyncio.sleep(0.025)
+        for _ in range(3):
+            await settle(pilot, 2)
+    lapse = [w for w in warned if "snooze it with z" in w]
+    assert len(lapse) == 1 and "(vendor.sign) expires in" in lapse[0]
+    assert len(rings) == 1

@@ -9,7 +9,7 @@ import in its thread), themes, help, the command palette and quitting. What is o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -27,6 +27,7 @@ from conductor.store.events import utc_now
 from conductor.tui.commands import control_room_commands
 from conductor.tui.data import StoreReader, Update
 from conductor.tui.desk import FounderDesk
+from conductor.tui.format import parse, until
 from conductor.tui.messages import PauseToggle
 from conductor.tui.runner import EngineRunner
 from conductor.tui.screens.confirm import ConfirmScreen
@@ -39,6 +40,9 @@ THEME_PAIRS = {"textual-dark": "textual-light", "textual-light": "textual-dark",
                "ansi-light": "ansi-dark"}
 POLL_INTERVAL = 0.1  # seconds: events reach the screen in batches at 10 Hz
 RETRY_INTERVAL = 1.0
+# How close to its expiry an escalation warns the founder, by clock: a quarter hour of wall time, or six
+# simulated hours (a minute at the default pace) when watching a paced run from another process.
+LAPSE_WARNING = {"real": timedelta(minutes=15), "sim": timedelta(hours=6)}
 MIN_PACE, MAX_PACE = 1.0, 300.0  # real seconds per simulated day that `+` and `-` move between
 
 
@@ -81,6 +85,7 @@ class ConductorApp(App[str | None]):
         self._initial_theme = theme if theme in THEMES else "textual-dark"
         self._polling = True
         self.engine_error: str | None = None
+        self.lapse_warned: set[int] = set()
         self.urgent_seen: set[int] = {i.id for i in first.inbox or [] if i.urgency >= org.notify.min_urgency}
 
     # -- start-up -----------------------------------------------------------------------------------------
@@ -122,6 +127,7 @@ class ConductorApp(App[str | None]):
             self.event_cursor = max(self.event_cursor, update.cursor)
             self.room.apply(update)
             self._ring_for_urgent(update)
+            self._warn_before_lapse()
             if self.runner is not None and self.runner.engine is not None:
                 bar = self.room.query_one(StatusBar)
                 if bar.engine == "starting" and update.status is not None and update.status.run.running:
@@ -142,6 +148,25 @@ class ConductorApp(App[str | None]):
         if urgent - self.urgent_seen:
             self.bell()
         self.urgent_seen |= urgent
+
+    def _warn_before_lapse(self) -> None:
+        """A warning (and the bell) once per escalation when it comes within `LAPSE_WARNING` of its expiry:
+        on the real clock, or attached to a run in another process, nothing holds the clock for the founder.
+        A scheduler in this room on the simulated clock waits instead (`EngineOptions.founder_present`)."""
+        if self.runner is not None and self.org.clock == "sim":
+            return
+        now = self.room.clock_now()
+        if now is None:
+            return
+        window = LAPSE_WARNING[self.org.clock]
+        for item in self.room.inbox_items:
+            expires = parse(item.expires)
+            if expires is None or item.id in self.lapse_warned or not now < expires <= now + window:
+                continue
+            self.lapse_warned.add(item.id)
+            self.bell()
+            self.notify(f"#{item.id} ({item.decision_kind or item.kind}) expires {until(item.expires, now)}: "
+                        "decide it, or snooze it with z", severity="warning", timeout=8)
 
     def on_engine_exited(self, message: EngineExited) -> None:
         bar = self.room.query_one(StatusBar)
