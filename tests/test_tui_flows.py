@@ -392,6 +392,7 @@ async def test_a_snoozed_escalation_leaves_the_inbox_and_expires_a_day_later(
 
     from conductor.org import load_org
     from conductor.store import parse_iso
+    from conductor.tui.widgets.status_bar import StatusBar
     from tui_support import DUO
 
     fake = await escalate(db, monkeypatch, decision("ad.buy", {"budget": 900}))
@@ -401,6 +402,8 @@ async def test_a_snoozed_escalation_leaves_the_inbox_and_expires_a_day_later(
         await pilot.press("2", "z")
         await settle(pilot, 6)
         assert app.room.query_one("#inbox-table").row_count == 0
+        bar = app.room.query_one(StatusBar)  # the header counts what the inbox shows, as the tab does
+        assert bar.inbox_count == 0 and "⚑ 0" in str(bar.render())
     (after,) = rows(db, "SELECT * FROM escalations WHERE id = ?", before["id"])
     assert parse_iso(after["expires"]) - parse_iso(before["expires"]) == timedelta(days=1)
     first_expiry_hours = (parse_iso(before["expires"]) - load_org(DUO).start) / timedelta(hours=1)

@@ -182,6 +182,7 @@ class ControlRoom(Screen[None]):
             if update.inbox is not None:
                 self.inbox_items = update.inbox
                 count = len(update.inbox)
+                self.query_one(StatusBar).inbox_count = count
                 label = Text("2 Inbox")
                 if count:
                     label.append(f" ({count})", "bold")

@@ -26,6 +26,8 @@ class StatusBar(Widget):
     wall: reactive[datetime | None] = reactive(None)
     holding: reactive[str] = reactive("")  # why the simulated clock waits for the founder (Engine.holding)
     pace: reactive[float | None] = reactive(None)  # real seconds per simulated day, for a run in this room
+    # the inbox's own count (snoozed ones left out), set with the inbox so the header and the tab agree
+    inbox_count: reactive[int | None] = reactive(None)
 
     def __init__(self, org_name: str, origin: datetime | None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -78,7 +80,7 @@ class StatusBar(Widget):
             budget = f"/{money(status.budget_per_day)}" if status.budget_per_day is not None else ""
             text.append(("spend today " if wide else "") + f"{money(status.spend_today)}{budget}")
             text.append(" │ ", dim)
-            open_ = status.open_escalations
+            open_ = status.open_escalations if self.inbox_count is None else self.inbox_count
             text.append(f"{open_} escalation{'s' if open_ != 1 else ''}" if wide else f"⚑ {open_}",
                         style("status-bar--alert") if status.urgent_escalations else "")
             text.append(" │ ", dim)
