@@ -279,11 +279,17 @@ async def test_the_org_pane_shows_the_stage_an_executed_stage_change_set(duo_db:
         assert "· scale" in str(chart.venture_nodes["duo"].label)
 
 
-async def test_an_urgent_escalation_rings_the_terminal_bell_once(duo_db: Path) -> None:
-    """The founder may be in another window: a new urgent escalation rings the bell; a low one does not."""
+async def test_an_urgent_escalation_rings_the_terminal_bell_once(duo_db: Path, tmp_path: Path) -> None:
+    """The founder may be in another window: a new urgent escalation rings the bell and raises a desktop
+    notification (here a command standing in for notify-send); a low one does neither."""
+    import sys
+
     app = control_room_app(duo_db)
     rings: list[None] = []
     app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
+    shown = tmp_path / "desktop.txt"
+    record = f"import sys, pathlib; pathlib.Path({str(shown)!r}).write_text(' '.join(sys.argv[1:]))"
+    app.desktop_command = lambda: [sys.executable, "-c", record]  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         conn = open_database(duo_db)
@@ -299,6 +305,11 @@ async def test_an_urgent_escalation_rings_the_terminal_bell_once(duo_db: Path) -
             assert len(app.room.inbox_items) == urgency
             assert len(rings) == urgency - 1
         conn.close()
+        for _ in range(400):  # the notification runs in a worker thread
+            if shown.exists():
+                break
+            await asyncio.sleep(0.025)
+    assert shown.read_text().startswith("conductor 1 urgent escalation: #") and "(duo-lead)" in shown.read_text()
 
 
 async def test_an_escalation_about_to_lapse_warns_the_founder_once(duo_db: Path) -> None:

@@ -106,6 +106,8 @@ class NotifySettings(_Strict):
     min_urgency: int = Field(2, ge=1, le=3, description="The least urgency of an escalation worth a message.")
     batch: Duration = Field(timedelta(seconds=30), description="Real time a burst is gathered for before sending.")
     timeout: Duration = Field(timedelta(seconds=10), description="Longest a delivery may take.")
+    desktop: bool = Field(True, description="With the control room open: a desktop notification (notify-send) "
+                                           "for each urgent escalation, beside the terminal bell.")
 
     @property
     def enabled(self) -> bool:

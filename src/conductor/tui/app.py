@@ -8,6 +8,9 @@ import in its thread), themes, help, the command palette and quitting. What is o
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from conductor.errors import BadInput
 from conductor.org import Org, load_org
+from conductor.redaction import redact
 from conductor.store import open_reader
 from conductor.store.events import utc_now
 from conductor.tui.commands import control_room_commands
@@ -144,10 +148,30 @@ class ConductorApp(App[str | None]):
         default): the founder may be looking at another window. Those open at start ring nothing."""
         if update.inbox is None:
             return
-        urgent = {i.id for i in update.inbox if i.urgency >= self.org.notify.min_urgency}
-        if urgent - self.urgent_seen:
+        urgent = {i.id: i for i in update.inbox if i.urgency >= self.org.notify.min_urgency}
+        new = [urgent[i] for i in sorted(set(urgent) - self.urgent_seen)]
+        if new:
             self.bell()
-        self.urgent_seen |= urgent
+            if self.org.notify.desktop:
+                what = ", ".join(f"#{i.id} {i.decision_kind or i.kind} ({i.agent or 'org'})" for i in new[:3])
+                self._desktop(f"{len(new)} urgent escalation{'s' if len(new) != 1 else ''}: {what}")
+        self.urgent_seen |= set(urgent)
+
+    @work(thread=True, group="desktop", exit_on_error=False)
+    def _desktop(self, text: str) -> None:
+        """A desktop notification where the desktop offers one (notify-send and a display); else nothing: the
+        bell has rung. Run in a thread with a timeout, so a stuck notification daemon never freezes the room."""
+        command = self.desktop_command()
+        if command:
+            subprocess.run([*command, "conductor", redact(text)], timeout=5, check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @staticmethod
+    def desktop_command() -> list[str] | None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            return None
+        found = shutil.which("notify-send")
+        return [found] if found else None
 
     def _warn_before_lapse(self) -> None:
         """A warning (and the bell) once per escalation when it comes within `LAPSE_WARNING` of its expiry:
