@@ -51,6 +51,8 @@ def help_rows(app: Any) -> tuple[str, HelpRows]:
     rows.append(("Everywhere", "1-5 tab", "switch pane (the numbers are in the pane titles)"))
     rows.append(("Everywhere", "ctrl+p", "command palette: every action by name"))
     rows.append(("Everywhere", "esc", "back out of a detail, a form or a filter"))
+    rows.append(("Header", "⚑ ✖", "open escalations (red when one is urgent) · stuck agents"))
+    rows.append(("Header", "⏸", "the simulated clock waits for your verdict (it never lets one expire unseen)"))
     return pane_title, rows
 
 
