@@ -40,6 +40,7 @@ inbox_app = typer.Typer(
 )
 
 STATES = ("pending", "approved", "rejected", "expired", "all")
+EscalationId = Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")]
 
 
 @inbox_app.command("list")
@@ -77,7 +78,7 @@ def list_(
 @inbox_app.command("show")
 @cli_errors
 def show(
-    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    escalation_id: EscalationId,
     db: DbOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -215,7 +216,7 @@ def _verdict(escalation_id: int, verdict: str, db: Path | None, note: str | None
 @inbox_app.command("approve")
 @cli_errors
 def approve(
-    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    escalation_id: EscalationId,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Amend a parameter before it executes, key=value (repeatable).")] = None,
     note: Annotated[str | None, typer.Option(help="A note the agent sees with your verdict.")] = None,
@@ -232,7 +233,7 @@ def approve(
 @inbox_app.command("reject")
 @cli_errors
 def reject(
-    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    escalation_id: EscalationId,
     note: Annotated[str, typer.Option(help="Why: the agent sees it with your verdict.")],
     db: DbOption = None,
 ) -> None:
@@ -247,7 +248,7 @@ def reject(
 @inbox_app.command("snooze")
 @cli_errors
 def snooze(
-    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    escalation_id: EscalationId,
     for_: Annotated[str, typer.Option("--for", help="How long, on the org clock: 4h, 1d, 1h30m.")] = "1d",
     db: DbOption = None,
 ) -> None:
@@ -272,7 +273,7 @@ def snooze(
 @inbox_app.command("respond")
 @cli_errors
 def respond(
-    escalation_id: Annotated[int, typer.Argument(metavar="ID", help="The escalation id (from `inbox list`).")],
+    escalation_id: EscalationId,
     text: Annotated[str, typer.Argument(help="What the agent reads at its next wake-up.")],
     db: DbOption = None,
 ) -> None:
