@@ -38,7 +38,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from conductor import events as catalogue
 from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
 from conductor.store.events import iso, parse_iso
@@ -442,7 +441,9 @@ def agents(conn: sqlite3.Connection, *, venture: str | None = None, running: boo
 
 def event_summary(kind: str, payload: dict[str, Any]) -> str:
     """One printable line for an event, in the product's words (`conductor.events`); unknown kinds show their
-    scalar fields."""
+    scalar fields. The catalogue is imported on first use: `conductor status` never needs it."""
+    from conductor import events as catalogue
+
     return printable(catalogue.text(kind, payload), one_line=True, limit=240)
 
 
@@ -540,6 +541,8 @@ def inbox(conn: sqlite3.Connection, *, state: str = "pending", venture: str | No
 
 def _review_exchange(conn: sqlite3.Connection, decision_id: int) -> list[ReviewStep]:
     """The decision's life after it was proposed: reviews, revisions, routing, verdicts, execution."""
+    from conductor import events as catalogue
+
     rows = conn.execute(
         "SELECT id, sim_time, agent, kind, payload FROM events WHERE id >= ? AND kind IN "
         "('decision.proposed', 'review.requested', 'review.answered', 'decision.updated', 'decision.executed') "
