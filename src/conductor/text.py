@@ -8,6 +8,8 @@ from the store goes through `printable` first, so output written by a model can 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 # CSI, OSC, DCS/PM/APC/SOS strings and two-byte escapes, then any other C0/C1 control except tab and newline.
 _ESCAPES = re.compile(
@@ -46,3 +48,42 @@ def compact_number(value: float) -> str:
     if magnitude >= 1000:
         return f"{value:,.0f}"
     return f"{value:.3g}"
+
+
+def with_note(head: str, note: object, sep: str = ": ") -> str:
+    """`head`, then `sep` and the note, unless the note is empty or only repeats the head's last word.
+
+    "expired" with the note "expired" reads "expired", not "expired: expired"; a note that says more is kept.
+    """
+    said = str(note or "").strip()
+    last = head.split()[-1] if head.split() else ""
+    if not said or said.strip(" .\"'").lower() == last.strip("()").lower():
+        return head
+    return f"{head}{sep}{said}"
+
+
+def state_and_verdict(state: str, verdict: str | None) -> str:
+    """An escalation's state with its verdict in brackets when it says something else ("approved", not
+    "approved (approved)")."""
+    return state + (f" ({verdict})" if verdict and verdict != state else "")
+
+
+def expected_effect_text(expected: Mapping[str, Any] | None) -> str:
+    """A decision's expected effect as the founder reads it: "mrr up by +3%", "churn_rate down by 2%"."""
+    if not expected:
+        return "not stated"
+    metric = expected.get("metric", "?")
+    direction = expected.get("direction", "?")
+    size = expected.get("size")
+    size_text = ""
+    if isinstance(size, int | float) and not isinstance(size, bool) and direction in ("up", "down"):
+        size_text = f" by {abs(size):.0%}" if direction == "down" else f" by {size:+.0%}"
+    return f"{metric} {direction}{size_text}"
+
+
+# The column names of the decision-quality table, one word a figure, shared by `conductor brain quality` and the
+# control room's Metrics pane so the founder reads the same names in both.
+QUALITY_COLUMN_LABELS: dict[str, str] = {
+    "venture": "venture", "brain": "brain", "decisions": "decisions", "escalated": "escalated",
+    "approved": "approved", "measured": "measured", "pending": "pending", "worked": "worked", "effect": "effect",
+}

@@ -72,11 +72,18 @@ class Evidence(_Frozen):
     side_delta: float | None = Field(None, description="What the main metric did over the same window.")
 
     def describe(self) -> str:
+        """`#12 signups +4.0%`; when the sign says the opposite of the verdict (a metric whose good direction is
+        down, e.g. `#12 churn_rate +4.0% (worse)`), which way it went for the venture."""
         moved = " ".join(x for x in (self.metric or "", format_delta(self.delta)) if x)
+        way = ""  # after the side metric, so `parse_markdown` reads the edited line back the same
+        if self.delta is not None and self.success is False and self.delta > 0:
+            way = " (worse)"
+        elif self.delta is not None and self.success is True and self.delta < 0:
+            way = " (better)"
         side = ""
         if self.side_metric and self.side_delta is not None:
             side = f" ({self.side_metric} {format_delta(self.side_delta)})"
-        return f"#{self.decision_id}" + (f" {moved}" if moved else "") + side
+        return f"#{self.decision_id}" + (f" {moved}" if moved else "") + side + way
 
 
 class Provenance(_Frozen):
@@ -283,6 +290,7 @@ def render_markdown(doc: BrainDocument, *, title: str | None = None, names: dict
 _EVIDENCE_ITEM = re.compile(
     r"#(\d+)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?(?:\s+([+\-]\d+(?:\.\d+)?)%)?"
     r"(?:\s+\(([A-Za-z_][A-Za-z0-9_]*)\s+([+\-]\d+(?:\.\d+)?)%\))?"
+    r"(?:\s+\((worse|better)\))?"
 )
 
 
@@ -345,6 +353,8 @@ def parse_markdown(text: str) -> BrainDocument:
                         item["delta"] = float(m.group(3)) / 100
                     if m.group(4) and m.group(5):
                         item["side_metric"], item["side_delta"] = m.group(4), float(m.group(5)) / 100
+                    if m.group(6):
+                        item["success"] = m.group(6) == "better"
                     data[current][-1]["evidence"].append(item)
             elif data[current] and not line.strip().startswith("from "):
                 data[current][-1]["text"] += " " + line.strip()

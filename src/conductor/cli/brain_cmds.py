@@ -218,6 +218,7 @@ def quality(
     Example: conductor brain quality inkwell
     """
     from conductor.services import brain
+    from conductor.text import QUALITY_COLUMN_LABELS as labels
 
     with reading(db) as conn:
         if venture is not None:
@@ -240,9 +241,10 @@ def quality(
             return mean
         return f"{mean} ±{(r.effect_high - r.effect_low) * 50:.1f}"
 
-    grid = table("venture", "brain", "dec.", "esc.", "appr.", "meas.", "pend.", "worked",
-                 "effect ±95%", title="Decision quality by brain version (version in force)",
-                 right=("dec.", "esc.", "appr.", "meas.", "pend.", "worked", "effect ±95%"))
+    grid = table(*labels.values(), title="Decision quality by brain version (version in force)",
+                 right=[labels[k] for k in ("decisions", "escalated", "approved", "measured", "pending", "worked",
+                                            "effect")])
+    grid.padding = (0, 0)  # nine columns of full words, one space apart, fit 80 columns
     for r in rows:
         grid.add_row(cell(r.venture, 10), f"v{r.brain_version}" if r.brain_version is not None else "none",
                      str(r.decisions), pct(r.escalated_share), pct(r.approval_rate, r.founder_decided),
@@ -252,10 +254,10 @@ def quality(
         if r.control is not None:
             console().print(_line(f"{r.venture}: {r.control.statement} ({r.control.n_current} vs "
                                   f"{r.control.n_control} measured, control: {r.control.control})"))
-    console().print(_line("dec.: decisions proposed; esc.: share escalated; appr. (n): approved of n the founder "
-                          "decided; meas./pend.: effect windows closed / still open; worked: share of measured "
-                          "decisions whose effect was beyond noise the good way; effect: mean effect against "
-                          "forecast in points, + = the good way, ± its 95% interval", "dim"))
+    console().print(_line("decisions: proposed; escalated: share sent to the founder; approved (n): approved of n the "
+                          "founder decided; measured/pending: effect windows closed / still open; worked: share of "
+                          "measured decisions whose effect was beyond noise the good way; effect: mean effect "
+                          "against forecast in points, + = the good way, ± its 95% interval", "dim"))
 
 
 @brain_app.command("edit")

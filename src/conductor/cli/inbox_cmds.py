@@ -30,6 +30,7 @@ from conductor.cli.shared import (
     writing,
 )
 from conductor.errors import BadInput
+from conductor.text import expected_effect_text, state_and_verdict
 
 if TYPE_CHECKING:
     from conductor.org import Org
@@ -95,7 +96,7 @@ def show(
         return
     out = console()
     title = f"{item.decision_kind} (decision #{item.decision_id})" if item.decision_kind else item.kind
-    out.print(f"[bold]escalation #{item.id}[/] · {title} · {item.state}" + (f" ({item.verdict})" if item.verdict else ""))
+    out.print(f"[bold]escalation #{item.id}[/] · {title} · {state_and_verdict(item.state, item.verdict)}")
     rows: list[tuple[str, str]] = [
         ("from", f"{item.agent or '-'} ({item.venture or 'platform'})"),
         ("why", cell(item.reason, 200)),
@@ -105,8 +106,7 @@ def show(
     if item.rationale:
         rows.append(("rationale", cell(item.rationale, 400)))
     if item.expected_effect:
-        e = item.expected_effect
-        rows.append(("expected", cell(f"{e.get('metric', '?')} {e.get('direction', '?')} by {e.get('size', '?')}", 120)))
+        rows.append(("expected", cell(expected_effect_text(item.expected_effect), 120)))
     if item.confidence is not None:
         rows.append(("confidence", f"{item.confidence:.2f}"))
     if item.reversible is not None:

@@ -167,7 +167,10 @@ def run_command(
 def demo(
     headless: Annotated[bool, typer.Option("--headless", help="Run without the control room and print a summary.")] = False,
     days: Annotated[float, typer.Option(help="Simulated days to run.")] = 60,
-    db: DbOption = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", envvar="CONDUCTOR_DB", show_default=False,
+        help="The SQLite file (default: a new conductor.db in a fresh temporary directory, printed at the end)."),
+    ] = None,
     model: Annotated[str, typer.Option(help="The model every agent uses.")] = "sim/standard",
     pace: Annotated[float | None, typer.Option(help="Real seconds per simulated day.")] = None,
     seed: SeedOption = None,

@@ -15,6 +15,7 @@ from typing import Any
 
 from conductor.org.models import Org
 from conductor.store.events import StoredEvent, parse_iso
+from conductor.text import with_note
 
 
 def _in_order(params: dict[str, Any]) -> dict[str, Any]:
@@ -502,7 +503,7 @@ class EngineState:
         d = self.decisions.get(esc.decision_id or -1)
         if rt is not None and esc.kind == "decision" and d is not None:
             amended = " (amended)" if e.payload.get("amended") else ""
-            text = f"{d.kind} {verdict}{amended}" + (f": \"{note}\"" if note else "")
+            text = with_note(f"{d.kind} {verdict}{amended}", f"\"{note}\"" if note else "")
             rt.inbox().verdicts.append((esc.id, text))
             rt.recent_verdicts.append((esc.id, text))
             key = (d.agent, d.kind)

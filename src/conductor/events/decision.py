@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from conductor.events.base import EventSpec, Payload, When, short, suffix, val
+from conductor.text import with_note
 
 P = Mapping[str, Any]
 
@@ -83,7 +84,7 @@ def _proposed(p: P, when: When) -> str:
 
 
 def _updated(p: P, when: When) -> str:
-    return f"decision #{val(p, 'decision_id')} → {val(p, 'state')}" + suffix(p, "note")
+    return with_note(f"decision #{val(p, 'decision_id')} → {val(p, 'state')}", p.get("note"))
 
 
 def _executing(p: P, when: When) -> str:

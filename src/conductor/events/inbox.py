@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import Field
 
-from conductor.events.base import EventSpec, Payload, When, suffix, val
+from conductor.events.base import EventSpec, Payload, When, val
+from conductor.text import with_note
 
 P = Mapping[str, Any]
 
@@ -55,7 +56,7 @@ def _opened(p: P, when: When) -> str:
 
 
 def _resolved(p: P, when: When) -> str:
-    return f"escalation #{val(p, 'escalation_id')} {val(p, 'verdict')}" + suffix(p, "note")
+    return with_note(f"escalation #{val(p, 'escalation_id')} {val(p, 'verdict')}", p.get("note"))
 
 
 def _snoozed(p: P, when: When) -> str:

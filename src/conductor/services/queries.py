@@ -42,7 +42,7 @@ from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
 from conductor.store.events import iso, parse_iso
 from conductor.store.lock import lock_held, lock_path
-from conductor.text import printable
+from conductor.text import printable, with_note
 
 # --- models ----------------------------------------------------------------------------------------------------
 
@@ -561,7 +561,7 @@ def _review_exchange(conn: sqlite3.Connection, decision_id: int) -> list[ReviewS
         elif kind == "decision.executed":
             text = f"executed ({'ok' if p.get('ok', True) else 'failed'}): {catalogue.short(p.get('result'), 200)}"
         else:
-            text = f"{p.get('state')}" + (f": {p.get('note') or p.get('route')}" if p.get("note") or p.get("route") else "")
+            text = with_note(f"{p.get('state')}", p.get("note") or p.get("route"))
         steps.append(ReviewStep(event_id=r["id"], at=r["sim_time"], actor=r["agent"], kind=kind, text=printable(text)))
     return steps
 

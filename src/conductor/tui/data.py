@@ -64,7 +64,7 @@ class QualityRow:
     venture: str
     version: int | None
     decisions: int
-    auto_share: float | None
+    escalated_share: float | None
     approval_rate: float | None
     measured: int
     worked: int
@@ -237,7 +237,7 @@ class StoreReader:
         """The brain's own decision-quality table (imported here, in the worker, on first use)."""
         from conductor.brain.quality import decision_quality, load_decision_rows
 
-        return [QualityRow(q.venture, q.brain_version, q.decisions, q.auto_share, q.approval_rate, q.measured,
+        return [QualityRow(q.venture, q.brain_version, q.decisions, q.escalated_share, q.approval_rate, q.measured,
                            q.succeeded, q.mean_normalized_delta)
                 for q in decision_quality(load_decision_rows(self._conn))]
 

@@ -29,6 +29,16 @@ if TYPE_CHECKING:
     from conductor.tui.app import ConductorApp
 
 
+def older_first(a: BrainVersionRow, b: BrainVersionRow) -> tuple[BrainVersionRow, BrainVersionRow]:
+    """Two marked versions in the order a diff reads them, older → newer, whichever was marked first: by version
+    number within a venture, by when they were written across ventures."""
+    if a.venture == b.venture:
+        newer = b.version > a.version
+    else:
+        newer = (b.created or "", b.version) >= (a.created or "", a.version)
+    return (a, b) if newer else (b, a)
+
+
 class PreviewLoaded(Message):
     def __init__(self, key: str, text: Text) -> None:
         super().__init__()
@@ -120,6 +130,7 @@ class BrainTable(RowTable):
         if len(self.marked) == 2:
             a, b = (self._row(k) for k in self.marked)
             if a is not None and b is not None:
+                a, b = older_first(a, b)
                 self.post_message(BrainAction("compare", a.venture, a.version, (b.venture, b.version)))
             return
         row = self._need()

@@ -20,6 +20,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from conductor.services.queries import EscalationDetail
+from conductor.text import expected_effect_text, state_and_verdict
 from conductor.tui.format import money, plain, short_time, until, urgency_mark
 
 KIND_TITLES = {
@@ -40,18 +41,6 @@ def params_text(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={_value(v)}" for k, v in sorted(params.items())) or "no parameters"
 
 
-def expected_text(expected: dict[str, Any]) -> str:
-    if not expected:
-        return "not stated"
-    metric = expected.get("metric", "?")
-    direction = expected.get("direction", "?")
-    size = expected.get("size")
-    size_text = f" by {size:+.0%}" if isinstance(size, int | float) and direction in ("up", "down") else ""
-    if isinstance(size, int | float) and direction == "down":
-        size_text = f" by {abs(size):.0%}"
-    return f"{metric} {direction}{size_text}"
-
-
 def render_escalation(d: EscalationDetail, *, now: datetime | None, origin: datetime | None,
                       venture_names: dict[str, str] | None = None) -> RenderableType:
     """The detail as one rich renderable (no widgets), so the preview and the full screen are the same."""
@@ -65,7 +54,7 @@ def render_escalation(d: EscalationDetail, *, now: datetime | None, origin: date
     if d.state == "pending":
         title.append(f"expires {until(d.expires, now)}" if d.expires else "no expiry")
     else:
-        title.append(f"{d.state}" + (f" ({d.verdict})" if d.verdict and d.verdict != d.state else ""), "italic")
+        title.append(state_and_verdict(d.state, d.verdict), "italic")
 
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(style="bold", no_wrap=True, width=14)
@@ -79,7 +68,7 @@ def render_escalation(d: EscalationDetail, *, now: datetime | None, origin: date
     grid.add_row("Why escalated", plain(d.reason))
     if d.kind == "decision":
         grid.add_row("Rationale", plain(d.rationale or "none given"))
-        grid.add_row("Expected", plain(expected_text(d.expected_effect)))
+        grid.add_row("Expected", plain(expected_effect_text(d.expected_effect)))
         facts = []
         if d.confidence is not None:
             facts.append(f"confidence {d.confidence:.2f}")

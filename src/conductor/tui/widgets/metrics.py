@@ -16,9 +16,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline
 
 from conductor.org.models import Org
+from conductor.text import QUALITY_COLUMN_LABELS
 from conductor.text import compact_number as number
 from conductor.tui.data import MetricSeries, MetricsView, QualityRow
 from conductor.tui.format import bar, money
+
+# The decision-quality columns the pane shows, named as `conductor brain quality` names them.
+QUALITY_COLUMNS = ("venture", "brain", "decisions", "escalated", "approved", "worked", "effect")
 
 
 def _change(series: MetricSeries) -> Text:
@@ -87,10 +91,8 @@ class MetricsPane(VerticalScroll):
             yield spend
             quality: DataTable[str] = DataTable(id="quality-table", cursor_type="row", zebra_stripes=True)
             quality.border_title = "Decision quality by brain version"
-            for label, key in (("venture", "venture"), ("brain", "brain"), ("decisions", "decisions"),
-                               ("on own", "auto"), ("approved", "approved"), ("worked", "worked"),
-                               ("mean move", "delta")):
-                quality.add_column(label, key=key)
+            for key in QUALITY_COLUMNS:
+                quality.add_column(QUALITY_COLUMN_LABELS[key], key=key)
             yield quality
 
     def focus_primary(self) -> None:
@@ -120,7 +122,7 @@ class MetricsPane(VerticalScroll):
             return f"{value:.0%}" if value is not None else "—"
 
         cells = [(r.venture, f"v{r.version}" if r.version is not None else "none", str(r.decisions),
-                  share(r.auto_share), share(r.approval_rate),
+                  share(r.escalated_share), share(r.approval_rate),
                   f"{r.worked}/{r.measured} ({r.worked / r.measured:.0%})" if r.measured else "—",
                   f"{r.mean_delta:+.1%}" if r.mean_delta is not None else "—") for r in rows]
         if keys != self._quality_keys:
@@ -130,7 +132,6 @@ class MetricsPane(VerticalScroll):
             self._quality_keys = keys
             return
         for key, row in zip(keys, cells, strict=True):
-            for column, value in zip(("venture", "brain", "decisions", "auto", "approved", "worked", "delta"), row,
-                                     strict=True):
+            for column, value in zip(QUALITY_COLUMNS, row, strict=True):
                 if table.get_cell(key, column) != value:
                     table.update_cell(key, column, value)
