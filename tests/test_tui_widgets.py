@@ -23,6 +23,7 @@ from conductor.text import compact_number as number
 from conductor.tui.format import bar, clock_label, money, short_time, until
 from conductor.tui.screens.amend import changed_params, parse_value
 from conductor.tui.widgets.activity_filter import ActivityFilter
+from conductor.tui.widgets.status_bar import StatusBar
 from tui_support import DUO, FIXED_NOW, control_room_app, settle
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -338,3 +339,30 @@ async def test_an_escalation_about_to_lapse_warns_the_founder_once(duo_db: Path)
     lapse = [w for w in warned if "snooze it with z" in w]
     assert len(lapse) == 1 and "(vendor.sign) expires in" in lapse[0]
     assert len(rings) == 1
+
+
+async def test_attached_in_the_founders_seat_the_room_shows_the_hold_and_warns_of_no_lapse(duo_db: Path) -> None:
+    """`conductor attach` holds the founder's seat, so the run in the other process stops its simulated clock at
+    a decision escalation's expiry: the room says what the clock waits for instead of warning of a lapse."""
+    app = control_room_app(duo_db)
+    app.founder_seat = True
+    warned: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (warned.append(str(message)), notify(message, **kw))  # type: ignore[method-assign]
+    conn = open_database(duo_db)
+    (opened,) = commit_events(conn, [NewEvent(
+        "escalation.opened", {"kind": "decision", "reason": "due", "urgency": 1, "expires": at(4),
+                              "detail": {"kind": "vendor.sign"}}, venture="duo", agent="duo-lead", sim_time=at(0))])
+    # The other process's clock stands at the expiry, holding.
+    commit_events(conn, [NewEvent("clock.advanced", {"day": 0}, sim_time=at(4))])
+    conn.close()
+    with RunLock(duo_db):  # a scheduler is running on the database (in this process, as far as the lock tells)
+        async with app.run_test(size=(120, 40)) as pilot:
+            bar = app.room.query_one(StatusBar)
+            for _ in range(400):  # a deadline for the app's poll thread, not a duration
+                await settle(pilot, 1)
+                if bar.holding:
+                    break
+                await asyncio.sleep(0.025)
+            assert bar.holding == f"waiting for your verdict on escalation #{opened.id}"
+    assert not [w for w in warned if "snooze it with z" in w]

@@ -49,7 +49,8 @@ def status(db: DbOption = None, org: OrgOption = None, json_: JsonOption = False
         state = "[dim]never run[/]"
     budget = f" of {money(info.budget_per_day)}" if info.budget_per_day is not None else ""
     out.print(f"[bold]{cell(info.org or '(no org loaded)')}[/]  {cell(info.org_path or '', 120)}")
-    out.print(f"scheduler    {state}" + ("  [red]org paused[/]" if info.paused else ""))
+    seat = "  a control room is attached" if run.founder_attached else ""
+    out.print(f"scheduler    {state}{seat}" + ("  [red]org paused[/]" if info.paused else ""))
     out.print(f"clock        {short_time(info.clock)} ({info.clock_kind or '?'} clock)")
     out.print(f"spend today  {money(info.spend_today)}{budget} in {info.calls_today} calls")
     urgent = f" ({info.urgent_escalations} urgent)" if info.urgent_escalations else ""

@@ -79,7 +79,7 @@ def run_summary(conn: sqlite3.Connection) -> list[RenderableType]:
             lost.add_row(str(kind), str(n))
         tables += [lost, Text(f"{total} decision{'s were' if total != 1 else ' was'} not taken: nobody judged "
                               f"{'them' if total != 1 else 'it'} before {'they' if total != 1 else 'it'} expired. "
-                              "With the control room open (`conductor tui ORG`) the clock waits for you; attached "
-                              "to a headless run, give yourself time with `conductor run ORG --pace 60` (real "
-                              "seconds a simulated day).")]
+                              "With the control room open (`conductor tui ORG`, or `conductor attach --db FILE` to a "
+                              "running `conductor run`) the clock waits for you at each expiry; `--pace 60` gives "
+                              "you a minute of real time per simulated day.")]
     return tables

@@ -90,10 +90,14 @@ def attach(db: Path, *, org_file: Path | None = None, theme: str = "dark", log_l
     if not db.exists():
         raise BadInput(f"{db}: no conductor database here (start one with `conductor run ORG --db {db}`)")
     org = load_org(org_file) if org_file is not None else None
+    from conductor.store.lock import FounderSeat
     from conductor.tui.app import make_app
 
     app = make_app(db, org=org, org_path=org_file, run=False, theme=theme_name(theme))
-    with file_logging(db, log_level):
+    # The seat is taken once the database has opened and kept until the window closes: the run in the other
+    # process holds its simulated clock for this room's verdicts for exactly that long.
+    with FounderSeat(db) as seat, file_logging(db, log_level):
+        app.founder_seat = seat.held
         app.run()
         finish(app)
 

@@ -51,6 +51,7 @@ from conductor.org.record import ORG_LOADED, org_loaded_payload
 from conductor.redaction import remember_call_options
 from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
+from conductor.store.lock import founder_attached
 from conductor.store.writer import EventWriter
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ class Engine:
         # `[notify]`: urgent escalations, stuck agents and spent budgets reach the founder outside the terminal
         self.notifier = Notifier(org.notify, org.name) if org.notify.enabled else None
         self.founder_polls = 0  # how often the log was read for founder commands (a test counts the looks)
+        # A founder at the keyboard, here or attached (`_look_for_founder`): the clock then waits for their verdicts.
+        self.founder_here = self.opts.founder_present
         # `held_for_founder()` as of the last clock step: a plain string a control room in another thread reads
         self.holding = ""
         self._touched: set[str] = set()  # agents named by events since the last start (see _start_due)
@@ -1163,7 +1166,7 @@ class Engine:
         simulated time never counts against a decision while someone is there to make it. Only decision
         escalations hold the clock; a budget notice still lapses at the end of its day, as it means to.
         """
-        if not self.opts.founder_present or self.org.clock == "real":
+        if not self.founder_here or self.org.clock == "real":
             return ""
         if self.state.org_paused:
             return "paused by the founder"
@@ -1176,9 +1179,16 @@ class Engine:
                 and e.expires is not None and e.expires <= self.state.now]
 
     def _waits_for_founder(self, escalation: EscalationRuntime) -> bool:
-        return self.opts.founder_present and self.org.clock != "real" and escalation.kind == "decision"
+        return self.founder_here and self.org.clock != "real" and escalation.kind == "decision"
+
+    def _look_for_founder(self) -> None:
+        """Whether a founder is at the keyboard now: this process's control room (`founder_present`), or one
+        attached from another process (`conductor attach`, which holds the founder's seat beside the database).
+        Asked before each step of simulated time, so a room that attaches or leaves mid-run counts from then."""
+        self.founder_here = self.opts.founder_present or (self.org.clock == "sim" and founder_attached(self.db))
 
     async def _advance(self) -> None:
+        self._look_for_founder()
         self.holding = self.held_for_founder()
         if self.holding:
             # A person's time, not the org clock's: look for their verdict (or resume) every poll interval.

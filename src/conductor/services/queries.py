@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field
 from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
 from conductor.store.events import iso, parse_iso
-from conductor.store.lock import lock_held, lock_path
+from conductor.store.lock import founder_attached, lock_held, lock_path
 from conductor.text import printable, with_note
 
 # --- models ----------------------------------------------------------------------------------------------------
@@ -56,6 +56,8 @@ class RunState(BaseModel):
     stopped: str | None = Field(None, description="Wall-clock time of the last run.stopped, if after that start.")
     stop_reason: str | None = Field(None, description=(
         "Why the last run stopped, as it logged it (e.g. 'finished'), or 'killed' when it logged nothing."))
+    founder_attached: bool = Field(False, description=(
+        "A control room is attached (`conductor attach` holds <db>.founder): a simulated clock waits for it."))
 
 
 class VentureStatus(BaseModel):
@@ -333,7 +335,7 @@ def run_state(conn: sqlite3.Connection, db_path: str | os.PathLike[str]) -> RunS
         else:
             reason = "killed"
     return RunState(running=held, pid=pid, started=started["ts"] if started else None, stopped=stop_ts,
-                    stop_reason=reason)
+                    stop_reason=reason, founder_attached=founder_attached(Path(db_path)))
 
 
 # --- status and agents -----------------------------------------------------------------------------------------

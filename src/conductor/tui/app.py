@@ -81,6 +81,9 @@ class ConductorApp(App[str | None]):
         self.desk = desk
         self.first = first
         self.runner = runner
+        # Attached from another process holding the founder's seat (`store.lock.FounderSeat`): that process's
+        # scheduler then holds its simulated clock for this room's verdicts, as one in this process would.
+        self.founder_seat = False
         self.clock = clock
         self.poll_interval = poll_interval
         self.event_cursor = first.cursor
@@ -138,6 +141,8 @@ class ConductorApp(App[str | None]):
                     bar.engine = ""
                 bar.holding = self.runner.engine.holding
                 bar.pace = self.runner.engine.opts.pace if self.org.clock == "sim" else None
+            elif self.clock_waits_here():
+                self.room.query_one(StatusBar).holding = self.held_remotely()
             self.set_timer(self.poll_interval, self._poll)
         elif event.state == WorkerState.ERROR:
             self.notify(f"reading the database failed: {event.worker.error}; retrying", severity="error", timeout=4)
@@ -177,7 +182,7 @@ class ConductorApp(App[str | None]):
         """A warning (and the bell) once per escalation when it comes within `LAPSE_WARNING` of its expiry:
         on the real clock, or attached to a run in another process, nothing holds the clock for the founder.
         A scheduler in this room on the simulated clock waits instead (`EngineOptions.founder_present`)."""
-        if self.runner is not None and self.org.clock == "sim":
+        if self.clock_waits_here():
             return
         now = self.room.clock_now()
         if now is None:
@@ -191,6 +196,22 @@ class ConductorApp(App[str | None]):
             self.bell()
             self.notify(f"#{item.id} ({item.decision_kind or item.kind}) expires {until(item.expires, now)}: "
                         "decide it, or snooze it with z", severity="warning", timeout=8)
+
+    def clock_waits_here(self) -> bool:
+        """Whether the run's simulated clock waits for this room's verdicts: its scheduler runs here, or in
+        another process that sees this room in the founder's seat."""
+        return self.org.clock == "sim" and (self.runner is not None or self.founder_seat)
+
+    def held_remotely(self) -> str:
+        """What the scheduler in another process is holding for, read from the log as `Engine.held_for_founder`
+        words it: a decision escalation at its expiry, still pending, while that run is running."""
+        status = self.room.query_one(StatusBar).status
+        now = self.room.clock_now()
+        if status is None or not status.run.running or now is None:
+            return ""
+        due = [i.id for i in self.room.inbox_items
+               if i.kind == "decision" and (expires := parse(i.expires)) is not None and expires <= now]
+        return f"waiting for your verdict on escalation #{min(due)}" if due else ""
 
     def on_engine_exited(self, message: EngineExited) -> None:
         bar = self.room.query_one(StatusBar)
