@@ -9,11 +9,17 @@ on one worker. Every other test is handed out one at a time to whichever worker 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parent
+
+# Start-up snapshots are signed with a key in the user's state directory (`conductor.engine.snapshot`): the
+# suite keeps its own, and its child processes inherit it, so no test writes into the home directory.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="conductor-tests-state-")
 
 
 def _shared_fixtures(item: pytest.Item) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import os
 import random
@@ -28,6 +27,7 @@ from conductor.brain.attribution import measure_decision, params_text, peers_by_
 from conductor.brain.keeper import BrainKeeper
 from conductor.brain.port import BriefSource, ModelCallFailed
 from conductor.engine import provider as provider_module
+from conductor.engine import snapshot
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
 from conductor.engine.contract import AgentOutput, ReviewOutput
@@ -50,7 +50,7 @@ from conductor.org.models import Agent, Org
 from conductor.org.record import ORG_LOADED, org_loaded_payload
 from conductor.redaction import remember_call_options
 from conductor.sim.market import VERSION as MARKET_VERSION
-from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
+from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, utc_now
 from conductor.store.lock import founder_attached
 from conductor.store.writer import EventWriter
 
@@ -86,6 +86,9 @@ class EngineOptions:
     # the founder: it stops at the moment a decision escalation would expire, until the founder decides it, and
     # it stops while the whole org is paused (`held_for_founder`). Headless runs keep the org file's expiry.
     founder_present: bool = False
+    # Start-up snapshots (`engine.snapshot`): kept once a start has folded this many events, and renewed in a
+    # background thread every `snapshot_every * 20` events of a long run, so a restart folds only what is newer.
+    snapshot_every: int = 2_000
 
 
 def _broken_cap(view: list[tuple[str, float, float]], amount: float) -> str | None:
@@ -152,6 +155,9 @@ class Engine:
         self._waking: set[str] = set()
         self.brief_source: BriefSource | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
+        self.snapshot_cursor = 0  # the event the start-up snapshot beside the database was folded to
+        self.loaded_snapshot = 0  # that event, when this start began from the snapshot (else 0)
+        self._compacting: asyncio.Future[int | None] | None = None
 
     def shown_briefs(self, brief: str, insights: str) -> tuple[str, str]:
         """The brief and insights as an evaluation arm shows them: insights withheld, or in other words."""
@@ -192,6 +198,7 @@ class Engine:
                 self.on_event(event)
             if self.notifier is not None:
                 self.notifier.observe(event)
+        self._maybe_compact()
         return stored
 
     def _touch(self, event: StoredEvent) -> None:
@@ -267,6 +274,8 @@ class Engine:
             finally:
                 if self.notifier is not None:
                     await self.notifier.close()
+                if self._compacting is not None:
+                    await asyncio.wait([self._compacting])  # a thread cannot be cancelled: let it finish
                 if self._reader is not None:
                     self._reader.close()
                 await self.writer.close()
@@ -277,32 +286,30 @@ class Engine:
         self.brain.warm_up()
 
     async def _recover(self) -> None:
-        """Replay the log into working memory, then finish whatever the last run left half done."""
+        """Fold the log into working memory (from the start-up snapshot, if a good one is there), then finish
+        whatever the last run left half done."""
         assert self._reader is not None
-        first_run = True
-        rows = self._reader.execute("SELECT * FROM events ORDER BY id").fetchall()
-        # Founder commands written after the last run's own events (while no engine ran) have not been acted
-        # on yet: leave them to the first poll, which observes them and reacts (executes, grants trust).
-        tail = len(rows)
-        while tail and json.loads(rows[tail - 1]["payload"]).get("by") == "founder":
-            tail -= 1
-        # A verdict whose reaction never reached the log (a kill between the two) is carried out below.
-        unanswered: list[StoredEvent] = []
-        for row in rows[:tail]:
-            event = StoredEvent.from_row(row)
-            if event.kind == "run.started":
-                first_run = False
-            if event.kind == "escalation.resolved" and event.payload.get("escalation_id") in self.state.escalations:
-                unanswered.append(event)
-            elif event.kind == "trust.changed":
-                unanswered = [u for u in unanswered if u.payload.get("detail", {}).get("agent") != event.payload["agent"]
-                              or u.payload.get("detail", {}).get("kind") != event.payload["kind"]]
-            self.state.observe(event)
-            if event.sim_time and event.kind not in FOUNDER_KINDS:
-                self.state.now = max(self.state.now, parse_iso(event.sim_time))
+        digest = org_loaded_payload(self.org, self.org_path)["digest"]
+        folded = snapshot.load(self.db, self._reader, digest, self.state)
+        from_snapshot = folded is not None
+        if folded is None:
+            folded = snapshot.Folded(self.state)
+        self.state = folded.state
+        rows = snapshot.unfolded_rows(self._reader, folded.cursor)
+        snapshot.fold(folded, rows, FOUNDER_KINDS)
+        first_run, unanswered = folded.first_run, folded.unanswered
         if self.org.clock == "real":
             self.state.now = self.wall()
-        self.cursor = rows[tail - 1]["id"] if tail else 0
+        self.cursor = folded.cursor
+        self._replay_markets(folded, self.actions)
+        self.snapshot_cursor = self.loaded_snapshot = folded.cursor if from_snapshot else 0
+        if len(rows) >= self.opts.snapshot_every and self.cursor:
+            # Folded far enough to be worth keeping: the next start begins here. Pickled now, before the state
+            # moves on; written by a thread.
+            blob = snapshot.encode(folded, digest, snapshot.event_digest(self._reader, self.cursor) or "")
+            if blob is not None and await asyncio.to_thread(snapshot.write, self.db, blob):
+                self.snapshot_cursor = self.cursor
+        logger.info("folded %d events%s", len(rows), " after the start-up snapshot" if from_snapshot else "")
         started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run,
                    "seed": self.org.seed,
                    "market_seeds": self.org.market_seeds()}
@@ -310,10 +317,6 @@ class Engine:
             started["origin"] = iso(self.state.origin)
             started["market_version"] = MARKET_VERSION
             started["studio_seed"] = self.org.seed
-        else:
-            self.actions.market_version = self.state.market_version or 1
-            if self.state.studio_seed is not None:
-                self.actions.studio_seed = self.state.studio_seed
         events = [self._event("run.started", started)]
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
         loaded = NewEvent(kind=ORG_LOADED, payload=org_loaded_payload(self.org, self.org_path), sim_time=iso(self.state.now))
@@ -327,16 +330,8 @@ class Engine:
             if new.kind == "agent.interrupted":
                 logger.info("redo agent=%s: %s", new.agent, new.payload["reason"])
         for venture in self.org.ventures:
-            if not self._has_market(venture.id):
-                continue
-            market = self.actions.market(venture, self.org.venture_seed(venture))
-            for op, arg in self.state.market_log[venture.id]:
-                if op == "apply":
-                    market.apply(arg["lever"], arg["params"], arg["decision_id"])
-                else:
-                    market.step()
-            if not self.state.metrics[venture.id]:
-                await self._record_metrics(venture.id, market.values(), day=0)
+            if venture.id in self.actions.markets and not self.state.metrics[venture.id]:
+                await self._record_metrics(venture.id, self.actions.markets[venture.id].values(), day=0)
         for event in unanswered:
             d = self.state.decisions.get(event.payload.get("decision_id") or -1)
             if d is not None and (d.state != "escalated"
@@ -361,6 +356,61 @@ class Engine:
                                "not run again (check by hand)", d.id, d.kind, d.agent)
             elif d.state == "approved":
                 self.execute_queue.append((d.id, None))
+
+    def _replay_markets(self, folded: snapshot.Folded, actions: ActionRunner) -> None:
+        """Each venture's simulated market as the folded log left it, in `actions`: the snapshot's, taking the
+        operations logged after it, or a new one (of the market version the first run fixed) taking them all."""
+        state = folded.state
+        if not folded.first_run:
+            actions.market_version = state.market_version or 1
+            if state.studio_seed is not None:
+                actions.studio_seed = state.studio_seed
+        for venture in self.org.ventures:
+            if not self._has_market(venture.id):
+                continue
+            market, taken = folded.markets.get(venture.id, (None, 0))
+            if market is None:
+                market = actions.market(venture, self.org.venture_seed(venture))
+            else:
+                actions.markets[venture.id] = market
+            for op, arg in state.market_log[venture.id][taken:]:
+                if op == "apply":
+                    market.apply(arg["lever"], arg["params"], arg["decision_id"])
+                else:
+                    market.step()
+        folded.markets = {v: (m, len(state.market_log[v])) for v, m in actions.markets.items()}
+
+    def _maybe_compact(self) -> None:
+        """Renew the start-up snapshot in a thread once a long run has gone `snapshot_every * 20` events past
+        it, so a restart after a month of running folds days, not the month. One at a time."""
+        if (self._compacting is not None or self._reader is None
+                or self.state.last_event_id - self.snapshot_cursor < self.opts.snapshot_every * 20):
+            return
+        self._compacting = asyncio.get_running_loop().run_in_executor(None, self._compact_in_thread)
+        self._compacting.add_done_callback(self._compacted)
+
+    def _compacted(self, done: asyncio.Future[int | None]) -> None:
+        self._compacting = None
+        if not done.cancelled() and done.exception() is None and done.result():
+            self.snapshot_cursor = max(self.snapshot_cursor, done.result() or 0)
+        elif not done.cancelled() and done.exception() is not None:
+            logger.warning("snapshot not renewed: %s", done.exception())
+
+    def _compact_in_thread(self) -> int | None:
+        """Fold the log from the last snapshot to its end with a state and markets of this thread's own (the
+        engine's are never touched), and keep the result. Returns the event it reaches."""
+        digest = org_loaded_payload(self.org, self.org_path)["digest"]
+        conn = sqlite3.connect(self.db, timeout=10, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            fresh = EngineState(self.org, self.state.origin)
+            folded = snapshot.load(self.db, conn, digest, fresh) or snapshot.Folded(fresh)
+            snapshot.fold(folded, snapshot.unfolded_rows(conn, folded.cursor), FOUNDER_KINDS)
+            self._replay_markets(folded, ActionRunner(self.org))
+            blob = snapshot.encode(folded, digest, snapshot.event_digest(conn, folded.cursor) or "")
+        finally:
+            conn.close()
+        return folded.cursor if blob is not None and snapshot.write(self.db, blob) else None
 
     def _interrupted_events(self) -> list[NewEvent]:
         """`agent.interrupted` for each wake-up the previous run left in flight, naming its `agent.woke`.

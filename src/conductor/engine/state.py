@@ -158,6 +158,14 @@ class EscalationRuntime:
     detail: dict[str, Any]
 
 
+def _series() -> defaultdict[str, list[tuple[int, float]]]:
+    return defaultdict(list)
+
+
+def _counter() -> defaultdict[str, int]:
+    return defaultdict(int)
+
+
 class EngineState:
     """Everything the scheduler needs between wake-ups, derived from the events alone."""
 
@@ -184,7 +192,7 @@ class EngineState:
         self.trust: dict[tuple[str, str], float] = {}
         self.streaks: dict[tuple[str, str], int] = defaultdict(int)
         self.proposed_trust: set[tuple[str, str]] = set()
-        self.metrics: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+        self.metrics: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(_series)
         self.market_days: dict[str, int] = defaultdict(int)
         self.market_log: dict[str, list[tuple[str, Any]]] = defaultdict(list)
         self.directives: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -192,8 +200,12 @@ class EngineState:
         self.spend: dict[tuple[str, str], float] = defaultdict(float)
         self.budget_escalated: set[tuple[str, str]] = set()
         self.extra_allowance: dict[tuple[str, str], float] = defaultdict(float)
-        self.counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.counts: dict[str, dict[str, int]] = defaultdict(_counter)
         self.stage: dict[str, str] = {v.id: v.stage for v in org.ventures}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a start-up snapshot (`engine.snapshot`) without the org, which the loader puts back."""
+        return {name: value for name, value in self.__dict__.items() if name != "org"}
 
     # -- derived views ---------------------------------------------------------------------------------
     def day_index(self, moment: datetime | None = None) -> int:
