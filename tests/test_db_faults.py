@@ -361,3 +361,19 @@ def test_an_unknown_id_names_the_database_it_was_looked_for_in(argv: list[str], 
     code, _, err = cli(*argv, "--db", str(db))
     assert code == 2
     one_error_line(err, argv[-1] if argv[-1] != "x" else argv[-2], f"(in {db})")
+
+
+def test_a_file_damaged_after_this_process_checked_it_is_checked_again(real_db: bytes, tmp_path: Path) -> None:
+    """`conductor run` opens its database twice and checks it once; a file written to in between (here, damaged
+    by another program) is checked again and refused."""
+    from conductor.store import open_database
+    from conductor.store.database import StoreError
+
+    db = tmp_path / "c.db"
+    db.write_bytes(real_db)
+    open_database(db).close()
+    for sidecar in SIDECARS:
+        db.with_name(db.name + sidecar).unlink(missing_ok=True)
+    db.write_bytes(damaged(db.read_bytes()))
+    with pytest.raises(StoreError, match="damaged"):
+        open_database(db)

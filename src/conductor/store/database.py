@@ -113,11 +113,28 @@ def _inspect(path: Path, *, immutable: bool) -> tuple[int, int, bool]:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-        if app_id == APPLICATION_ID or not has_tables:  # never read a whole file that is not ours
-            _quick_check(path, conn)
+        if (app_id == APPLICATION_ID or not has_tables) and not _checked_unchanged(path):
+            _quick_check(path, conn)  # never read a whole file that is not ours
+            _checked[str(path.resolve())] = _identity(path)
         return app_id, version, has_tables
     finally:
         conn.close()
+
+
+# Files this process has checked, with their identity then (`_identity`). `conductor run` opens its database twice
+# (the command, then the run's writer), and a check reads the whole file: half a second at a million events.
+_checked: dict[str, tuple[int, int, int]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _checked_unchanged(path: Path) -> bool:
+    """Checked by this process, and the file not written to since (a write, or a replacement, moves its size or
+    mtime or inode; in WAL mode only a checkpoint writes the file itself)."""
+    return _checked.get(str(path.resolve())) == _identity(path)
 
 
 def _quick_check(path: Path, conn: sqlite3.Connection) -> None:
