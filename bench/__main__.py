@@ -42,6 +42,9 @@ BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
                      "tokens per wake-up and assembly time at 100 / 1k / 10k / 100k memories"),
     "ui_latency": ("bench.ui_latency", {}, {"presses": 10},
                    "launch to first frame; keypress to frame while 200 events/s arrive"),
+    "startup": ("bench.startup", {"small": 10_000, "big": 1_000_000, "repeats": 3},
+                {"small": 2_000, "big": 20_000, "repeats": 1},
+                "`conductor run` start-up on 10,000 and 1,000,000 events, with and without the start-up snapshot"),
     "metric_import": ("bench.metric_import", {"rows": 10_000}, {"rows": 2_000},
                       "`metric import` of a 10,000-row CSV file, and of the same file again"),
 }
