@@ -50,6 +50,16 @@ def compact_number(value: float) -> str:
     return f"{value:.3g}"
 
 
+VERDICT_WAIT = "waiting for your verdict on "
+
+
+def waiting_for_verdict(escalation_id: int) -> str:
+    """Why the simulated clock holds for the founder, in one wording: the scheduler's (`held_for_founder`) and
+    a control room attached from another process, which reads the same from the log. The status bar shows what
+    follows `VERDICT_WAIT`."""
+    return f"{VERDICT_WAIT}escalation #{escalation_id}"
+
+
 def with_note(head: str, note: object, sep: str = ": ") -> str:
     """`head`, then `sep` and the note, unless the note is empty or only repeats the head's last word.
 

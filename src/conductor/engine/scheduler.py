@@ -53,6 +53,7 @@ from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, utc_now
 from conductor.store.lock import founder_attached
 from conductor.store.writer import EventWriter
+from conductor.text import waiting_for_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class Engine:
         self._waking: set[str] = set()
         self.brief_source: BriefSource | None = None
         self.brain = BrainKeeper(self)  # the brain hook: sets brief_source; day_passed() synthesizes
+        self._org_loaded: dict[str, Any] = {}  # the org as `org.loaded` records it, with its digest (at start-up)
         self.snapshot_cursor = 0  # the event the start-up snapshot beside the database was folded to
         self.loaded_snapshot = 0  # that event, when this start began from the snapshot (else 0)
         self._compacting: asyncio.Future[int | None] | None = None
@@ -289,27 +291,21 @@ class Engine:
         """Fold the log into working memory (from the start-up snapshot, if a good one is there), then finish
         whatever the last run left half done."""
         assert self._reader is not None
-        digest = org_loaded_payload(self.org, self.org_path)["digest"]
-        folded = snapshot.load(self.db, self._reader, digest, self.state)
-        from_snapshot = folded is not None
-        if folded is None:
-            folded = snapshot.Folded(self.state)
+        self._org_loaded = org_loaded_payload(self.org, self.org_path)
+        folded, count, from_snapshot = self._fold_log(self._reader, self.state, self.actions)
         self.state = folded.state
-        rows = snapshot.unfolded_rows(self._reader, folded.cursor)
-        snapshot.fold(folded, rows, FOUNDER_KINDS)
         first_run, unanswered = folded.first_run, folded.unanswered
         if self.org.clock == "real":
             self.state.now = self.wall()
         self.cursor = folded.cursor
-        self._replay_markets(folded, self.actions)
         self.snapshot_cursor = self.loaded_snapshot = folded.cursor if from_snapshot else 0
-        if len(rows) >= self.opts.snapshot_every and self.cursor:
+        if count >= self.opts.snapshot_every and self.cursor:
             # Folded far enough to be worth keeping: the next start begins here. Pickled now, before the state
             # moves on; written by a thread.
-            blob = snapshot.encode(folded, digest, snapshot.event_digest(self._reader, self.cursor) or "")
+            blob = self._snapshot_of(self._reader, folded)
             if blob is not None and await asyncio.to_thread(snapshot.write, self.db, blob):
                 self.snapshot_cursor = self.cursor
-        logger.info("folded %d events%s", len(rows), " after the start-up snapshot" if from_snapshot else "")
+        logger.info("folded %d events%s", count, " after the start-up snapshot" if from_snapshot else "")
         started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run,
                    "seed": self.org.seed,
                    "market_seeds": self.org.market_seeds()}
@@ -319,7 +315,7 @@ class Engine:
             started["studio_seed"] = self.org.seed
         events = [self._event("run.started", started)]
         row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
-        loaded = NewEvent(kind=ORG_LOADED, payload=org_loaded_payload(self.org, self.org_path), sim_time=iso(self.state.now))
+        loaded = NewEvent(kind=ORG_LOADED, payload=self._org_loaded, sim_time=iso(self.state.now))
         if row is None or row[0] != loaded.payload["digest"]:
             events.insert(0, loaded)
         events += self._interrupted_events()
@@ -356,6 +352,21 @@ class Engine:
                                "not run again (check by hand)", d.id, d.kind, d.agent)
             elif d.state == "approved":
                 self.execute_queue.append((d.id, None))
+
+    def _fold_log(self, conn: sqlite3.Connection, state: EngineState, actions: ActionRunner
+                  ) -> tuple[snapshot.Folded, int, bool]:
+        """The log folded into `state` (or into the start-up snapshot's, if a good one is there) and the markets
+        into `actions`: (the fold, how many events it took, whether it began from the snapshot). The one fold of
+        a start and of a background renewal alike."""
+        loaded = snapshot.load(self.db, conn, self._org_loaded["digest"], state)
+        folded = loaded or snapshot.Folded(state)
+        rows = snapshot.unfolded_rows(conn, folded.cursor)
+        snapshot.fold(folded, rows, FOUNDER_KINDS)
+        self._replay_markets(folded, actions)
+        return folded, len(rows), loaded is not None
+
+    def _snapshot_of(self, conn: sqlite3.Connection, folded: snapshot.Folded) -> bytes | None:
+        return snapshot.encode(folded, self._org_loaded["digest"], snapshot.event_digest(conn, folded.cursor) or "")
 
     def _replay_markets(self, folded: snapshot.Folded, actions: ActionRunner) -> None:
         """Each venture's simulated market as the folded log left it, in `actions`: the snapshot's, taking the
@@ -399,15 +410,11 @@ class Engine:
     def _compact_in_thread(self) -> int | None:
         """Fold the log from the last snapshot to its end with a state and markets of this thread's own (the
         engine's are never touched), and keep the result. Returns the event it reaches."""
-        digest = org_loaded_payload(self.org, self.org_path)["digest"]
         conn = sqlite3.connect(self.db, timeout=10, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
-            fresh = EngineState(self.org, self.state.origin)
-            folded = snapshot.load(self.db, conn, digest, fresh) or snapshot.Folded(fresh)
-            snapshot.fold(folded, snapshot.unfolded_rows(conn, folded.cursor), FOUNDER_KINDS)
-            self._replay_markets(folded, ActionRunner(self.org))
-            blob = snapshot.encode(folded, digest, snapshot.event_digest(conn, folded.cursor) or "")
+            folded, _, _ = self._fold_log(conn, EngineState(self.org, self.state.origin), ActionRunner(self.org))
+            blob = self._snapshot_of(conn, folded)
         finally:
             conn.close()
         return folded.cursor if blob is not None and snapshot.write(self.db, blob) else None
@@ -1221,7 +1228,7 @@ class Engine:
         if self.state.org_paused:
             return "paused by the founder"
         due = self.waiting_on_founder()
-        return f"waiting for your verdict on escalation #{due[0]}" if due else ""
+        return waiting_for_verdict(due[0]) if due else ""
 
     def waiting_on_founder(self) -> list[int]:
         """The decision escalations the clock is holding for: at their expiry, with a founder present."""

@@ -28,6 +28,7 @@ from conductor.org import Org, load_org
 from conductor.redaction import redact
 from conductor.store import open_reader
 from conductor.store.events import utc_now
+from conductor.text import waiting_for_verdict
 from conductor.tui.commands import control_room_commands
 from conductor.tui.data import StoreReader, Update
 from conductor.tui.desk import FounderDesk
@@ -211,7 +212,7 @@ class ConductorApp(App[str | None]):
             return ""
         due = [i.id for i in self.room.inbox_items
                if i.kind == "decision" and (expires := parse(i.expires)) is not None and expires <= now]
-        return f"waiting for your verdict on escalation #{min(due)}" if due else ""
+        return waiting_for_verdict(min(due)) if due else ""
 
     def on_engine_exited(self, message: EngineExited) -> None:
         bar = self.room.query_one(StatusBar)

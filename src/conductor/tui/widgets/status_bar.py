@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from conductor.services.queries import Status
+from conductor.text import VERDICT_WAIT
 from conductor.tui.format import clock_label, money
 
 
@@ -48,7 +49,7 @@ class StatusBar(Widget):
             return "‖ paused" + (" · clock stopped" if self.holding and self.size.width >= 110 else ""), \
                 "status-bar--paused"
         if self.holding:
-            held = self.holding.removeprefix("waiting for your verdict on ")
+            held = self.holding.removeprefix(VERDICT_WAIT)
             return ("⏸ clock waits for you: " + held) if self.size.width >= 110 else "⏸ waits for you", \
                 "status-bar--alert"
         if status.run.running:
