@@ -742,6 +742,36 @@ async def test_a_shell_kind_runs_only_the_declared_command(scripted: Callable[..
     assert not pwned.exists()
 
 
+async def test_a_kind_limited_to_one_at_a_time_is_refused_while_one_acts_and_the_prompt_says_so(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    """`max_in_window = 1`: while a note.write is inside its effect window, another is refused in code, and every
+    wake-up of that time is told which kind is busy and until when; once the window closes, the next one runs."""
+    kinds = [k.model_copy(update={"max_in_window": 1, "effect_window": timedelta(days=1)}) if k.id == "note.write"
+             else k for k in org.decision_kinds]
+    limited = org.model_copy(update={"decision_kinds": kinds})
+    def notes(call: Call) -> str | dict[str, Any]:  # ping-pong keeps both awake; the lead writes a note each time
+        answer = ping_pong(call)
+        if call.kind == "wake" and call.agent == "duo-lead" and isinstance(answer, dict):
+            answer["decisions"] = [decision("note.write", {"text": f"note {call.n}"})]
+        return answer
+
+    fake = Scripted(notes)
+    monkeypatch.setattr(jobs_module, "call_model", fake)
+    db = tmp_path / "c.db"
+    await run_engine(db, limited, timedelta(days=3))
+    run = Run(db, limited, fake)
+    executed = [e for e in run.events("decision.executed")]
+    days = [e["payload"]["day"] for e in executed]
+    assert len(days) >= 2 and all(b - a >= 1 for a, b in itertools.pairwise(days)), days
+    refused = [e for e in run.events("decision.updated") if e["payload"]["state"] == "refused"]
+    assert refused, "the lead proposed a note on every wake-up; those inside a window must be refused"
+    assert all("note.write is still being measured" in e["payload"]["route"] for e in refused)
+    first = executed[0]["payload"]["decision_id"]
+    assert f"#{first} acting" in refused[0]["payload"]["route"]
+    told = [c for c in fake.of("duo-lead") if "would be refused" in c.prompt]
+    assert told and all(re.search(r"note\.write until \d{4}-\d\d-\d\d \(#\d+\)", c.prompt) for c in told)
+
+
 # -- 11. tasks and messages follow the venture and the chart ---------------------------------------------
 async def test_tasks_and_messages_are_routed_or_refused(scripted: Callable[..., Any]) -> None:
     def respond(call: Call) -> str | dict[str, Any]:

@@ -284,3 +284,27 @@ def test_urgency_puts_money_irreversible_and_rule_breaking_first() -> None:
     assert u(("not_allowed",), reversible=False) == 3
     assert u(("authority_claim", "not_allowed", "spend", "budget"), reversible=False) == 3  # capped
     assert u(("confidence",)) < u(("spend",)) < u(("authority_claim", "spend"))
+
+
+# -- one decision of a kind at a time --------------------------------------------------------------------
+def with_limit(limit: int | None) -> Org:
+    kinds = [k.model_copy(update={"max_in_window": limit}) if k.id == "note.write" else k for k in ORG.decision_kinds]
+    return ORG.model_copy(update={"decision_kinds": kinds})
+
+
+def test_a_kind_at_its_limit_is_refused_naming_what_still_acts() -> None:
+    route = route_decision(proposal(), LEAD, with_limit(1), acting=(12,))
+    assert route.action == "refuse"
+    assert "note.write is still being measured" in route.reason and "#12" in route.reason
+    assert route_decision(proposal(), LEAD, with_limit(2), acting=(12,)).action == "execute"
+    assert route_decision(proposal(), LEAD, with_limit(1)).action == "execute"
+
+
+def test_without_a_limit_decisions_still_acting_change_nothing() -> None:
+    assert route_decision(proposal(), LEAD, with_limit(None), acting=(3, 4, 5)).action == "execute"
+
+
+def test_the_limit_comes_before_review_and_the_founders_gates() -> None:
+    # A refusal costs nobody's time: not the reviewer's, not the founder's.
+    route = route_decision(proposal(confidence=0.1), LEAD, with_limit(1), acting=(7,))
+    assert route.action == "refuse"

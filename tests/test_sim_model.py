@@ -171,6 +171,27 @@ def test_tokens_and_latency_are_reported() -> None:
 # --- wake-ups -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("profile", ["perfect", "standard", "careless"])
+def test_kinds_the_prompt_says_are_still_being_measured_are_not_proposed(profile: str) -> None:
+    """A kind at its `max_in_window` would be refused: the model reads the line and picks another kind, or none."""
+    proposed: Counter[str] = Counter()
+    for i in range(60):
+        for agent_id, busy in (("inkwell-cmo", ["campaign.launch until 2026-01-20 (#31)"]),
+                               ("inkwell-cto", ["feature.ship until 2026-01-25 (#40)",
+                                                "reliability.fix until 2026-01-22 (#41)"])):
+            messages = wake(agent_id, busy=busy, metric_values=[100, 100 - i, 90 + i % 4],
+                            now=f"2026-01-{i % 28 + 1:02d} {i % 24:02d}:00")
+            assert "would be refused" in messages[1]["content"]
+            text = respond(messages, PROFILES[profile]).text
+            try:
+                output = parse_agent_output(text, ORG)
+            except OutputError:
+                continue
+            proposed.update(d.kind for d in output.decisions)
+    assert proposed["campaign.launch"] == proposed["feature.ship"] == proposed["reliability.fix"] == 0, proposed
+    assert proposed["content.publish"] > 0 and proposed["onboarding.improve"] > 0, proposed
+
+
 @pytest.mark.parametrize("agent_id", [a.id for a in ORG.venture("inkwell").agents])  # type: ignore[union-attr]
 def test_every_role_answers_validly_with_its_own_kinds(agent_id: str) -> None:
     kinds_seen: set[str] = set()

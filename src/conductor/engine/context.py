@@ -7,15 +7,16 @@ platform insights); with the documented ablation flag they stay empty.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from conductor.brain.control import BriefChoice
 from conductor.engine.prompts import Item, ReviewContext, WakeContext, policy_line
-from conductor.org.models import Agent
+from conductor.org.models import Agent, DecisionKind
 
 if TYPE_CHECKING:
     from conductor.engine.scheduler import Engine
-    from conductor.engine.state import DecisionRuntime
+    from conductor.engine.state import DecisionRuntime, EngineState
 
 from conductor.store.events import iso
 
@@ -37,6 +38,26 @@ def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str,
         return "", "", BriefChoice("current", version, version)
     brief, insights, choice = engine.brain.wake_brief(venture, agent_id)
     return (*engine.shown_briefs(brief, insights), choice)
+
+
+def busy_kinds(state: EngineState, venture: str, kinds: list[DecisionKind]) -> list[str]:
+    """The agent's kinds that a new decision may not take now (`max_in_window` reached), each with what acts and
+    until when, so that the agent proposes something else instead of a decision the policy would refuse."""
+    lines = []
+    for kind in kinds:
+        if kind.max_in_window is None:
+            continue
+        acting = state.acting(venture, kind.id)
+        if len(acting) < kind.max_in_window:
+            continue
+        window = state.org.effect_window_days(kind.id)
+        ends = [d.executed_day + window for d in acting if d.state == "executed" and d.executed_day is not None]
+        pending = len(acting) - len(ends)
+        until = (f"until {(state.origin + timedelta(days=min(ends))).date().isoformat()}" if not pending
+                 else "until its pending decision is settled and measured")
+        ids = ", ".join(f"#{d.id}" for d in acting)
+        lines.append(f"{kind.id} {until} ({ids})")
+    return lines
 
 
 def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, BriefChoice]:
@@ -81,7 +102,8 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
         metric_direction=metric.direction if metric else "up",
         metric_values=state.metric_values(venture.id, agent.owns_metric),
         other_metrics={k: v for k, v in sorted(latest.items()) if k != agent.owns_metric},
-        kinds=[k for k in org.decision_kinds if k.id in agent.decision_kinds],
+        kinds=(kinds := [k for k in org.decision_kinds if k.id in agent.decision_kinds]),
+        busy=busy_kinds(state, venture.id, kinds),
         policy_line=policy_line(org), now=iso(state.now), reason=reason,
         directives=[t for _, t in state.directives.get(venture.id, [])][-5:],
         venture_brief=brief, platform_insights=insights,

@@ -83,11 +83,14 @@ def route_decision(
     *,
     trust: dict[tuple[str, str], float] | None = None,
     money: MoneyView | None = None,
+    acting: tuple[int, ...] = (),
 ) -> Route:
     """Decide what happens to a proposal. Order matters: refusals, then review, then the founder's gates.
 
     `trust` maps (agent id, kind) to the spend limit of autonomy the founder granted; a grant lifts the
     "always escalate" gate for that agent and kind, and raises its spend threshold up to the limit.
+    `acting` holds the other decisions of this kind in the venture still acting or on their way: a kind with
+    `max_in_window` refuses one more, so that each of its decisions can be measured on its own.
     """
     policy = org.escalation
     money = money or MoneyView()
@@ -96,6 +99,8 @@ def route_decision(
         return Route("refuse", f"'{proposal.kind}' is not a decision kind this org knows")
     if proposal.kind not in agent.decision_kinds:
         return Route("escalate", f"{agent.id} ({agent.role}) may not take '{proposal.kind}' decisions", ("not_allowed",))
+    if kind.max_in_window is not None and len(acting) >= kind.max_in_window:
+        return Route("refuse", busy_reason(proposal.kind, kind.max_in_window, acting))
     if claims_authority(proposal):
         return Route(
             "escalate",
@@ -134,6 +139,12 @@ def route_decision(
         return Route("escalate", "; ".join(reasons), tuple(gates))
     via = " (earned trust)" if grant is not None and proposal.kind in policy.always else ""
     return Route("execute", f"within policy{via}")
+
+
+def busy_reason(kind: str, limit: int, acting: tuple[int, ...]) -> str:
+    ids = ", ".join(f"#{i}" for i in acting)
+    return (f"{kind} is still being measured ({ids} acting; at most {limit} at once in a venture, so that each "
+            "can be told apart): propose it again when its effect window closes")
 
 
 def urgency(route: Route, proposal: Proposal, reversible: bool) -> int:

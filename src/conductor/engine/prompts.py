@@ -53,6 +53,7 @@ class WakeContext:
     outcomes: list[Item] = field(default_factory=list)
     verdicts: list[Item] = field(default_factory=list)
     revisions: list[Item] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)  # kinds still being measured: `context.busy_kinds`
 
 
 def _fmt(value: float) -> str:
@@ -81,6 +82,13 @@ def policy_line(org: Org) -> str:
         f"${p.spend_threshold:,.0f}; any decision with confidence below {p.confidence_floor:.2f}. "
         "Everything else runs on its own."
     )
+
+
+def _busy_line(busy: list[str]) -> str:
+    if not busy:
+        return ""
+    return ("\nStill being measured, so a new decision of these kinds would be refused (one at a time lets each be "
+            "measured): " + "; ".join(busy) + ".")
 
 
 def _section(title: str, lines: list[str], empty: str) -> str:
@@ -119,7 +127,8 @@ def wake_messages(ctx: WakeContext, *, with_schema: bool = True) -> list[dict[st
             [f"- decision #{r.id} {r.text} Answer with a revised decision that sets \"revises\": {r.id}." for r in ctx.revisions],
             "None.",
         ),
-        "# Decisions you may take\n" + "\n".join(describe_kind(k) for k in ctx.kinds) + f"\n{ctx.policy_line}",
+        "# Decisions you may take\n" + "\n".join(describe_kind(k) for k in ctx.kinds) + f"\n{ctx.policy_line}"
+        + _busy_line(ctx.busy),
         "# What to answer\n"
         "One JSON object: {\"summary\": what you concluded in one or two sentences, \"decisions\": [{\"kind\", "
         "\"params\", \"rationale\", \"expected_effect\": {\"metric\", \"direction\": \"up\"|\"down\", \"size\": "

@@ -1052,8 +1052,9 @@ class Engine:
         day = self.state.day_key()
         agent = found[1]
         left = agent.budget_per_day + self.state.extra_allowance[(day, agent.id)] - self.state.spend[(day, f"agent:{agent.id}")]
+        acting = tuple(other.id for other in self.state.acting(d.venture, d.kind, exclude=d.id))
         route = route_decision(self._proposal(d, reviewer_approved), agent, self.org, trust=self.state.trust,
-                               money=MoneyView(agent_budget_left=left))
+                               money=MoneyView(agent_budget_left=left), acting=acting)
         if route.action == "execute":
             approval = self._event("decision.updated", {"decision_id": d.id, "state": "approved", "final": True,
                                                         "route": route.reason}, venture=d.venture, agent=d.agent)

@@ -147,6 +147,10 @@ class DecisionRuntime:
     outcome_done: bool = False
 
 
+# Decision states between a proposal's routing and its execution or end.
+ON_THEIR_WAY = frozenset({"approved", "in_review", "revising", "escalated"})
+
+
 @dataclass
 class EscalationRuntime:
     id: int
@@ -184,6 +188,8 @@ class EngineState:
             self.agents[agent.id] = AgentRuntime(agent.id, venture.id, next_wake=start)
         self.agents[org.platform.id] = AgentRuntime(org.platform.id, None, next_wake=start + org.platform.heartbeat)
         self.decisions: dict[int, DecisionRuntime] = {}
+        # (venture, kind) -> its decisions' ids in order: what `acting` looks through, not every decision.
+        self.by_kind: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
         # Agent -> ids of its decisions now returned for revision: a commit looks here, not at every decision.
         self.revising: defaultdict[str, set[int]] = defaultdict(set)
         self.executed_keys: set[str] = set()
@@ -223,6 +229,22 @@ class EngineState:
 
     def latest_metrics(self, venture: str) -> dict[str, float]:
         return {name: series[-1][1] for name, series in self.metrics[venture].items() if series}
+
+    def acting(self, venture: str, kind: str, *, exclude: int | None = None) -> list[DecisionRuntime]:
+        """Decisions of `kind` in `venture` that still act on its metric or may soon: executed with their effect
+        window still open today, or on their way (approved, in review, revising, with the founder). What
+        `max_in_window` counts."""
+        today = self.day_index()
+        window = self.org.effect_window_days(kind)
+        found = []
+        for decision_id in self.by_kind.get((venture, kind), ()):
+            d = self.decisions[decision_id]
+            if decision_id == exclude:
+                continue
+            if d.state in ON_THEIR_WAY or (d.state == "executed" and d.executed_day is not None
+                                             and d.executed_day + window > today):
+                found.append(d)
+        return found
 
     def pending_escalations(self) -> list[EscalationRuntime]:
         return sorted(self.escalations.values(), key=lambda e: e.id)
@@ -419,6 +441,7 @@ class EngineState:
             review_round=int(p.get("review_round", 0)),
         )
         self._track_revising(self.decisions[e.id])
+        self.by_kind[(e.venture or "", p["kind"])].append(e.id)
 
     def _track_revising(self, d: DecisionRuntime) -> None:
         if d.state == "revising":

@@ -62,6 +62,12 @@ class DecisionKind(_Strict):
     spend_param: str | None = Field(None, description="The parameter holding money this decision spends.")
     effect_window: Duration | None = Field(
         None, description="How long after executing its effect is measured (default: [brain] outcome_window).")
+    max_in_window: int | None = Field(
+        None, ge=1,
+        description="At most this many decisions of this kind acting at once in one venture: executed and still "
+                    "inside their effect window, or on their way (in review, revising, with the founder). More are "
+                    "refused in code. Decisions of one kind that overlap cannot be told apart when measured, so a "
+                    "lever tried one option at a time teaches what each option does (default: no limit).")
 
 
 class ShellCommand(_Strict):

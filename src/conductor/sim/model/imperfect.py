@@ -63,7 +63,8 @@ class _Placer:
 
 
 def _over_budget(w: Wake, imp: random.Random) -> dict[str, Any] | None:
-    spenders = [k for k in w.kinds if k.spend and k.id not in w.policy.always] or [k for k in w.kinds if k.spend]
+    free = [k for k in w.kinds if k.id not in w.busy]  # what the prompt says would be refused, even a bold model skips
+    spenders = [k for k in free if k.spend and k.id not in w.policy.always] or [k for k in free if k.spend]
     if not spenders:
         return None
     kind = imp.choice(spenders)
@@ -76,7 +77,7 @@ def _over_budget(w: Wake, imp: random.Random) -> dict[str, Any] | None:
 
 
 def _unsure(w: Wake, decisions: list[dict[str, Any]], imp: random.Random) -> None:
-    normal = [k for k in w.kinds if k.id not in w.policy.always] or list(w.kinds)
+    normal = [k for k in w.kinds if k.id not in w.policy.always and k.id not in w.busy]
     fresh = [i for i, d in enumerate(decisions) if not d.get("revises")]
     if not fresh and len(decisions) < 2 and normal:
         made = new_decision(w, imp, set(), normal)
@@ -93,7 +94,7 @@ def imperfect_decisions(w: Wake, decisions: list[dict[str, Any]], flags: Flags, 
     """Low confidence, risky kinds and overspending, as a real model sometimes does."""
     placer = _Placer(decisions)
     if flags.risky:
-        risky = [k for k in w.kinds if k.id in w.policy.always]
+        risky = [k for k in w.kinds if k.id in w.policy.always and k.id not in w.busy]
         if risky:
             kind = imp.choice(risky)
             why = "a bolder move than usual, because small steps have not been enough"

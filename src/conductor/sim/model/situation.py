@@ -42,6 +42,7 @@ class Wake:
     revisions: list[tuple[int, str]] = field(default_factory=list)
     know: Knowledge = field(default_factory=Knowledge)
     outcome_balance: int = 0
+    busy: set[str] = field(default_factory=set)  # kinds the prompt says a new decision may not take now
 
     def kind(self, kind_id: str) -> Kind | None:
         return next((k for k in self.kinds if k.id == kind_id), None)
@@ -127,6 +128,8 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
             w.kinds.append(kind)
         elif "must approve" in line:
             w.policy = parse_policy(line)
+        elif re.search(r"\bwould be refused\b", line):
+            w.busy = set(re.findall(KIND_ID, line.split(":", 1)[-1]))
     _read_items(w, sec)
     vocab = Vocabulary.build(w.kinds, metrics, w.metric)
     b = behaviour

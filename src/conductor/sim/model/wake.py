@@ -55,10 +55,14 @@ def _by_record(w: Wake, normal: list[Kind], wanted: int, roll: float) -> tuple[l
 
 
 def _decisions(w: Wake, word: str, rng: random.Random) -> list[dict[str, Any]]:
+    """Revisions first; then new decisions among the kinds the prompt does not say would be refused now."""
     normal = [k for k in w.kinds if k.id not in w.policy.always] or list(w.kinds)
     decisions = [d for rid, text in w.revisions[:2] if (d := revise(w, rid, text, rng))]
     roll = rng.random()
     wanted = _wanted(w, word, len(decisions), roll)
+    normal = [k for k in normal if k.id not in w.busy]
+    if not normal:
+        return decisions
     viable = [k for k in normal if not known_bad(w, k)]
     if not decisions:
         viable, wanted = _by_record(w, normal, wanted, roll)
