@@ -46,13 +46,6 @@ class Behaviour:
     when_slipping: tuple[float, float] = (0.08, 0.65)  # the owned metric is slipping: act more
     otherwise: tuple[float, float] = (0.15, 0.8)  # everything else
     trend_band: float = 0.02  # a metric within ±2% over the window is flat
-    hold_when_all_failed: float = 0.85  # chance to hold when every kind this agent may take is known to fail
-    record_min: int = 6  # decisions the brief must cover before its record changes how often the agent acts
-    record_poor: float = 0.5  # below this share of wins the record is poor: act less
-    record_poor_hold: float = 0.8  # chance to hold on a poor record with nothing proven
-    record_poor_proven: float = 0.5  # chance to try one proven kind on a poor record
-    record_good: float = 0.65  # at or above this share of wins the record is good: act more
-    record_good_act: float = 0.7  # chance to act once on a good record when the roll said none
 
     # -- numbers --
     spend_cap: float = 0.9  # an ordinary spend stays under this share of the founder's threshold

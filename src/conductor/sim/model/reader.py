@@ -211,14 +211,12 @@ def polarity(text: str, vocab: Vocabulary | None = None, *, context: int = 0,
 
 @dataclass
 class Knowledge:
-    """What the prompt says, summed: a score per kind and per (kind, parameter, option), and a tally per kind
-    of the decisions its lessons rest on (worked, failed)."""
+    """What the prompt says, summed: a score per kind and per (kind, parameter, option)."""
 
     kinds: dict[str, float] = field(default_factory=dict)
     params: dict[tuple[str | None, str, str], float] = field(default_factory=dict)
     notes: dict[tuple[str | None, str, str], str] = field(default_factory=dict)
     rejected: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
-    tally: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, e: Evidence) -> None:
         score = e.polarity * e.strength
@@ -299,17 +297,16 @@ def _sign(clause: str, scan: _Scan, vocab: Vocabulary, tag: int | None, context:
             or _numbers_polarity(clause, scan, vocab, behaviour))
 
 
-_Line = tuple[tuple[Evidence, ...], tuple[tuple[str, int, int], ...]]
+_Line = tuple[Evidence, ...]
 
 
 def _read_line(line: str, vocab: Vocabulary, context: int, weight: float, source: str,
                behaviour: Behaviour) -> _Line:
-    """The evidence of one line, and (kind, sign, decisions) for each kind it spoke about."""
+    """The evidence of one line."""
     out: list[Evidence] = []
-    tallies: list[tuple[str, int, int]] = []
     tag = tag_of(line) if "(" in line else None
     if tag == 0:
-        return (), ()
+        return ()
     carried: str | None = None
     count = 0
     for clause in _clauses(line):
@@ -323,11 +320,10 @@ def _read_line(line: str, vocab: Vocabulary, context: int, weight: float, source
             effect = min(behaviour.max_effect_gain, abs(moved[1]) / behaviour.big_effect) if moved else 0.0
             strength = weight * count**0.5 * (behaviour.effect_floor + effect)
             note = f"{source} says " + " ".join(clause.split())[:120]
-            for kind_id in _emit(out, clause, scan, vocab, carried, sign, strength, note, behaviour):
-                tallies.append((kind_id, sign, count))
+            _emit(out, clause, scan, vocab, carried, sign, strength, note, behaviour)
         named = [k[1] for k in scan.kinds if k[1]]
         carried = named[-1] if named else carried
-    return tuple(out), tuple(tallies)
+    return tuple(out)
 
 
 # The same brief reaches every agent of a venture many times a day, so lines are read once per vocabulary and
@@ -362,10 +358,7 @@ def read(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0, 
             continue
         if skipping:
             continue
-        evidence, tallies = _read_line_once(line, vocab, context, weight, source, behaviour)
-        found += evidence
-        for kind_id, sign, count in tallies:
-            know.tally.setdefault(kind_id, [0, 0])[0 if sign > 0 else 1] += count
+        found += _read_line_once(line, vocab, context, weight, source, behaviour)
     for e in found:
         know.add(e)
     return found

@@ -47,11 +47,6 @@ class Wake:
     def kind(self, kind_id: str) -> Kind | None:
         return next((k for k in self.kinds if k.id == kind_id), None)
 
-    def record(self) -> tuple[int, int]:
-        """(decisions that worked, decisions measured) over what the prompt says about this agent's kinds."""
-        tallies = [self.know.tally.get(k.id, [0, 0]) for k in self.kinds]
-        return sum(t[0] for t in tallies), sum(t[0] + t[1] for t in tallies)
-
 
 _OTHER_METRICS = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) -?[\d,.]+")
 
@@ -134,12 +129,10 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     vocab = Vocabulary.build(w.kinds, metrics, w.metric)
     b = behaviour
     read(sec.get("Venture brief", ""), vocab, w.know, weight=b.brief_weight, behaviour=b)
-    tally = {k: list(v) for k, v in w.know.tally.items()}  # the record is the brief's, not the insights'
     read(sec.get("Platform insights", ""), vocab, w.know, weight=b.insights_weight,
          source="the platform insights", behaviour=b)
     read(sec.get("Founder directives", ""), vocab, w.know, weight=b.directive_weight,
          source="a founder directive", behaviour=b)
-    w.know.tally = tally
     for _, text in w.outcomes:
         w.outcome_balance += polarity(text, vocab, behaviour=b)
         read(text, vocab, w.know, weight=b.outcome_weight, source="a recent outcome", behaviour=b)

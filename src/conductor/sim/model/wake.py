@@ -1,5 +1,5 @@
 """A wake-up answer: revisions first, then 0 to 2 new decisions (fewer when things go well, more when the
-metric slips, none when everything it may do is known to fail), tasks, messages and a summary."""
+metric slips), tasks, messages and a summary."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.sim.model.decide import known_bad, new_decision
 from conductor.sim.model.imperfect import Flags, finish, imperfect_decisions
-from conductor.sim.model.prompt import Kind
 from conductor.sim.model.revise import revise
 from conductor.sim.model.situation import Wake, read_wake, trend
 
@@ -36,24 +35,6 @@ def _wanted(w: Wake, word: str, revised: int, roll: float) -> int:
     return _how_many(roll, B.when_slipping if word == "slipping" else B.otherwise)
 
 
-def _by_record(w: Wake, normal: list[Kind], wanted: int, roll: float) -> tuple[list[Kind], int]:
-    """Hold when everything this agent may do is known to fail; otherwise avoid what failed. With enough
-    evidence on its own kinds, act on a good record and hold back on a bad one."""
-    viable = [k for k in normal if not known_bad(w, k)]
-    wins, total = w.record()
-    if normal and not viable and roll < B.hold_when_all_failed:
-        return viable, 0
-    if total >= B.record_min and wins < B.record_poor * total:
-        proven = [k for k in viable if w.know.kinds.get(k.id, 0.0) > 0]
-        if proven and roll >= B.record_poor_proven:
-            return proven, min(wanted, 1)
-        if roll < B.record_poor_hold:
-            return viable, 0
-    elif total >= B.record_min and wins >= B.record_good * total and wanted == 0 and roll < B.record_good_act:
-        return viable, 1
-    return viable, wanted
-
-
 def _decisions(w: Wake, word: str, rng: random.Random) -> list[dict[str, Any]]:
     """Revisions first; then new decisions among the kinds the prompt does not say would be refused now."""
     normal = [k for k in w.kinds if k.id not in w.policy.always] or list(w.kinds)
@@ -63,9 +44,10 @@ def _decisions(w: Wake, word: str, rng: random.Random) -> list[dict[str, Any]]:
     normal = [k for k in normal if k.id not in w.busy]
     if not normal:
         return decisions
+    # What the brief says steers which kinds and options, never how many decisions: in a market where acting is
+    # worth more than holding on average, a brief that made the agent hold back would be measured as caution,
+    # not judgment (docs/compounding.md). Kinds known to fail are avoided while any other is left.
     viable = [k for k in normal if not known_bad(w, k)]
-    if not decisions:
-        viable, wanted = _by_record(w, normal, wanted, roll)
     used = {d["kind"] for d in decisions}
     for _ in range(wanted):
         made = new_decision(w, rng, used, viable or normal)
