@@ -72,7 +72,6 @@ def _package(path: Path) -> str:
 PRIVATE_ALLOWED = {
     ("engine/litellm_tuning.py", "dispatch_success_logging._conductor_tuned"),
     ("engine/litellm_tuning.py", "Logging._response_cost_calculator"),
-    ("engine/litellm_tuning.py", "litellm_utils._dispatch_success_logging"),
     ("sim/provider.py", "model_response._hidden_params"),
     ("tui/widgets/org_chart.py", "tree._venture_of"),
 }

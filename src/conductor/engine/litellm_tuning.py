@@ -16,7 +16,12 @@ Both trims are lossless for conductor, and each falls back to litellm's own beha
 - success logging is skipped only while no litellm callback of any kind is registered, globally or on the
   call. Register one (`litellm.success_callback = ["langfuse"]`, say) and it runs exactly as before.
 
-If litellm's internals move (these are private names), `tune_litellm` leaves litellm untouched.
+These are litellm's internals, not its API: litellm 1.110 renamed `_dispatch_success_logging` to
+`dispatch_success_logging`, and the trims went silently off. Both names are looked for now;
+`tests/test_litellm_tuning.py` fails when neither applies to the installed litellm (and checks, with a spy,
+that the trims really skip the work and still run it when a callback is registered), and pyproject.toml bounds
+litellm to the versions that test has passed on. If the internals move anyway, `tune_litellm` leaves litellm
+untouched and returns False.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ _CALLBACK_LISTS = (
     "service_callback",
 )
 _DYNAMIC = ("dynamic_success_callbacks", "dynamic_async_success_callbacks")
+# Where `litellm.utils` dispatches success logging after every call: the name of 1.110 on, then the one before.
+_DISPATCH_NAMES = ("dispatch_success_logging", "_dispatch_success_logging")
 
 
 def _no_callbacks(litellm: Any, logging_obj: Any) -> bool:
@@ -58,9 +65,10 @@ def tune_litellm(litellm: Any) -> bool:
     except ImportError:
         return False
     calculator = getattr(Logging, "response_cost_calculator", None)
-    dispatch = getattr(litellm_utils, "_dispatch_success_logging", None)
-    if calculator is None or dispatch is None:
+    hook = next((name for name in _DISPATCH_NAMES if callable(getattr(litellm_utils, name, None))), None)
+    if calculator is None or hook is None:
         return False
+    dispatch = getattr(litellm_utils, hook)
     if getattr(dispatch, "_conductor_tuned", False):
         return True
 
@@ -78,6 +86,7 @@ def tune_litellm(litellm: Any) -> bool:
     # class: both on purpose, and neither is something its types (or a function's) declare.
     dispatch_success_logging._conductor_tuned = True  # type: ignore[attr-defined]
     Logging.response_cost_calculator = response_cost_calculator  # type: ignore[method-assign]
-    Logging._response_cost_calculator = response_cost_calculator
-    litellm_utils._dispatch_success_logging = dispatch_success_logging
+    if hasattr(Logging, "_response_cost_calculator"):  # an alias older versions call by
+        Logging._response_cost_calculator = response_cost_calculator
+    setattr(litellm_utils, hook, dispatch_success_logging)  # called by its module-global name inside litellm
     return True
