@@ -217,3 +217,16 @@ def test_an_arm_changes_what_every_wake_up_prompt_shows(arm: str, tmp_path: Path
         else:  # the brief's own words are gone: its header, its sections, its verdict tags
             assert "what this venture has learned" not in brief and "brain version" in brief, brief[:200]
             assert "What worked:" not in brief and "What failed:" not in brief and " (worked)" not in brief
+
+
+def test_the_report_says_how_much_each_arm_did_beside_what_it_earned() -> None:
+    """An arm that acts less can lose MRR for that alone: the report pairs executed decisions by seed."""
+    runs = [{"seed": 1, "arm": "full", "executed": 90}, {"seed": 1, "arm": "no-brief", "executed": 100},
+            {"seed": 2, "arm": "full", "executed": 110}, {"seed": 2, "arm": "no-brief", "executed": 100}]
+    from conductor.eval.report import activity
+
+    act = activity(runs)
+    assert act is not None
+    assert act["full"]["mean_executed"] == 100 and act["full"]["full_over_arm"] == 1.0
+    assert act["no-brief"]["full_over_arm"] == pytest.approx((0.9 + 1.1) / 2)
+    assert activity([{"seed": 1, "arm": "no-brief", "executed": 3}]) is None

@@ -58,6 +58,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     for c in report["comparisons"]:
         lines.append(f"{c['treatment']} − {c['control']}: mean {_money(c['mean'])} (95% {_money(c['low'])} to "
                      f"{_money(c['high'])}), p = {c['p']:.3g}, ahead on {c['positive']} of {c['n']} seeds")
+    act = report.get("activity") or {}
+    others = [f"{arm} {v['full_over_arm']:.2f}" for arm, v in act.items() if arm != "full" and v["full_over_arm"]]
+    if others:
+        lines.append(f"executed decisions, full / arm (paired mean): {', '.join(others)}; full executed "
+                     f"{act['full']['mean_executed']:,.0f} per run")
     gap = report.get("gap_closure")
     if gap:
         pooled = gap["pooled"]

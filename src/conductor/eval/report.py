@@ -19,7 +19,7 @@ Endpoints, fixed before any run (docs/compounding.md says why each):
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from conductor.eval.stats import paired, spearman
@@ -180,6 +180,26 @@ def version_control(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     return out or None
 
 
+def activity(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Executed decisions per run of each arm, and each arm's paired ratio to the full arm's. An arm that acts
+    less can lose MRR for that alone in a market where acting pays on average: the ratio says whether a
+    difference in MRR came with a difference in how much was done (docs/compounding.md)."""
+    by_seed: dict[int, dict[str, int]] = defaultdict(dict)
+    for run in runs:
+        if run.get("executed") is not None:
+            by_seed[run["seed"]][run["arm"]] = int(run["executed"])
+    arms = sorted({arm for row in by_seed.values() for arm in row})
+    if "full" not in arms:
+        return None
+    out: dict[str, Any] = {}
+    for arm in arms:
+        counts = [row[arm] for row in by_seed.values() if arm in row]
+        ratios = [row["full"] / row[arm] for row in by_seed.values() if arm in row and "full" in row and row[arm]]
+        out[arm] = {"mean_executed": sum(counts) / len(counts),
+                    "full_over_arm": sum(ratios) / len(ratios) if ratios else None, "seeds": len(counts)}
+    return out
+
+
 def evaluate(runs: list[dict[str, Any]], days: int) -> dict[str, Any]:
     """Every endpoint that the arms present in `runs` allow."""
     totals = arm_totals(runs, days)
@@ -194,4 +214,5 @@ def evaluate(runs: list[dict[str, Any]], days: int) -> dict[str, Any]:
         "attribution": attribution(runs),
         "paraphrase": paraphrase_share(totals),
         "version_control": version_control(runs),
+        "activity": activity(runs),
     }
