@@ -961,3 +961,13 @@ def test_an_interrupted_wake_up_gets_back_what_it_took_and_news_meanwhile_waits_
     assert rt.redo is None and [i for i, _ in rt.mailbox.messages] == [3, 5], "held news is for the next wake-up"
     see(7, "agent.concluded", {"next_wake": at})
     assert rt.open_wake is None and [i for i, _ in rt.mailbox.messages] == [3, 5]
+
+
+async def test_the_orgs_durability_reaches_the_runs_writer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           org: Org) -> None:
+    full = org.model_copy(update={"engine": org.engine.model_copy(update={"synchronous": "full"})})
+    monkeypatch.setattr(jobs_module, "call_model", Scripted(quiet))
+    engine = await run_engine(tmp_path / "c.db", full, timedelta(hours=6))
+    assert engine.writer._synchronous == "full" and engine.writer.inline_batches == 0
+    meta = sqlite3.connect(tmp_path / "c.db").execute("SELECT value FROM meta WHERE key = 'store.synchronous'")
+    assert meta.fetchone()[0] == "full"

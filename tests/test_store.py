@@ -1050,3 +1050,36 @@ def test_one_batch_projects_the_same_as_one_event_at_a_time(conn: sqlite3.Connec
     assert conn.execute("SELECT state FROM tasks WHERE id = ?", (first + 6,)).fetchone()[0] == "done"
     assert [tuple(r) for r in conn.execute("SELECT value FROM metric_points")] == [(3.0,)]
     assert projection_differences(conn) == []
+
+
+# -- durability ----------------------------------------------------------------------------------------------
+def _synchronous(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA synchronous").fetchone()[0])  # 1 NORMAL, 2 FULL
+
+
+async def test_a_full_durability_writer_syncs_every_commit_and_never_on_the_loop(db_path: Path) -> None:
+    async with EventWriter(db_path, synchronous="full") as writer:
+        await writer.append([note(1)])
+        await writer.append([note(2), note(3)])
+        assert _synchronous(writer._conn) == 2  # type: ignore[arg-type]
+        assert writer.inline_batches == 0  # an fsync takes milliseconds: the writer thread pays them
+    async with EventWriter(db_path) as writer:
+        await writer.append([note(4)])
+        assert _synchronous(writer._conn) == 1  # type: ignore[arg-type]
+        assert writer.inline_batches == 1
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
+def test_every_connection_that_writes_keeps_the_orgs_durability(db_path: Path, setting: str, pragma: int) -> None:
+    """Founder commands from another terminal commit with the durability the org file asked for, too."""
+    org = load_org(Path(__file__).resolve().parent / "orgs" / "duo.toml")
+    org = org.model_copy(update={"engine": org.engine.model_copy(update={"synchronous": setting})})
+    conn = open_database(db_path)
+    assert _synchronous(conn) == 1  # nothing recorded yet: normal
+    record_org(conn, org, "duo.toml")
+    conn.close()
+    conn = open_database(db_path)
+    try:
+        assert _synchronous(conn) == pragma
+    finally:
+        conn.close()

@@ -118,7 +118,7 @@ class Engine:
         self.on_event = on_event
         start = org.start if org.clock == "sim" else wall()
         self.state = EngineState(org, start)
-        self.writer = EventWriter(self.db, now=wall)
+        self.writer = EventWriter(self.db, now=wall, synchronous=org.engine.synchronous)
         # Keys given in the call options are credentials too: the store redacts them like the environment's.
         remember_call_options(self.opts.api_base, self.opts.extra_call_kwargs)
         self.actions = ActionRunner(org)

@@ -39,6 +39,7 @@ class OrgLoaded(Payload):
     digest: str = ""
     model: str | None = None
     clock: str | None = None
+    synchronous: str | None = None  # the org's [engine] synchronous; absent before the setting existed
     ventures: list[dict[str, Any]] = Field(default_factory=list)
     agents: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -130,6 +130,10 @@ class EngineSettings(_Strict):
     wake_cap_per_hour: int = Field(6, ge=1, description="Wake-ups one agent may have in one hour at most.")
     stream: bool = Field(False, description="Stream model answers, cutting a stream that stalls (see stream_idle).")
     stream_idle: Duration = Field(timedelta(seconds=30), description="Longest silence between streamed chunks.")
+    synchronous: Literal["normal", "full"] = Field(
+        "normal", description="What a commit survives. normal: the process dying (WAL frames the kernel still "
+                              "writes out), not a power loss, which may drop commits since the last checkpoint; "
+                              "full: a power loss too (an fsync per commit, off the event loop, slower).")
 
 
 class BrainSettings(_Strict):

@@ -33,6 +33,7 @@ def org_loaded_payload(org: Org, path: Path | str) -> dict[str, Any]:
         "digest": org_digest(org),
         "model": org.model,
         "clock": org.clock,
+        "synchronous": org.engine.synchronous,
         "ventures": [{"id": v.id, "name": v.name, "stage": v.stage, "goal": v.goal} for v in org.ventures],
         "agents": agents,
     }

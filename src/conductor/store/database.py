@@ -219,6 +219,12 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
+def _durability(conn: sqlite3.Connection) -> str:
+    """The org's `[engine] synchronous`, as its last `org.loaded` recorded it ("normal" before any)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'store.synchronous'").fetchone()
+    return str(row[0]) if row else "normal"
+
+
 def open_database(
     db: str | os.PathLike[str] | None = None,
     *,
@@ -261,6 +267,8 @@ def open_database(
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         migrate(conn, path)
+        if _durability(conn) == "full":  # the org asked for commits that survive a power loss
+            conn.execute("PRAGMA synchronous = FULL")
     except sqlite3.Error as exc:
         conn.close()
         raise _friendly(path, exc) from None

@@ -57,6 +57,8 @@ def _org_loaded(e: StoredEvent) -> list[Statement]:
     out = [_meta("org.name", p["name"]), _meta("org.path", p.get("path", "")), _meta("org.digest", p.get("digest", ""))]
     out.append(_meta("org.clock", p.get("clock", "sim")))
     out.append(_meta("org.model", p.get("model", "")))
+    # What every connection that writes to this file sets (`open_database`), founder commands included.
+    out.append(_meta("store.synchronous", p.get("synchronous") or "normal"))
     for v in p.get("ventures", []):
         out.append((
             "INSERT INTO ventures(id, name, stage, goal) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "

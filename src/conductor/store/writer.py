@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from conductor.redaction import redact_payload, refresh_credentials
 from conductor.store.database import BUSY_TIMEOUT_MS, StoreError, _friendly, open_database
@@ -175,11 +176,14 @@ class EventWriter:
         max_batch: int = 4096,
         inline_max: int = 32,
         checkpoint_every: int = 20_000,
+        synchronous: Literal["normal", "full"] = "normal",
     ) -> None:
         self._path = Path(db)
         self._now = now
         self._max_batch = max_batch
-        self._inline_max = inline_max
+        self._synchronous = synchronous
+        # With `full` every commit syncs to disk: milliseconds, never on the event loop's thread.
+        self._inline_max = inline_max if synchronous == "normal" else 0
         self._checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conductor-writer")
@@ -194,6 +198,7 @@ class EventWriter:
 
     def _open(self) -> sqlite3.Connection:
         conn = open_database(self._path, check_same_thread=False)
+        conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
         # Commits never checkpoint (the one step that syncs to disk): the writer thread does, see _run.
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         # Inline commits never wait for a lock; the writer thread waits as long as any writer (_on_thread).
