@@ -13,6 +13,8 @@ What each number contains (be fair when reading it):
   wake-up: the task arrives, the context and prompt are built, litellm is called, the JSON contract is parsed
   and validated, the task is handed to the next agent by id, and every event (woke, call, concluded, task
   created and done) is committed durably to SQLite before the next agent wakes.
+- conductor-full: the same with `[engine] synchronous = "full"`: every commit synced to disk (survives a power
+  loss), the writer committing on its own thread; the default ("normal") survives a crash of the process.
 - LangGraph: a compiled `StateGraph` of three nodes in a loop; each node builds a two-message prompt and calls
   `GenericFakeChatModel.invoke` (langchain-core's chat model path: callbacks, run tree, message types). No
   checkpointer (nothing persisted), which is LangGraph's default.
@@ -42,7 +44,7 @@ from typing import Any
 
 from bench.common import ROOT, median, percentile
 
-FRAMEWORKS = ("conductor", "langgraph", "crewai")
+FRAMEWORKS = ("conductor", "conductor-full", "langgraph", "crewai")
 AGENTS = 3
 WARMUP_STEPS = 6  # the first steps pay one-time costs (imports on first use, caches): not framework overhead
 _TASK = re.compile(r"- task #(\d+):")
@@ -50,7 +52,7 @@ _AGENT_ID = re.compile(r"Agent id: (\S+)")
 
 
 # -- conductor ------------------------------------------------------------------------------------------------
-def _conductor_chain(steps: int) -> list[float]:
+def _conductor_chain(steps: int, synchronous: str = "normal") -> list[float]:
     import asyncio
 
     from conductor.engine.provider import load_litellm
@@ -101,7 +103,7 @@ def _conductor_chain(steps: int) -> list[float]:
     data = {
         "name": "Chain", "model": "sim/perfect", "clock": "sim", "seed": 1, "budget_per_day": 1e9,
         "prices": {f"chain/{i}": {"input_per_mtok": 0.0, "output_per_mtok": 0.0} for i in ids},
-        "engine": {"concurrency": 8, "wake_cap_per_hour": 1_000_000},
+        "engine": {"concurrency": 8, "wake_cap_per_hour": 1_000_000, "synchronous": synchronous},
         "decision_kinds": [{"id": "note.write", "description": "Write a note.", "action": "record"}],
         "platform": {"mission": "Watch.", "heartbeat": "365d"},
         "ventures": [{
@@ -197,7 +199,8 @@ def _crewai_chain(steps: int) -> list[float]:
     return stamps
 
 
-RUNNERS = {"conductor": _conductor_chain, "langgraph": _langgraph_chain, "crewai": _crewai_chain}
+RUNNERS = {"conductor": _conductor_chain, "conductor-full": lambda steps: _conductor_chain(steps, "full"),
+           "langgraph": _langgraph_chain, "crewai": _crewai_chain}
 
 
 def intervals_ms(stamps: list[float]) -> list[float]:
@@ -225,7 +228,7 @@ def _child(framework: str, steps: int) -> None:
 
 def measure_one(framework: str, steps: int, timeout: float = 600) -> dict[str, Any]:
     """Run one framework in a fresh interpreter; a framework that is not installed is skipped with the reason."""
-    module = {"conductor": "litellm", "langgraph": "langgraph", "crewai": "crewai"}[framework]
+    module = {"conductor": "litellm", "conductor-full": "litellm", "langgraph": "langgraph", "crewai": "crewai"}[framework]
     probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT)
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["not importable"])[-1]
@@ -245,6 +248,10 @@ def run(steps: int = 1000, only: tuple[str, ...] = FRAMEWORKS) -> dict[str, Any]
     results: dict[str, Any] = {"workload": f"{AGENTS} agents x {steps} steps, sequential, zero-latency mock"}
     for framework in only:
         results[framework] = measure_one(framework, steps)
+    full = results.get("conductor-full", {}).get("median_ms")
+    normal = results.get("conductor", {}).get("median_ms")
+    if full and normal:
+        results["ratio_full_over_normal_durability"] = round(full / normal, 2)
     ours = results.get("conductor", {}).get("median_ms")
     peers = {f: results[f]["median_ms"] for f in ("langgraph", "crewai") if f in results and "median_ms" in results[f]}
     if ours and peers:
