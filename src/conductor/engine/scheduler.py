@@ -1052,7 +1052,9 @@ class Engine:
         day = self.state.day_key()
         agent = found[1]
         left = agent.budget_per_day + self.state.extra_allowance[(day, agent.id)] - self.state.spend[(day, f"agent:{agent.id}")]
-        acting = tuple(other.id for other in self.state.acting(d.venture, d.kind, exclude=d.id))
+        kind = self.org.kind(d.kind)
+        acting = (tuple(other.id for other in self.state.acting(d.venture, d.kind, exclude=d.id))
+                  if kind is not None and kind.max_in_window is not None else ())
         route = route_decision(self._proposal(d, reviewer_approved), agent, self.org, trust=self.state.trust,
                                money=MoneyView(agent_budget_left=left), acting=acting)
         if route.action == "execute":
