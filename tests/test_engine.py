@@ -963,6 +963,35 @@ def test_an_interrupted_wake_up_gets_back_what_it_took_and_news_meanwhile_waits_
     assert rt.open_wake is None and [i for i, _ in rt.mailbox.messages] == [3, 5]
 
 
+def test_news_a_run_polled_late_stays_for_the_wake_up_that_was_shown_it(org: Org) -> None:
+    """A founder's verdict is committed by another process: in the log it can sit before a wake-up that the run
+    woke before it polled the verdict. The fold follows what each `agent.woke` recorded as shown, not log order,
+    so a restart gives the verdict back to the interrupted wake-up that really showed it (the crash harness once
+    found a redo without it: "wake-up #958 was shown verdicts [400], its redo []")."""
+    from conductor.engine.state import EngineState
+    from conductor.store.events import StoredEvent
+
+    state = EngineState(org, org.start)
+    at = "2026-01-05T09:00:00.000000Z"
+
+    def see(event_id: int, kind: str, payload: dict[str, Any], agent: str | None = "duo-ops") -> None:
+        state.observe(StoredEvent(event_id, at, kind, payload, venture="duo", agent=agent, sim_time=at))
+
+    see(1, "message.sent", {"to": "duo-ops", "text": "a message"}, agent="duo-lead")
+    see(2, "message.sent", {"to": "duo-ops", "text": "polled late"}, agent="duo-lead")
+    see(3, "agent.woke", {"reason": "a new message", "inputs": {"messages": [1]}})
+    rt = state.agents["duo-ops"]
+    assert [i for i, _ in rt.mailbox.messages] == [2], "news the wake-up was not shown stays in the mailbox"
+    see(4, "agent.concluded", {"next_wake": at})
+    see(5, "agent.woke", {"reason": "a new message", "inputs": {"messages": [2]}})
+    assert rt.mailbox.messages == []
+    see(6, "agent.interrupted", {"wake": 5})
+    assert [i for i, _ in rt.mailbox.messages] == [2], "the redo is shown what the interrupted wake-up was"
+    see(7, "agent.woke", {"reason": "a new message", "redoes": 5, "inputs": {"messages": [2]}})
+    see(8, "agent.concluded", {"next_wake": at})
+    assert rt.mailbox.messages == [] and rt.open_wake is None
+
+
 async def test_the_orgs_durability_reaches_the_runs_writer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                            org: Org) -> None:
     full = org.model_copy(update={"engine": org.engine.model_copy(update={"synchronous": "full"})})

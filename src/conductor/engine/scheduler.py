@@ -866,11 +866,10 @@ class Engine:
 
     @staticmethod
     def _woke_payload(rt: AgentRuntime, payload: dict[str, Any]) -> dict[str, Any]:
-        """`agent.woke`'s payload, with the ids of the news it is shown (`inputs`) and, for an interrupted
-        wake-up done again, the `agent.woke` it redoes (`redoes`): both optional, absent from older logs."""
-        inputs = rt.mailbox.inputs()
-        if inputs:
-            payload["inputs"] = inputs
+        """`agent.woke`'s payload, with the ids of the news it is shown (`inputs`, always, the fold takes exactly
+        those: `Mailbox.take`) and, for an interrupted wake-up done again, the `agent.woke` it redoes (`redoes`):
+        both absent from older logs."""
+        payload["inputs"] = rt.mailbox.inputs()
         if rt.redo is not None:
             payload["redoes"] = rt.redo.woke_id
         return payload

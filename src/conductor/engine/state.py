@@ -58,6 +58,33 @@ class Mailbox:
         """News that should wake the agent now rather than at its next heartbeat."""
         return bool(self.tasks or self.messages or self.revisions or self.founder_wake)
 
+    def take(self, inputs: dict[str, list[int]]) -> tuple[Mailbox, Mailbox]:
+        """(what a wake-up recorded as shown, the news it was not shown). A founder's verdict or task is committed
+        by another process and polled by the run: in the log it can sit before a wake-up that was woken before
+        the run saw it. Folding by what `agent.woke` recorded, not by log order, keeps such news for the
+        wake-up that was really shown it."""
+        shown = {name: set(ids) for name, ids in inputs.items()}
+        taken = Mailbox(directives=self.directives, brain=self.brain, founder_wake=self.founder_wake)
+        left = Mailbox()
+        for name in ("tasks", "revisions"):
+            mine: dict[int, str] = getattr(self, name)
+            for i, text in mine.items():
+                getattr(taken if i in shown.get(name, ()) else left, name)[i] = text
+        for name in ("messages", "verdicts", "outcomes"):
+            for i, text in getattr(self, name):
+                getattr(taken if i in shown.get(name, ()) else left, name).append((i, text))
+        return taken, left
+
+    def merge(self, other: Mailbox) -> None:
+        """Add news kept back from a wake-up (`take`) to this box."""
+        self.tasks.update(other.tasks)
+        self.revisions.update(other.revisions)
+        for name in ("messages", "verdicts", "outcomes"):
+            getattr(self, name).extend(getattr(other, name))
+        self.directives += other.directives
+        self.brain += other.brain
+        self.founder_wake = self.founder_wake or other.founder_wake
+
     def inputs(self) -> dict[str, list[int]]:
         """The ids of what a wake-up is shown (recorded on `agent.woke`, so a redo can be checked against it)."""
         ids = {"tasks": sorted(self.tasks), "messages": [i for i, _ in self.messages],
@@ -285,9 +312,13 @@ class EngineState:
         rt.woke_at = at
         rt.in_flight = True
         rt.wakes.append(at)
-        # Everything pending is in this wake-up's prompt; kept until its result is committed (see OpenWake).
-        rt.open_wake = OpenWake(e.id, e.payload.get("reason", ""), at, rt.mailbox, rt.metric_at_wake)
+        # What this wake-up's prompt showed is kept until its result is committed (see OpenWake). Logs from before
+        # `inputs` was always written: everything pending was shown.
+        inputs = e.payload.get("inputs")
+        shown, left = rt.mailbox.take(inputs) if inputs is not None else (rt.mailbox, Mailbox())
+        rt.open_wake = OpenWake(e.id, e.payload.get("reason", ""), at, shown, rt.metric_at_wake)
         rt.mailbox = rt.redo.held if rt.redo is not None else Mailbox()
+        rt.mailbox.merge(left)
         rt.redo = None
         rt.metric_at_wake = e.payload.get("metric_value")
 
