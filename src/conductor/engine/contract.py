@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from typing import Any, Literal
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conductor.org.models import Org
 from conductor.org.params import MAX_TEXT, check_params  # the parameter rules, shared with services.founder
+
+logger = logging.getLogger(__name__)
 
 MAX_NAME = 200  # an agent id, role or metric name
 
@@ -86,7 +89,13 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
 def extract_json(text: str) -> Any:
-    """Find the JSON object in a model's answer: bare, fenced, or surrounded by prose."""
+    """Find the JSON object in a model's answer: bare, fenced, or surrounded by prose; else repair it.
+
+    Small models write almost-JSON: a bare value (`"to": tally-ceo`), a trailing comma, a cut-off answer. What
+    the json-repair library can mend is mended (and still has to pass validation after); an answer with no
+    object in it at all, or none that can be mended, is refused with the offending line quoted, so the retry
+    shows the model what to fix rather than only where the parser stopped.
+    """
     if not text or not text.strip():
         raise OutputError("the answer was empty")
     candidates = [text.strip()]
@@ -94,13 +103,47 @@ def extract_json(text: str) -> Any:
     start = text.find("{")
     if start >= 0:
         candidates.append(text[start : text.rfind("}") + 1])
-    last: Exception | None = None
+    last: json.JSONDecodeError | RecursionError | None = None
     for candidate in candidates:
         try:
             return json.loads(candidate)
         except (json.JSONDecodeError, RecursionError) as exc:
             last = exc
-    raise OutputError(f"the answer is not valid JSON ({last})")
+    repaired = _repaired(candidates[-1] if start >= 0 and _ends_an_object(text) else "")
+    if repaired is not None:
+        logger.info("answer repaired: %s", last)
+        return repaired
+    raise OutputError(f"the answer is not valid JSON ({last}){_offending_line(last)}")
+
+
+def _ends_an_object(text: str) -> bool:
+    """Whether the answer ends where an object ends (a fence after it allowed). One cut off at the output limit
+    does not, and is not mended: closing it would keep the decisions before the cut and silently drop the rest."""
+    return text.strip().removesuffix("```").rstrip().endswith("}")
+
+
+def _repaired(candidate: str) -> dict[str, Any] | None:
+    """The object json-repair makes of an answer that starts one, or None when it makes no object of it."""
+    if not candidate:
+        return None
+    from json_repair import loads as repair  # imported on the first broken answer, not at start-up
+
+    try:
+        value = repair(candidate)
+    except Exception:  # a malformed answer must end in OutputError, whatever the repairer makes of it
+        return None
+    return value if isinstance(value, dict) and value else None
+
+
+def _offending_line(error: Exception | None) -> str:
+    """The line the parser stopped at, quoted for the retry (`line 20: "to": tally-ceo,`)."""
+    if not isinstance(error, json.JSONDecodeError):
+        return ""
+    lines = error.doc.splitlines()
+    if not 0 < error.lineno <= len(lines):
+        return ""
+    line = lines[error.lineno - 1].strip()
+    return f"; line {error.lineno}: {line[:160]}" if line else ""
 
 
 def _format_validation(exc: ValidationError) -> str:
