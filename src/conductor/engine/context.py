@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from conductor.brain.control import BriefChoice
+from conductor.engine.policy import at_limit
 from conductor.engine.prompts import Item, ReviewContext, WakeContext, policy_line
 from conductor.org.models import Agent, DecisionKind
 
@@ -48,7 +49,7 @@ def busy_kinds(state: EngineState, venture: str, kinds: list[DecisionKind]) -> l
         if kind.max_in_window is None:
             continue
         acting = state.acting(venture, kind.id)
-        if len(acting) < kind.max_in_window:
+        if not at_limit(kind, len(acting)):
             continue
         window = state.org.effect_window_days(kind.id)
         ends = [d.executed_day + window for d in acting if d.state == "executed" and d.executed_day is not None]

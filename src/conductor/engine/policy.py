@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from conductor.org.models import Agent, Org
+from conductor.org.models import Agent, DecisionKind, Org
 
 Action = Literal["execute", "review", "escalate", "refuse"]
 
@@ -99,8 +99,8 @@ def route_decision(
         return Route("refuse", f"'{proposal.kind}' is not a decision kind this org knows")
     if proposal.kind not in agent.decision_kinds:
         return Route("escalate", f"{agent.id} ({agent.role}) may not take '{proposal.kind}' decisions", ("not_allowed",))
-    if kind.max_in_window is not None and len(acting) >= kind.max_in_window:
-        return Route("refuse", busy_reason(proposal.kind, kind.max_in_window, acting))
+    if at_limit(kind, len(acting)):
+        return Route("refuse", busy_reason(kind, acting))
     if claims_authority(proposal):
         return Route(
             "escalate",
@@ -141,10 +141,15 @@ def route_decision(
     return Route("execute", f"within policy{via}")
 
 
-def busy_reason(kind: str, limit: int, acting: tuple[int, ...]) -> str:
+def at_limit(kind: DecisionKind, acting: int) -> bool:
+    """Whether `acting` decisions of the kind still acting (or on their way) leave no room for another."""
+    return kind.max_in_window is not None and acting >= kind.max_in_window
+
+
+def busy_reason(kind: DecisionKind, acting: tuple[int, ...]) -> str:
     ids = ", ".join(f"#{i}" for i in acting)
-    return (f"{kind} is still being measured ({ids} acting; at most {limit} at once in a venture, so that each "
-            "can be told apart): propose it again when its effect window closes")
+    return (f"{kind.id} is still being measured ({ids} acting; at most {kind.max_in_window} at once in a venture, "
+            "so that each can be told apart): propose it again when its effect window closes")
 
 
 def urgency(route: Route, proposal: Proposal, reversible: bool) -> int:

@@ -77,7 +77,8 @@ def _over_budget(w: Wake, imp: random.Random) -> dict[str, Any] | None:
 
 
 def _unsure(w: Wake, decisions: list[dict[str, Any]], imp: random.Random) -> None:
-    normal = [k for k in w.kinds if k.id not in w.policy.always and k.id not in w.busy]
+    normal = [k for k in w.kinds if k.id not in w.policy.always] or list(w.kinds)
+    normal = [k for k in normal if k.id not in w.busy]
     fresh = [i for i, d in enumerate(decisions) if not d.get("revises")]
     if not fresh and len(decisions) < 2 and normal:
         made = new_decision(w, imp, set(), normal)
