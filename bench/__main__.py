@@ -40,6 +40,8 @@ BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
               "events appended per second, rebuild of 1,000,000 events, size per 100,000 events"),
     "context_cost": ("bench.context_cost", {}, {"quick": True},
                      "tokens per wake-up and assembly time at 100 / 1k / 10k / 100k memories"),
+    "prompt_cache": ("bench.prompt_cache", {"days": 60}, {"days": 10},
+                     "issue 20 acceptance 1: prompt prefix shared by consecutive wake-ups, the org-wide system block"),
     "ui_latency": ("bench.ui_latency", {}, {"presses": 10},
                    "launch to first frame; keypress to frame while 200 events/s arrive"),
     "startup": ("bench.startup", {"small": 10_000, "big": 1_000_000, "repeats": 3},
@@ -152,6 +154,14 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("flat tokens per wake-up (largest within 10% of smallest)",
         None if spread is None else f"brief +{spread:.1%}, prompt +{ctx.get('prompt_spread', 0):.1%}",
         ctx.get("flat_within_10pct"), f"never over budget: {ctx.get('never_over_budget')}")
+    pc = results.get("prompt_cache", {})
+    share = pc.get("prefix_share_pooled")
+    add("consecutive wake-ups share >= 70% of prompt tokens as a prefix", share,
+        None if share is None else share >= 0.70,
+        f"median {pc.get('prefix_share_median')}, p10 {pc.get('prefix_share_p10')}, over {pc.get('days')} days")
+    block = pc.get("system_block_tokens")
+    add("one org-wide system block >= 1,024 tokens", None if block is None else f"{pc.get('system_blocks')} block(s), "
+        f"{block} tokens", None if block is None else (block >= 1024 and pc.get("system_blocks") == 1))
     ui = results.get("ui_latency", {})
     first = ui.get("launch_to_first_frame_s")
     add("first frame < 1 s", first, None if first is None else first < 1.0, "conductor attach, median")

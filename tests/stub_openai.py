@@ -61,10 +61,11 @@ class Reply:
     seconds: float = 0.0  # stall: how long before answering (or, streamed, before the rest of the stream)
     then: Reply | None = None
     usage: tuple[int, int] = (100, 20)
+    cached: int = 0  # of the prompt tokens, reported as read from the provider's cache (`prompt_tokens_details`)
 
 
-def ok(text: str | dict[str, Any]) -> Reply:
-    return Reply("ok", text if isinstance(text, str) else json.dumps(text))
+def ok(text: str | dict[str, Any], *, usage: tuple[int, int] = (100, 20), cached: int = 0) -> Reply:
+    return Reply("ok", text if isinstance(text, str) else json.dumps(text), usage=usage, cached=cached)
 
 
 def status(code: int, message: str = "stub error", **headers: str) -> Reply:
@@ -104,21 +105,30 @@ def refuse(message: str = "I'm sorry, I can't help with that.") -> Reply:
 Script = Callable[[Hit], Reply]
 
 
-def _completion(model: str, content: str | None, usage: tuple[int, int], refusal: str | None = None) -> dict[str, Any]:
+def _usage(usage: tuple[int, int], cached: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+    if cached:
+        out["prompt_tokens_details"] = {"cached_tokens": cached}
+    return out
+
+
+def _completion(model: str, content: str | None, usage: tuple[int, int], refusal: str | None = None,
+                cached: int = 0) -> dict[str, Any]:
     return {
         "id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()), "model": model,
         "choices": [{"index": 0, "finish_reason": "stop",
                      "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        "usage": _usage(usage, cached),
     }
 
 
-def _chunk(model: str, delta: dict[str, Any], finish: str | None = None, usage: tuple[int, int] | None = None) -> bytes:
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None, usage: tuple[int, int] | None = None,
+           cached: int = 0) -> bytes:
     body: dict[str, Any] = {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()),
                             "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
     if usage is not None:
         body["choices"] = []
-        body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+        body["usage"] = _usage(usage, cached)
     return b"data: " + json.dumps(body).encode() + b"\n\n"
 
 
@@ -203,9 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(200, _completion(model, None, reply.usage, refusal=reply.text))
         elif hit.stream:
-            self._stream(model, reply.text, reply.usage)
+            self._stream(model, reply.text, reply.usage, cached=reply.cached)
         else:
-            self._json(200, _completion(model, reply.text, reply.usage))
+            self._json(200, _completion(model, reply.text, reply.usage, cached=reply.cached))
 
     def _stream_start(self, model: str) -> None:
         self.send_response(200)
@@ -216,7 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(_chunk(model, {"role": "assistant", "content": ""}))
         self.wfile.flush()
 
-    def _stream(self, model: str, text: str | None, usage: tuple[int, int], refusal: str | None = None) -> None:
+    def _stream(self, model: str, text: str | None, usage: tuple[int, int], refusal: str | None = None,
+                cached: int = 0) -> None:
         self._stream_start(model)
         if refusal is not None:
             self.wfile.write(_chunk(model, {"refusal": refusal}))
@@ -224,7 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
         for i in range(0, len(text), 16384):
             self.wfile.write(_chunk(model, {"content": text[i : i + 16384]}))
         self.wfile.write(_chunk(model, {}, finish="stop"))
-        self.wfile.write(_chunk(model, {}, usage=usage))
+        self.wfile.write(_chunk(model, {}, usage=usage, cached=cached))
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
         self.close_connection = True

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `bench/` lives beside `src/`, not in the package
 
-from bench import engine_scale, metric_import, peers, scale, store
+from bench import engine_scale, metric_import, peers, prompt_cache, scale, store
 from bench.__main__ import run_one, targets
 from bench.common import percentile, scale_org
 
@@ -33,6 +33,12 @@ def test_scale_wakes_every_agent_once_a_day() -> None:
     result = scale.run(agents=4, ventures=2, wakes=2, latency_ms=0, concurrency=2)
     assert result["wake_ups_per_agent"] == 2
     assert result["peak_rss_mb"] > 0
+
+
+def test_prompt_cache_compares_consecutive_wake_ups_of_each_agent() -> None:
+    result = prompt_cache.run(days=2)
+    assert result["pairs"] == result["wake_ups"] - result["agents"] > 0
+    assert result["system_blocks"] == 1 and 0 < result["prefix_share_pooled"] <= 1
 
 
 def test_metric_import_records_every_row_once() -> None:

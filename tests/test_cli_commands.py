@@ -97,7 +97,6 @@ LIST_COMMANDS: list[tuple[list[str], Any]] = [
     (["events", "--kind", "escalation"], list[q.EventRow]),
     (["inbox", "list"], list[q.InboxItem]),
     (["inbox", "list", "--state", "all"], list[q.InboxItem]),
-    (["metrics"], list[q.MetricRow]),
     (["spend", "--by", "agent"], list[q.SpendRow]),
     (["directive", "list"], list[q.DirectiveRow]),
     (["doctor", "--org", str(DUO)], list[DoctorCheck]),
@@ -111,6 +110,16 @@ def test_list_json_validates_against_its_model(runner: CliRunner, db: tuple[Path
     assert result.exit_code == 0, result.output
     rows = TypeAdapter(shape).validate_json(result.stdout)
     assert rows, f"{args}: expected at least one row"
+
+
+def test_metrics_json_has_the_metric_rows_and_the_model_calls_cache_figures(
+        runner: CliRunner, db: tuple[Path, dict[str, int]]) -> None:
+    result = invoke(runner, db[0], "metrics", "--json")
+    assert result.exit_code == 0, result.output
+    report = q.MetricsReport.model_validate_json(result.stdout)
+    assert report.metrics, "expected at least one metric row"
+    assert report.model_calls.calls >= 1 and report.model_calls.cached_tokens == 0
+    assert report.model_calls.cache_share == 0.0 and report.model_calls.cache_saved == 0.0
 
 
 def test_status_json_says_stopped_with_spend_budget_escalations_and_stuck(runner: CliRunner,
@@ -391,7 +400,7 @@ def test_docs_list_every_json_field() -> None:
 
     doc = (REPO / "docs" / "cli-json.md").read_text()
     models = [q.Status, q.RunState, q.VentureStatus, q.AgentRow, q.EventRow, q.InboxItem, q.EscalationDetail,
-              q.ReviewStep, q.MetricRow, q.SpendRow, q.DirectiveRow, q.DecisionRow, DoctorCheck, QualityRow,
+              q.ReviewStep, q.MetricRow, q.MetricsReport, q.ModelUse, q.SpendRow, q.DirectiveRow, q.DecisionRow, DoctorCheck, QualityRow,
               ControlComparison]
     for model in models:
         assert f"### {model.__name__}" in doc, model.__name__

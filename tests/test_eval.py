@@ -211,7 +211,7 @@ def test_an_arm_changes_what_every_wake_up_prompt_shows(arm: str, tmp_path: Path
     assert late, "no wake-up saw a brain version: the run is too short to test the arm"
     for prompt in late:
         insights = prompt.split("# Platform insights\n", 1)[1].split("\n# ", 1)[0].strip()
-        brief = prompt.split("# Venture brief\n", 1)[1].split("\n# Platform insights", 1)[0]
+        brief = prompt.split("# Venture brief\n", 1)[1].split("\n# Now", 1)[0]
         if arm == "no-insights":
             assert insights == "None yet.", insights
         else:  # the brief's own words are gone: its header, its sections, its verdict tags

@@ -287,7 +287,7 @@ async def call_synthesis(
             calls.append(CallRecord(model, "synthesis", ok=False, error=str(fault)[:300]))
             return SynthesisResult(None, calls, f"provider fault: {fault}")
         call = CallRecord(model, "synthesis", result.prompt_tokens, result.completion_tokens, result.cost,
-                          result.latency_ms)
+                          result.latency_ms, cached_tokens=result.cached_tokens, cache_saved=result.cache_saved)
         calls.append(call)
         try:
             return SynthesisResult(validate(result.text), calls)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
@@ -23,6 +23,9 @@ from conductor.cli.shared import (
     short_time,
     table,
 )
+
+if TYPE_CHECKING:
+    from conductor.services.queries import ModelUse
 
 
 @cli_errors
@@ -115,11 +118,14 @@ def metrics(
         if venture:
             queries.require_venture(conn, venture, f"venture '{venture}'")
         rows = queries.metrics(conn, venture)
+        use = queries.model_use(conn, venture)
     if json_:
-        print_json(rows)
+        print_json(queries.MetricsReport(metrics=rows, model_calls=use))
         return
+    out = console()
     if not rows:
-        console().print("no metric values yet")
+        out.print("no metric values yet")
+        out.print(_model_use_line(use))
         return
     grid = table("venture", "metric", "latest", "at", "first", "change", "points", "source",
                  right=("latest", "first", "change", "points"), wrap=("source",))
@@ -127,7 +133,16 @@ def metrics(
         change = ("+" if m.change > 0 else "") + number(m.change)
         grid.add_row(m.venture, m.metric, number(m.value), cell_time(m.at), number(m.first), change, str(m.points),
                      cell(m.source, 40))
-    console().print(grid)
+    out.print(grid)
+    out.print(_model_use_line(use))
+
+
+def _model_use_line(use: ModelUse) -> str:
+    """`model calls: 1,204, 2.1M prompt tokens, 74% from the provider's cache (saved $1.20), cost $9.10`."""
+    if not use.calls:
+        return "model calls: none yet"
+    return (f"model calls: {use.calls:,}, {number(use.prompt_tokens)} prompt tokens, {use.cache_share:.0%} from the "
+            f"provider's cache (saved {money(use.cache_saved)}), cost {money(use.cost)}")
 
 
 @cli_errors
@@ -160,15 +175,15 @@ def spend(
     # The agent id names its venture, and one --day needs no day column: keep the table inside 80 columns.
     columns = [c for c in {"agent": ("day", "agent"), "venture": ("day", "venture"), "day": ("day",)}[by]
                if c != "day" or not day or by == "day"]
-    grid = table(*columns, "calls", "failed", "in tok", "out tok", "cost",
-                 right=("calls", "failed", "in tok", "out tok", "cost"))
+    grid = table(*columns, "calls", "failed", "in tok", "cached", "out tok", "cost", "saved",
+                 right=("calls", "failed", "in tok", "cached", "out tok", "cost", "saved"))
     for r in rows:
         keys = [getattr(r, c) or "-" for c in columns]
-        grid.add_row(*keys, str(r.calls), str(r.failed_calls), number(r.prompt_tokens), number(r.completion_tokens),
-                     money(r.cost))
+        grid.add_row(*keys, str(r.calls), str(r.failed_calls), number(r.prompt_tokens), number(r.cached_tokens),
+                     number(r.completion_tokens), money(r.cost), money(r.cache_saved))
     if rows:
-        grid.add_row(*[""] * len(columns), str(sum(r.calls for r in rows)), "", "", "",
-                     money(sum(r.cost for r in rows)))
+        grid.add_row(*[""] * len(columns), str(sum(r.calls for r in rows)), "", "", "", "",
+                     money(sum(r.cost for r in rows)), money(sum(r.cache_saved for r in rows)))
     console().print(grid)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from conductor.brain.control import BriefChoice
 from conductor.engine.policy import at_limit
-from conductor.engine.prompts import Item, ReviewContext, WakeContext, policy_line
+from conductor.engine.prompts import Item, ReviewContext, WakeContext, company_text, policy_line
 from conductor.org.models import Agent, DecisionKind
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
             venture_id="platform", venture_name="all ventures", stage="-", goal="Learn what holds across ventures.",
             reports_to=None, reports=[f"{v.id}-ceo" for v in org.ventures if org.agent(f"{v.id}-ceo")],
             owned_metric="none", metric_unit="-", metric_direction="up", metric_values=[], other_metrics=summary,
-            kinds=[], policy_line=policy_line(org), now=iso(state.now), reason=reason,
+            kinds=[], org_kinds=org.decision_kinds, company=company_text(org), policy_line=policy_line(org), now=iso(state.now), reason=reason,
             messages=[Item(i, t) for i, t in rt.mailbox.messages],
             tasks=[Item(i, t) for i, t in rt.shown_tasks().items()],
         )
@@ -104,7 +104,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
         metric_values=state.metric_values(venture.id, agent.owns_metric),
         other_metrics={k: v for k, v in sorted(latest.items()) if k != agent.owns_metric},
         kinds=(kinds := [k for k in org.decision_kinds if k.id in agent.decision_kinds]),
-        busy=busy_kinds(state, venture.id, kinds),
+        busy=busy_kinds(state, venture.id, kinds), org_kinds=org.decision_kinds, company=company_text(org),
         policy_line=policy_line(org), now=iso(state.now), reason=reason,
         directives=[t for _, t in state.directives.get(venture.id, [])][-5:],
         venture_brief=brief, platform_insights=insights,

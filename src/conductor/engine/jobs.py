@@ -88,7 +88,8 @@ async def run_job(
             return result
         record = CallRecord(
             job.model, job.kind, call.prompt_tokens, call.completion_tokens, call.cost, call.latency_ms,
-            ok=True, error=("; ".join(call.faults) or None),
+            ok=True, error=("; ".join(call.faults) or None), cached_tokens=call.cached_tokens,
+            cache_saved=call.cache_saved,
         )
         result.calls.append(record)
         try:

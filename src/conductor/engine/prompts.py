@@ -54,6 +54,8 @@ class WakeContext:
     verdicts: list[Item] = field(default_factory=list)
     revisions: list[Item] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)  # kinds still being measured: `context.busy_kinds`
+    org_kinds: list[DecisionKind] = field(default_factory=list)  # every kind of the org: the shared system block
+    company: str = ""  # `company_text(org)`: the shared system block's who-is-who
 
 
 def _fmt(value: float) -> str:
@@ -96,28 +98,86 @@ def _section(title: str, lines: list[str], empty: str) -> str:
     return f"# {title}\n{body}"
 
 
+ANSWER_CONTRACT = (
+    "One JSON object: {\"summary\": what you concluded in one or two sentences, \"decisions\": [{\"kind\", "
+    "\"params\", \"rationale\", \"expected_effect\": {\"metric\", \"direction\": \"up\"|\"down\", \"size\": "
+    "relative change such as 0.05}, \"confidence\": 0..1, \"reversible\": true|false, \"revises\": id or null}], "
+    "\"tasks\": [{\"to\": agent id or role, \"title\", \"body\"}], \"messages\": [{\"to\": agent id, \"text\"}], "
+    "\"completed_tasks\": [{\"task_id\", \"result\"}]}. Take at most two decisions, and only of the kinds the user "
+    "message says are yours; none when nothing is worth doing: the founder prefers fewer, better decisions."
+)
+
+# The heading where a wake-up's volatile part begins: everything above it changes only with the org file, a
+# brain version or the agent's own set-up, so a provider's prompt cache can reuse it (`cache_breakpoints`).
+VOLATILE_HEADING = "# Now"
+
+
+def company_text(org: Org) -> str:
+    """The company as every agent may know it: its description, each venture's goal, and who is who (agent
+    id, role, owned metric, to whom it reports), so a task or message can be addressed to the right colleague.
+    Only what the org file fixes: a venture's stage and the metrics' values change, and are in the user message."""
+    lines = [" ".join(org.description.split())] if org.description.strip() else []
+    for venture in org.ventures:
+        lines.append(f"- {venture.name} ({venture.id}): {venture.goal}")
+        for agent in venture.agents:
+            boss = agent.reports_to or "the founder"
+            lines.append(f"  - {agent.id}: {agent.role}, owns `{agent.owns_metric}`, reports to {boss}")
+    platform = org.platform
+    lines.append(f"- Across ventures: {platform.id}, {platform.role}, reports to the founder")
+    return "\n".join(lines)
+
+
+def org_system_block(org_name: str, company: str, kinds: list[DecisionKind], policy: str, *,
+                     with_schema: bool = True) -> str:
+    """The system message every wake-up of the org shares byte for byte: who the company is, every decision
+    kind of the org, the escalation policy and the answer contract (with its schema).
+
+    Identical across agents on purpose: a provider caches the longest prefix it has seen (OpenAI by itself,
+    Anthropic at a marked breakpoint), so one block of about 1,500 tokens is paid in full once per cache
+    lifetime for the whole organisation, not once per agent. Which of these kinds an agent may take is said
+    in the user message."""
+    parts = [
+        f"You are one of the agents of {org_name}, a company run by autonomous agents and one human founder. "
+        "Each agent owns one metric of one venture and acts through decisions, tasks and messages; the user "
+        "message says which agent you are, what you know and what is new. Answer with one JSON object and "
+        "nothing else.",
+        f"# Company\n{company}" if company else "",
+        "# Decision kinds\n" + "\n".join(describe_kind(k) for k in kinds) + f"\n{policy}",
+        f"# What to answer\n{ANSWER_CONTRACT}",
+    ]
+    if with_schema:
+        parts.append(f"JSON schema of the answer: {schema_text(AgentOutput)}")
+    return "\n\n".join(p for p in parts if p)
+
+
 def wake_messages(ctx: WakeContext, *, with_schema: bool = True) -> list[dict[str, str]]:
-    """The system and user messages of one wake-up."""
-    system = (
-        f"You are the {ctx.role} of {ctx.venture_name}, one of the ventures of {ctx.org_name}, a company run by "
-        "autonomous agents and one human founder. You act through decisions, tasks and messages. "
-        "Answer with one JSON object and nothing else."
-    )
+    """The system and user messages of one wake-up, ordered from what changes least to what changes most.
+
+    The system message is the org-wide block (`org_system_block`). The user message starts with what is
+    fixed for this agent (role, reporting lines, its kinds), then what changes with a platform or brain version
+    (insights, directives, the venture brief, whose most relevant memories come last), and only from
+    `VOLATILE_HEADING` on what is new at this wake-up: the clock and reason, kinds still being measured, the
+    metric, tasks, messages, outcomes, verdicts and revisions. Consecutive wake-ups of one agent so share most
+    of their prompt as a byte-identical prefix.
+    """
     direction = "higher is better" if ctx.metric_direction == "up" else "lower is better"
     values = ", ".join(_fmt(v) for v in ctx.metric_values[-7:]) or "no data yet"
     others = ", ".join(f"{k} {_fmt(v)}" for k, v in ctx.other_metrics.items()) or "no data yet"
     reports = ", ".join(ctx.reports) or "none"
+    yours = ", ".join(k.id for k in ctx.kinds)
     parts = [
         "# Your role\n"
         f"Role: {ctx.role}\nAgent id: {ctx.agent_id}\nVenture: {ctx.venture_name} ({ctx.venture_id}), stage: {ctx.stage}\n"
         f"Venture goal: {ctx.goal}\nMission: {ctx.mission}\n"
-        f"You report to: {ctx.reports_to or 'the founder'}\nReporting to you: {reports}\n"
-        f"Now: {ctx.now}. You were woken by: {ctx.reason}.",
-        f"# Your metric\nYou own `{ctx.owned_metric}` ({ctx.metric_unit}; {direction}).\n"
-        f"Recent daily values, oldest first: {values}\nOther metrics of the venture today: {others}",
+        f"You report to: {ctx.reports_to or 'the founder'}\nReporting to you: {reports}",
+        "# Decisions you may take\n"
+        + (f"Yours, described under Decision kinds: {yours}." if yours else "None: you advise, the others decide."),
+        f"# Platform insights\n{ctx.platform_insights.strip() or 'None yet.'}",
         _section("Founder directives", [f"- {d}" for d in ctx.directives], "None."),
         f"# Venture brief\n{ctx.venture_brief.strip() or 'No brief yet: this venture has no learned lessons so far.'}",
-        f"# Platform insights\n{ctx.platform_insights.strip() or 'None yet.'}",
+        f"{VOLATILE_HEADING}\nNow: {ctx.now}. You were woken by: {ctx.reason}." + _busy_line(ctx.busy),
+        f"# Your metric\nYou own `{ctx.owned_metric}` ({ctx.metric_unit}; {direction}).\n"
+        f"Recent daily values, oldest first: {values}\nOther metrics of the venture today: {others}",
         _section("Tasks for you", [f"- task #{t.id}: {t.text}" for t in ctx.tasks], "None."),
         _section("Messages for you", [f"- {m.text}" for m in ctx.messages], "None."),
         _section("Outcomes of your recent decisions", [f"- #{o.id} {o.text}" for o in ctx.outcomes], "None measured yet."),
@@ -127,19 +187,36 @@ def wake_messages(ctx: WakeContext, *, with_schema: bool = True) -> list[dict[st
             [f"- decision #{r.id} {r.text} Answer with a revised decision that sets \"revises\": {r.id}." for r in ctx.revisions],
             "None.",
         ),
-        "# Decisions you may take\n" + "\n".join(describe_kind(k) for k in ctx.kinds) + f"\n{ctx.policy_line}"
-        + _busy_line(ctx.busy),
-        "# What to answer\n"
-        "One JSON object: {\"summary\": what you concluded in one or two sentences, \"decisions\": [{\"kind\", "
-        "\"params\", \"rationale\", \"expected_effect\": {\"metric\", \"direction\": \"up\"|\"down\", \"size\": "
-        "relative change such as 0.05}, \"confidence\": 0..1, \"reversible\": true|false, \"revises\": id or null}], "
-        "\"tasks\": [{\"to\": agent id or role, \"title\", \"body\"}], \"messages\": [{\"to\": agent id, \"text\"}], "
-        "\"completed_tasks\": [{\"task_id\", \"result\"}]}. Take at most two decisions, and none when nothing is "
-        "worth doing; the founder prefers fewer, better decisions.",
     ]
-    if with_schema:
-        parts.append(f"JSON schema of the answer: {schema_text(AgentOutput)}")
+    system = org_system_block(ctx.org_name, ctx.company, ctx.org_kinds or ctx.kinds, ctx.policy_line,
+                              with_schema=with_schema)
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with Anthropic-style cache breakpoints, for providers that cache only where told to.
+
+    Two breakpoints: the end of the system message (the org-wide block, shared by every agent) and, in the first
+    user message, the end of the stable part (just before `VOLATILE_HEADING`: what this agent and its venture's
+    brain version fix). A message is written as OpenAI-style content parts, the part before a breakpoint marked
+    `cache_control`, which litellm passes on. Messages without such a part are left as they are."""
+    out: list[dict[str, Any]] = []
+    marked_user = False
+    mark = {"type": "ephemeral"}
+    for message in messages:
+        text = message.get("content")
+        if not isinstance(text, str) or not text:
+            out.append(message)
+        elif message.get("role") == "system":
+            out.append({**message, "content": [{"type": "text", "text": text, "cache_control": mark}]})
+        elif message.get("role") == "user" and not marked_user and f"\n\n{VOLATILE_HEADING}\n" in text:
+            stable, volatile = text.split(f"\n\n{VOLATILE_HEADING}\n", 1)
+            out.append({**message, "content": [{"type": "text", "text": stable + "\n\n", "cache_control": mark},
+                                               {"type": "text", "text": f"{VOLATILE_HEADING}\n{volatile}"}]})
+            marked_user = True
+        else:
+            out.append(message)
+    return out
 
 
 @dataclass

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from conductor.engine.prompts import with_cache_breakpoints
 from conductor.org.models import Org
 from conductor.redaction import redact
 from conductor.text import printable
@@ -72,6 +73,8 @@ class CallResult:
     latency_ms: float
     attempts: int = 1
     faults: list[str] = field(default_factory=list)
+    cached_tokens: int = 0  # of `prompt_tokens`, read from the provider's prompt cache
+    cache_saved: float = 0.0  # what those cost less than uncached input, in USD (0 where no cached price is known)
 
 
 @dataclass(frozen=True)
@@ -102,27 +105,86 @@ def supports_response_schema(model: str) -> bool:
     return _schema_support[model]
 
 
+_breakpoint_support: dict[str, bool] = {}
+
+
+def takes_cache_breakpoints(model: str) -> bool:
+    """Whether `model` caches prompts only at marked breakpoints (Claude, directly or on Bedrock or Vertex AI, as
+    litellm's model list says): those calls get `prompts.with_cache_breakpoints`. Providers that cache prefixes by
+    themselves (OpenAI, DeepSeek) need no marks; cached. Unknown models say no."""
+    if model not in _breakpoint_support:
+        try:
+            litellm = load_litellm()
+            provider = litellm.get_llm_provider(model=model)[1]
+            _breakpoint_support[model] = (provider in ("anthropic", "bedrock", "vertex_ai") and "claude" in model.lower()
+                                          and bool(litellm.utils.supports_prompt_caching(model=model)))
+        except Exception:
+            _breakpoint_support[model] = False
+    return _breakpoint_support[model]
+
+
 def schema_response_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The OpenAI-style `response_format` that asks a model for JSON matching `schema`."""
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
 
 
-def price_of(org: Org | None, model: str, prompt_tokens: int, completion_tokens: int, reported: float | None) -> float:
-    """The org file's price when it sets one (the simulator, private models), else litellm's reported cost."""
+def price_of(org: Org | None, model: str, prompt_tokens: int, completion_tokens: int, reported: float | None,
+             cached_tokens: int = 0) -> float:
+    """The org file's price when it sets one (the simulator, private models), else litellm's reported cost.
+
+    `cached_tokens` (part of `prompt_tokens`) are priced at the org file's cached-input price, when it gives one."""
     if org is not None and model in org.prices:
         price = org.prices[model]
-        return (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok) / 1_000_000
+        cached = min(max(cached_tokens, 0), prompt_tokens)
+        cached_rate = price.input_per_mtok if price.cached_input_per_mtok is None else price.cached_input_per_mtok
+        return ((prompt_tokens - cached) * price.input_per_mtok + cached * cached_rate
+                + completion_tokens * price.output_per_mtok) / 1_000_000
     return float(reported or 0.0)
 
 
+def cache_saving(org: Org | None, model: str, cached_tokens: int) -> float:
+    """What `cached_tokens` cost less than the same tokens uncached: from the org file's prices when it prices the
+    model, else litellm's price list (input vs cache-read cost per token); 0 when neither knows a cached price."""
+    if cached_tokens <= 0:
+        return 0.0
+    if org is not None and model in org.prices:
+        price = org.prices[model]
+        if price.cached_input_per_mtok is None:
+            return 0.0
+        return cached_tokens * (price.input_per_mtok - price.cached_input_per_mtok) / 1_000_000
+    try:
+        info = load_litellm().get_model_info(model)
+    except Exception:  # a model litellm has no entry for
+        return 0.0
+    full, cached = info.get("input_cost_per_token"), info.get("cache_read_input_token_cost")
+    if full is None or cached is None:
+        return 0.0
+    return cached_tokens * (float(full) - float(cached))
+
+
+def cached_tokens_of(usage: Any) -> int:
+    """Prompt tokens the provider read from its cache: OpenAI's `prompt_tokens_details.cached_tokens` (litellm maps
+    Anthropic's `cache_read_input_tokens` there too; read directly when it did not)."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    value = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
+    if not value:
+        value = getattr(usage, "cache_read_input_tokens", None)
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _reported_cost(litellm: Any, model: str, hidden: dict[str, Any], prompt_tokens: int,
-                   completion_tokens: int) -> float | None:
-    """litellm's cost for the call; for a streamed answer (which carries none) litellm's price per token."""
+                   completion_tokens: int, cached_tokens: int = 0) -> float | None:
+    """litellm's cost for the call (it prices cached tokens at the cache-read rate); for a streamed answer (which
+    carries none) litellm's price per token, cached tokens at their rate."""
     reported = hidden.get("response_cost")
     if reported is not None or not (prompt_tokens or completion_tokens):
         return reported
     try:
-        p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+        p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                                      cache_read_input_tokens=cached_tokens)
         return float(p + c)
     except Exception:  # a model litellm has no price for: the org file's price or zero
         return None
@@ -260,6 +322,8 @@ async def call_model(
     faults: list[str] = []
     started = time.monotonic()
     kwargs: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens}
+    if takes_cache_breakpoints(model):
+        kwargs["messages"] = with_cache_breakpoints(messages)
     if api_base:
         kwargs["api_base"] = api_base
     if response_format is not None:
@@ -294,6 +358,7 @@ async def call_model(
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        cached_tokens = min(cached_tokens_of(usage), prompt_tokens)
         hidden = getattr(response, "_hidden_params", {}) or {}
         sim_latency = hidden.get("sim_latency_ms")
         try:
@@ -311,10 +376,14 @@ async def call_model(
             completion_tokens=completion_tokens,
             cost=price_of(org, model, prompt_tokens, completion_tokens,
                           None if org is not None and model in org.prices
-                          else _reported_cost(litellm, model, hidden, prompt_tokens, completion_tokens)),
+                          else _reported_cost(litellm, model, hidden, prompt_tokens, completion_tokens,
+                                              cached_tokens),
+                          cached_tokens),
             latency_ms=float(sim_latency) if sim_latency is not None else latency_ms,
             attempts=attempt + 1,
             faults=faults,
+            cached_tokens=cached_tokens,
+            cache_saved=cache_saving(org, model, cached_tokens),
         )
         _log_call(label, result, time.monotonic() - started)
         return result
@@ -331,6 +400,7 @@ def _log_call(label: str, result: CallResult, seconds: float) -> None:
 class _Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cache_read_input_tokens: int = 0
 
 
 @dataclass
@@ -397,7 +467,7 @@ async def _streamed(litellm: Any, kwargs: dict[str, Any], retry: RetryPolicy) ->
         chunk_usage = getattr(chunk, "usage", None)
         if chunk_usage is not None:
             usage = _Usage(int(getattr(chunk_usage, "prompt_tokens", 0) or 0),
-                           int(getattr(chunk_usage, "completion_tokens", 0) or 0))
+                           int(getattr(chunk_usage, "completion_tokens", 0) or 0), cached_tokens_of(chunk_usage))
     text = "".join(parts) or (f"(the model refused) {''.join(refusal)}" if refusal else "")
     return _Assembled([_Choice(_Message(text))], usage, hidden)
 

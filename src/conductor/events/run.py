@@ -74,6 +74,8 @@ class CallRecorded(Payload):
     latency_ms: float = 0.0
     ok: bool = True
     error: str | None = None
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache (absent before it was kept)
+    cache_saved: float = 0.0  # USD the cached tokens cost less than uncached input
 
 
 class VentureStage(Payload):

@@ -163,6 +163,8 @@ class ModelPrice(_Strict):
 
     input_per_mtok: Money
     output_per_mtok: Money
+    cached_input_per_mtok: Money | None = Field(
+        None, description="Input tokens the provider read from its prompt cache (default: the input price).")
 
 
 class Metric(_Strict):

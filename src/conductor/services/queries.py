@@ -197,6 +197,27 @@ class SpendRow(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cost: float
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
+    cache_saved: float = 0.0  # USD the cached tokens cost less than uncached input
+
+
+class ModelUse(BaseModel):
+    """The org's model calls in one line: how much of the prompt input the provider's cache served, and what
+    that saved. The simulated model has no provider cache: its calls report none."""
+
+    calls: int
+    prompt_tokens: int
+    cached_tokens: int
+    cache_share: float  # cached_tokens / prompt_tokens (0 with no calls)
+    cost: float
+    cache_saved: float
+
+
+class MetricsReport(BaseModel):
+    """`conductor metrics --json`: each venture's metrics, and the model calls' cache figures."""
+
+    metrics: list[MetricRow]
+    model_calls: ModelUse
 
 
 class DirectiveRow(BaseModel):
@@ -644,7 +665,8 @@ def spend(conn: sqlite3.Connection, *, day: str | None = None,
     groups = {"agent": "day, venture, agent", "venture": "day, venture", "day": "day"}[by]
     sql = (
         f"SELECT {groups}, count(*) AS calls, sum(1 - ok) AS failed, sum(prompt_tokens) AS pt, "
-        f"sum(completion_tokens) AS ct, sum(cost) AS cost FROM calls"
+        f"sum(completion_tokens) AS ct, sum(cost) AS cost, sum(cached_tokens) AS cached, "
+        f"sum(cache_saved) AS saved FROM calls"
         + (" WHERE day = ?" if day else "") + f" GROUP BY {groups} ORDER BY {groups}"
     )
     out = []
@@ -653,8 +675,21 @@ def spend(conn: sqlite3.Connection, *, day: str | None = None,
         out.append(SpendRow(day=r["day"], venture=r["venture"] if "venture" in keys else None,
                             agent=r["agent"] if "agent" in keys else None, calls=int(r["calls"]),
                             failed_calls=int(r["failed"] or 0), prompt_tokens=int(r["pt"] or 0),
-                            completion_tokens=int(r["ct"] or 0), cost=round(float(r["cost"] or 0), 6)))
+                            completion_tokens=int(r["ct"] or 0), cost=round(float(r["cost"] or 0), 6),
+                            cached_tokens=int(r["cached"] or 0), cache_saved=round(float(r["saved"] or 0), 6)))
     return out
+
+
+def model_use(conn: sqlite3.Connection, venture: str | None = None) -> ModelUse:
+    """Every model call (of one venture's agents, with `venture`): tokens, the cache's share of them, cost, saving."""
+    row = conn.execute(
+        "SELECT count(*) AS calls, coalesce(sum(prompt_tokens), 0) AS pt, coalesce(sum(cached_tokens), 0) AS cached, "
+        "coalesce(sum(cost), 0) AS cost, coalesce(sum(cache_saved), 0) AS saved FROM calls"
+        + (" WHERE venture = ?" if venture else ""), (venture,) if venture else ()).fetchone()
+    prompt, cached = int(row["pt"]), int(row["cached"])
+    return ModelUse(calls=int(row["calls"]), prompt_tokens=prompt, cached_tokens=cached,
+                    cache_share=round(cached / prompt, 4) if prompt else 0.0, cost=round(float(row["cost"]), 6),
+                    cache_saved=round(float(row["saved"]), 6))
 
 
 def directives(conn: sqlite3.Connection, venture: str | None = None, *, active_only: bool = True) -> list[DirectiveRow]:

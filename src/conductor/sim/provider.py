@@ -1,7 +1,8 @@
 """The simulated model as a litellm custom provider: `litellm.acompletion(model="sim/standard", ...)`.
 
 Imported only by `conductor.engine.provider.load_litellm`, after litellm itself is loaded. The handler hands
-the messages, and nothing else, to `conductor.sim.model.respond`.
+the messages, and nothing else, to `conductor.sim.model.respond`, and reports usage as a provider would,
+including the prompt tokens its cache served (`cached_tokens`).
 """
 
 from __future__ import annotations
@@ -26,13 +27,30 @@ def _profile(model: str) -> Profile:
         raise BadRequestError(message=str(exc), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER) from None
 
 
-def _fill(model_response: Any, model: str, reply: SimReply) -> Any:
+# A provider caches nothing shorter than this (OpenAI's and Anthropic's minimum), in the simulator's ~4 characters
+# a token.
+MIN_CACHED_TOKENS = 1024
+
+
+def cached_tokens(messages: list, prompt_tokens: int) -> int:
+    """The simulated provider's prompt cache: a system message of at least `MIN_CACHED_TOKENS` is read from the
+    cache, as it would be from a real provider whose cache every agent of the org keeps warm (the wake-up system
+    block is the same for all of them); nothing else is. No state across calls, so a run stays deterministic and
+    a resumed run prices its calls as the unbroken one did; a cold cache's first write is not modelled."""
+    system = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None)
+    tokens = len(system) // 4 if isinstance(system, str) else 0
+    return min(tokens, prompt_tokens) if tokens >= MIN_CACHED_TOKENS else 0
+
+
+def _fill(model_response: Any, model: str, reply: SimReply, messages: list) -> Any:
     model_response.choices[0].message.content = reply.text
     model_response.model = f"{PROVIDER}/{model}"
+    cached = cached_tokens(messages, reply.prompt_tokens)
     model_response.usage = litellm.Usage(
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         total_tokens=reply.prompt_tokens + reply.completion_tokens,
+        prompt_tokens_details={"cached_tokens": cached} if cached else None,
     )
     hidden = getattr(model_response, "_hidden_params", None)
     if not isinstance(hidden, dict):
@@ -51,14 +69,14 @@ class SimProvider(CustomLLM):
 
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
         profile = _profile(model)
-        return _fill(kwargs["model_response"], model, respond(list(messages), profile))
+        return _fill(kwargs["model_response"], model, respond(list(messages), profile), messages)
 
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
         profile = _profile(model)
         reply = respond(list(messages), profile)
         if profile.sleep_ms > 0:
             await asyncio.sleep(profile.sleep_ms / 1000)
-        return _fill(kwargs["model_response"], model, reply)
+        return _fill(kwargs["model_response"], model, reply, messages)
 
 
 def register_sim_provider(litellm_module: Any) -> None:

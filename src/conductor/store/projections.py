@@ -271,10 +271,11 @@ def _call_recorded(e: StoredEvent) -> list[Statement]:
     day = (e.sim_time or e.ts)[:10]
     return [(
         "INSERT INTO calls(id, at, day, venture, agent, model, purpose, prompt_tokens, completion_tokens, cost, "
-        "latency_ms, ok, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "latency_ms, ok, error, cached_tokens, cache_saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (e.id, e.sim_time or e.ts, day, e.venture, e.agent, p["model"], p.get("purpose", "wake"),
          int(p.get("prompt_tokens", 0)), int(p.get("completion_tokens", 0)), float(p.get("cost", 0.0)),
-         float(p.get("latency_ms", 0.0)), int(bool(p.get("ok", True))), p.get("error")),
+         float(p.get("latency_ms", 0.0)), int(bool(p.get("ok", True))), p.get("error"),
+         int(p.get("cached_tokens", 0) or 0), float(p.get("cache_saved", 0.0) or 0.0)),
     )]
 
 

@@ -226,6 +226,13 @@ ALTER TABLE decisions ADD COLUMN brief_arm TEXT;
 ALTER TABLE decisions ADD COLUMN brain_in_force INTEGER;
 """
 
+# Migration 4: prompt caching in the spend ledger. A call's prompt tokens that the provider read from its cache,
+# and what they cost less than uncached input; 0 on calls from older logs (the payloads carried neither).
+CACHE_DDL = """
+ALTER TABLE calls ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN cache_saved REAL NOT NULL DEFAULT 0;
+"""
+
 # Ordered: MIGRATIONS[0] takes user_version 0 to 1, and so on.
-MIGRATIONS: tuple[str, ...] = (EVENTS_DDL + PROJECTIONS_DDL, BRAIN_DDL, CONTROL_DDL)
+MIGRATIONS: tuple[str, ...] = (EVENTS_DDL + PROJECTIONS_DDL, BRAIN_DDL, CONTROL_DDL, CACHE_DDL)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -23,7 +23,7 @@ from typing import Any
 
 from conductor.org.models import Org
 from conductor.services import queries
-from conductor.services.queries import AgentRow, DirectiveRow, EventRow, InboxItem, Status
+from conductor.services.queries import AgentRow, DirectiveRow, EventRow, InboxItem, ModelUse, Status
 from conductor.store import open_reader
 from conductor.text import printable
 
@@ -77,6 +77,7 @@ class MetricsView:
     spend: tuple[AgentSpend, ...]
     quality: tuple[QualityRow, ...]
     day: str | None
+    cache: ModelUse | None = None  # every call so far: the provider's cache share of the input, what it saved
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class StoreReader:
             row = spent.get(agent_id)
             spend.append(AgentSpend(agent_id, venture_id, row.cost if row else 0.0, budget, row.calls if row else 0,
                                     earlier.get(agent_id, 0.0)))
-        return MetricsView(tuple(series), tuple(spend), tuple(self._quality()), day)
+        return MetricsView(tuple(series), tuple(spend), tuple(self._quality()), day, queries.model_use(conn))
 
     def _quality(self) -> list[QualityRow]:
         """The brain's own decision-quality table (imported here, in the worker, on first use)."""

@@ -5,7 +5,8 @@ knows comes from the prompt text (the same sections a real model reads), and its
 text (record ids left out, so a resumed run draws as the unbroken one did), so the same prompt always gets the
 same answer and a retry prompt (which appends messages) gets another.
 
-- wake-ups ("# Your role", `wake.py`): 0 to 2 decisions of the kinds offered, steered by what the brief,
+- wake-ups ("# Your role", `wake.py`, read with the system block that describes the org's kinds): 0 to 2
+  decisions of the kinds offered, steered by what the brief,
   platform insights, founder directives and outcome lines say worked or failed, read by `reader.py` as a
   person would read them (any wording, not one template);
 - reviews ("# Review request", `review.py`): approve, or ask for a concrete revision;
@@ -44,7 +45,11 @@ def respond(messages: list[dict], profile: Profile) -> SimReply:
     retry = bool(users) and users[-1].lstrip().startswith(RETRY_MARK)
     prompt = original_prompt(users)
     flags = Flags.draw(imp, profile, enabled=not retry)
-    answer = _ANSWER.get(prompt_kind(prompt) or "")
+    asked = prompt_kind(prompt) or ""
+    answer = _ANSWER.get(asked)
+    if asked == "Your role":  # a wake-up's kinds and policy are described in the org's shared system block
+        systems = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "system"]
+        prompt = "\n\n".join([*systems, prompt])
     if answer is not None:
         text = answer(prompt, rng, flags, imp)
     else:

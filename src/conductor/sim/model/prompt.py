@@ -26,6 +26,8 @@ TITLES = {
     "Founder verdicts on your escalations",
     "Returned for revision",
     "Decisions you may take",
+    "Decision kinds",
+    "Now",
     "What to answer",
     "Review request",
     "Earlier rounds",

@@ -112,19 +112,34 @@ def _read_rejections(w: Wake, behaviour: Behaviour) -> None:
             w.know.notes.setdefault(slot, f"the founder rejected {kind} {key}={value}")
 
 
+def _read_kinds(w: Wake, sec: dict[str, str]) -> None:
+    """The agent's kinds: named in "Decisions you may take" and described in the org's "Decision kinds" (the
+    shared system block), or described in place; the policy line; the kinds said to be refused now."""
+    catalogue: dict[str, Kind] = {}
+    for title in ("Decision kinds", "Decisions you may take"):
+        for line in sec.get(title, "").splitlines():
+            kind = parse_kind(line)
+            if kind:
+                catalogue[kind.id] = kind
+                if title == "Decisions you may take":
+                    w.kinds.append(kind)
+            elif "must approve" in line:
+                w.policy = parse_policy(line)
+    mine = sec.get("Decisions you may take", "")
+    if not w.kinds and mine.startswith("Yours"):
+        w.kinds = [catalogue[k] for k in re.findall(KIND_ID, mine) if k in catalogue]
+    for title in ("Now", "Decisions you may take"):
+        for line in sec.get(title, "").splitlines():
+            if re.search(r"\bwould be refused\b", line):
+                w.busy = set(re.findall(KIND_ID, line.split(":", 1)[-1]))
+
+
 def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     sec = sections(prompt)
     w = Wake()
     _read_role(w, sec.get("Your role", ""))
     metrics = w.metrics = _read_metric(w, sec.get("Your metric", ""))
-    for line in sec.get("Decisions you may take", "").splitlines():
-        kind = parse_kind(line)
-        if kind:
-            w.kinds.append(kind)
-        elif "must approve" in line:
-            w.policy = parse_policy(line)
-        elif re.search(r"\bwould be refused\b", line):
-            w.busy = set(re.findall(KIND_ID, line.split(":", 1)[-1]))
+    _read_kinds(w, sec)
     _read_items(w, sec)
     vocab = Vocabulary.build(w.kinds, metrics, w.metric)
     b = behaviour

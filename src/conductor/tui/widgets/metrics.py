@@ -7,7 +7,7 @@ metric points or calls.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,6 +20,9 @@ from conductor.text import QUALITY_COLUMN_LABELS
 from conductor.text import compact_number as number
 from conductor.tui.data import MetricSeries, MetricsView, QualityRow
 from conductor.tui.format import bar, money
+
+if TYPE_CHECKING:
+    from conductor.services.queries import ModelUse
 
 # The decision-quality columns the pane shows, named as `conductor brain quality` names them.
 QUALITY_COLUMNS = ("venture", "brain", "decisions", "escalated", "approved", "worked", "effect")
@@ -60,6 +63,13 @@ class VentureMetrics(Vertical):
             self._data[s.metric] = s.values
             self.query_one(f"#spark-{self.venture_id}-{s.metric}", Sparkline).data = list(s.values)
             self.query_one(f"#value-{self.venture_id}-{s.metric}", Label).update(_change(s))
+
+
+def cache_line(use: ModelUse) -> str:
+    """The spend table's footnote: how much of all prompt input the provider's cache served, and the saving."""
+    if not use.cached_tokens:
+        return "no cached input reported by the provider"
+    return f"{use.cache_share:.0%} of input from the provider's cache, saved {money(use.cache_saved)}"
 
 
 class MetricsPane(VerticalScroll):
@@ -112,6 +122,8 @@ class MetricsPane(VerticalScroll):
             for key, value in cells.items():
                 if spend.get_cell(row.agent, key) != value:
                     spend.update_cell(row.agent, key, value)
+        if view.cache is not None:
+            spend.border_subtitle = cache_line(view.cache)
         self._set_quality(list(view.quality))
         self.border_subtitle = f"today is {view.day}" if view.day else "no run yet"
 
