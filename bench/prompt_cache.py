@@ -39,14 +39,14 @@ SEED = 7
 
 def _prompts(days: int) -> list[tuple[str, str]]:
     """(agent id, whole prompt text) of every wake-up, in the order the model received them."""
-    import conductor.sim.provider as sim_provider
+    import conductor.sim.direct as direct
     from conductor.cli.main import example_org_path
     from conductor.eval.arms import ENGINE_ARMS
     from conductor.eval.run import run_engine
     from conductor.org import load_org
 
     seen: list[tuple[str, str]] = []
-    real = sim_provider.respond
+    real = direct.respond
 
     def spy(messages: list, profile: Any) -> Any:
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
@@ -55,13 +55,13 @@ def _prompts(days: int) -> list[tuple[str, str]]:
             seen.append((agent, "\n".join(m["content"] for m in messages)))
         return real(messages, profile)
 
-    sim_provider.respond = spy
+    direct.respond = spy
     try:
         path = example_org_path()
         with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
             run_engine(load_org(path), path, Path(tmp) / "studio.db", days, ENGINE_ARMS["full"], SEED)
     finally:
-        sim_provider.respond = real
+        direct.respond = real
     return seen
 
 

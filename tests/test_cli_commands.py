@@ -375,6 +375,50 @@ def test_headless_commands_never_import_textual_or_litellm(db: tuple[Path, dict[
     assert "HEAVY []" in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("args", [["status"], ["agents"], ["metrics"], ["spend"]])
+def test_the_console_script_runs_the_read_only_views_without_the_rest_of_the_cli(
+        db: tuple[Path, dict[str, int]], args: list[str]) -> None:
+    """`conductor status` and the other views start from an app that holds only them: no other command module,
+    no org schema, no store writer is imported, and the output is the whole app's, byte for byte."""
+    path, _ = db
+    code = (
+        "import sys\n"
+        f"sys.argv = ['conductor', *{[*args, '--db', str(path)]!r}]\n"
+        "from conductor.cli.entry import run\n"
+        "try:\n"
+        "    run()\n"
+        "finally:\n"
+        "    loaded = sorted(m for m in ('conductor.cli.main', 'conductor.cli.doctor_cmd', 'conductor.org.models',\n"
+        "                                'conductor.store.writer', 'textual', 'litellm') if m in sys.modules)\n"
+        "    print('LOADED', loaded, file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CONDUCTOR_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    env["COLUMNS"] = "100"
+    for extra in ([], ["--json"]):
+        fast = subprocess.run([sys.executable, "-c", code.replace("'--db'", f"*{extra!r}, '--db'")], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert fast.returncode == 0, fast.stderr
+        assert "LOADED []" in fast.stderr, fast.stderr
+        whole = CliRunner(env={**ENV, "COLUMNS": "100"}).invoke(app, [*args, *extra, "--db", str(path)])
+        assert whole.exit_code == 0, whole.output
+        assert fast.stdout == whole.stdout
+
+
+def test_status_reads_the_budget_the_run_recorded_without_the_org_file(runner: CliRunner,
+                                                                       db: tuple[Path, dict[str, int]]) -> None:
+    path, _ = db
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE meta SET value = '/nowhere/org.toml' WHERE key = 'org.path'")
+        conn.commit()
+    finally:
+        conn.close()
+    result = invoke(runner, path, "status", "--json")
+    assert result.exit_code == 0, result.output
+    assert q.Status.model_validate_json(result.stdout).budget_per_day == pytest.approx(10.0)
+
+
 # --- shell completion ------------------------------------------------------------------------------------------
 
 

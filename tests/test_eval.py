@@ -190,19 +190,19 @@ def test_an_arm_changes_what_every_wake_up_prompt_shows(arm: str, tmp_path: Path
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The arm's difference must reach the prompts the model reads (a wrapper that only some paths take would
     make an arm identical to full)."""
-    import conductor.sim.provider as sim_provider
+    import conductor.sim.direct as direct
     from conductor.eval.arms import ENGINE_ARMS
     from conductor.eval.run import run_engine
 
     prompts: list[str] = []
-    real = sim_provider.respond
+    real = direct.respond
 
     def spy(messages: list, profile: object) -> object:
         if len(messages) == 2 and "# Your role" in messages[1]["content"]:
             prompts.append(messages[1]["content"])
         return real(messages, profile)
 
-    monkeypatch.setattr(sim_provider, "respond", spy)
+    monkeypatch.setattr(direct, "respond", spy)
     org = load_org(STUDIO).reseeded(5)
     org = org.model_copy(update={"brain": org.brain.model_copy(update={"platform_every": timedelta(days=2),
                                                                        "synthesis_threshold": 20})})

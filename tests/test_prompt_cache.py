@@ -53,12 +53,12 @@ def tokens(text: str) -> int:
 @pytest.fixture(scope="module")
 def studio_wakes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, list[dict[str, Any]]]]:
     """(agent id, messages) of every wake-up of a 12-day studio run, in the order the model received them."""
-    import conductor.sim.provider as sim_provider
+    import conductor.sim.direct as direct
     from conductor.eval.arms import ENGINE_ARMS
     from conductor.eval.run import run_engine
 
     seen: list[tuple[str, list[dict[str, Any]]]] = []
-    real = sim_provider.respond
+    real = direct.respond
 
     def spy(messages: list, profile: object) -> object:
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
@@ -67,7 +67,7 @@ def studio_wakes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, li
         return real(messages, profile)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sim_provider, "respond", spy)
+        mp.setattr(direct, "respond", spy)
         org = load_org(STUDIO)
         run_engine(org, STUDIO, tmp_path_factory.mktemp("cache") / "studio.db", DAYS, ENGINE_ARMS["full"], 7)
     return seen
@@ -149,8 +149,7 @@ def test_cache_breakpoints_mark_the_system_block_and_the_stable_part_and_keep_th
     assert with_cache_breakpoints(retry)[2:] == retry[2:], "only the first user message is split"
 
 
-@pytest.mark.parametrize(("model", "marked"), [("anthropic/claude-sonnet-4-5", True), ("openai/gpt-4o", False),
-                                               ("sim/standard", False)])
+@pytest.mark.parametrize(("model", "marked"), [("anthropic/claude-sonnet-4-5", True), ("openai/gpt-4o", False)])
 def test_only_models_that_cache_at_breakpoints_get_them(model: str, marked: bool,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     litellm = load_litellm()
@@ -236,7 +235,7 @@ def test_without_a_cached_price_the_org_claims_no_saving_and_litellm_prices_know
 def test_the_simulated_provider_serves_the_shared_system_block_from_its_cache_and_nothing_else() -> None:
     """No state across calls: the same messages always report the same cached tokens (a resumed run prices its
     calls as the unbroken one did)."""
-    from conductor.sim.provider import MIN_CACHED_TOKENS, cached_tokens
+    from conductor.sim.direct import MIN_CACHED_TOKENS, cached_tokens
 
     messages = wake_messages(_context())
     system_tokens = len(messages[0]["content"]) // 4
@@ -246,3 +245,24 @@ def test_the_simulated_provider_serves_the_shared_system_block_from_its_cache_an
     assert cached_tokens([messages[1]], 10_000) == 0
     result = asyncio.run(call_model("sim/perfect", messages, org=load_org(STUDIO)))
     assert result.cached_tokens == system_tokens and result.cache_saved > 0
+
+
+def test_a_simulated_model_is_called_in_process_without_litellm_and_answers_as_through_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine calls `sim/...` directly (no litellm import at start-up, no per-call work); through litellm's
+    custom provider the same messages get the same answer, usage and price."""
+    messages = wake_messages(_context())
+    org = load_org(STUDIO)
+    litellm = load_litellm()
+    through = asyncio.run(call_model("sim/standard", messages, org=org, extra={"temperature": 0}))
+
+    async def refuse(**kwargs: Any) -> Any:
+        raise AssertionError("litellm was called for a simulated model")
+
+    monkeypatch.setattr(litellm, "acompletion", refuse)
+    direct = asyncio.run(call_model("sim/standard", messages, org=org))
+    assert (direct.text, direct.prompt_tokens, direct.completion_tokens, direct.cached_tokens) == (
+        through.text, through.prompt_tokens, through.completion_tokens, through.cached_tokens)
+    assert direct.cost == pytest.approx(through.cost) and direct.latency_ms == through.latency_ms
+    with pytest.raises(provider.ProviderFault, match="sim/nonsense"):
+        asyncio.run(call_model("sim/nonsense", messages, org=org))

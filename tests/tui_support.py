@@ -40,12 +40,11 @@ def run_headless(org: Path, db: Path, *args: str, timeout: float = 300) -> None:
 
 
 def control_room_app(db: Path, **kwargs: Any) -> Any:
-    """The app as every test sees it: fixed clock, quick polls, no animation, no provider import."""
+    """The app as every test sees it: fixed clock, quick polls, no animation."""
     from conductor.tui.app import make_app
 
     kwargs.setdefault("clock", lambda: FIXED_NOW)
     kwargs.setdefault("poll_interval", 0.05)
-    kwargs.setdefault("load_provider", False)
     app = make_app(db, **kwargs)
     app.animation_level = "none"
     return app

@@ -211,8 +211,12 @@ class BrainKeeper:
             return None
         return self.engine.state.now - parse_iso(row[0])
 
-    def _model(self) -> str:
+    def synthesis_model(self) -> str:
+        """The model the brain's syntheses call: `[brain] model`, else the run's `--model`, else the org's."""
         return self.settings.model or self.engine.model_override or self.org.model
+
+    def _model(self) -> str:
+        return self.synthesis_model()
 
     def _over_budget(self, venture: str | None, model: str, messages: list[dict[str, str]]) -> str | None:
         state = self.engine.state

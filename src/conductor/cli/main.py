@@ -204,30 +204,8 @@ def demo(
 
 
 def run() -> None:
-    """Console-script entry point: usage errors are one `error:` line on stderr with exit code 2, like the rest.
+    """The whole app as the console script (`conductor.cli.entry.run` is the script itself: it starts the
+    read-only views without importing this module)."""
+    from conductor.cli.entry import run_app
 
-    Click's own handling would draw a multi-line panel; scripts and cron mail want one line that says where.
-    """
-    import sys
-
-    from typer._click import exceptions as click_exceptions
-
-    from conductor.text import printable
-
-    try:
-        code = app(standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError as exc:  # `conductor inbox` alone: show what it offers
-        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), file=sys.stderr)
-        sys.exit(2)
-    except click_exceptions.UsageError as exc:
-        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
-        message = printable(exc.format_message(), one_line=True)
-        print(f"error: {message}{where}", file=sys.stderr)
-        sys.exit(2)
-    except click_exceptions.ClickException as exc:
-        print(f"error: {printable(exc.format_message(), one_line=True)}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    run_app(app)

@@ -37,8 +37,11 @@ def status(db: DbOption = None, org: OrgOption = None, json_: JsonOption = False
     from conductor.services import queries
 
     with reading(db) as conn:
-        found = load_org_for(conn, org)
-        info = queries.status(conn, db_path(db), budget_per_day=found.budget_per_day if found else None)
+        budget = queries.recorded_budget(conn) if org is None else None
+        if budget is None:  # --org given, or a log from before org.loaded carried the budget: read the file
+            found = load_org_for(conn, org)
+            budget = found.budget_per_day if found else None
+        info = queries.status(conn, db_path(db), budget_per_day=budget)
     if json_:
         print_json(info)
         return
@@ -50,12 +53,12 @@ def status(db: DbOption = None, org: OrgOption = None, json_: JsonOption = False
         state = f"[yellow]stopped[/] ({run.stop_reason}; last run pid {run.pid})"
     else:
         state = "[dim]never run[/]"
-    budget = f" of {money(info.budget_per_day)}" if info.budget_per_day is not None else ""
+    of_budget = f" of {money(info.budget_per_day)}" if info.budget_per_day is not None else ""
     out.print(f"[bold]{cell(info.org or '(no org loaded)')}[/]  {cell(info.org_path or '', 120)}")
     seat = "  a control room is attached" if run.founder_attached else ""
     out.print(f"scheduler    {state}{seat}" + ("  [red]org paused[/]" if info.paused else ""))
     out.print(f"clock        {short_time(info.clock)} ({info.clock_kind or '?'} clock)")
-    out.print(f"spend today  {money(info.spend_today)}{budget} in {info.calls_today} calls")
+    out.print(f"spend today  {money(info.spend_today)}{of_budget} in {info.calls_today} calls")
     urgent = f" ({info.urgent_escalations} urgent)" if info.urgent_escalations else ""
     out.print(f"inbox        {info.open_escalations} open escalations{urgent}"
               + ("  → conductor inbox list" if info.open_escalations else ""))

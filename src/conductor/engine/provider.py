@@ -22,6 +22,7 @@ from typing import Any
 from conductor.engine.prompts import with_cache_breakpoints
 from conductor.org.models import Org
 from conductor.redaction import redact
+from conductor.sim.direct import is_simulated
 from conductor.text import printable
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ _schema_support: dict[str, bool] = {}
 
 def supports_response_schema(model: str) -> bool:
     """Whether litellm says `model` takes a JSON-schema response format (cached; unknown models say no)."""
+    if is_simulated(model):
+        return False  # the simulator writes its JSON from the prompt's contract
     if model not in _schema_support:
         try:
             _schema_support[model] = bool(load_litellm().supports_response_schema(model=model))
@@ -112,6 +115,8 @@ def takes_cache_breakpoints(model: str) -> bool:
     """Whether `model` caches prompts only at marked breakpoints (Claude, directly or on Bedrock or Vertex AI, as
     litellm's model list says): those calls get `prompts.with_cache_breakpoints`. Providers that cache prefixes by
     themselves (OpenAI, DeepSeek) need no marks; cached. Unknown models say no."""
+    if is_simulated(model):
+        return False
     if model not in _breakpoint_support:
         try:
             litellm = load_litellm()
@@ -152,6 +157,8 @@ def cache_saving(org: Org | None, model: str, cached_tokens: int) -> float:
         if price.cached_input_per_mtok is None:
             return 0.0
         return cached_tokens * (price.input_per_mtok - price.cached_input_per_mtok) / 1_000_000
+    if is_simulated(model):
+        return 0.0  # unpriced: litellm knows no price for it either
     try:
         info = load_litellm().get_model_info(model)
     except Exception:  # a model litellm has no entry for
@@ -316,8 +323,10 @@ async def call_model(
     `label` says whom the call is for ("growth-lead wake", "brain studio") in the log lines it writes: one per
     call, one per retry, one when it gives up. They go to the log only, never into an event.
     """
-    litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
     retry = retry or RetryPolicy()
+    if is_simulated(model) and not extra:  # in this process: no litellm (a mock response still goes through it)
+        return await _call_simulated(model, messages, org=org, retry=retry, label=label)
+    litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
     rng = rng or random.Random()
     faults: list[str] = []
     started = time.monotonic()
@@ -388,6 +397,30 @@ async def call_model(
         _log_call(label, result, time.monotonic() - started)
         return result
     raise ProviderFault(f"{model}: gave up", retryable=True, attempts=retry.max_retries + 1)  # pragma: no cover
+
+
+async def _call_simulated(model: str, messages: list[dict[str, Any]], *, org: Org | None, retry: RetryPolicy,
+                          label: str) -> CallResult:
+    """A call of the built-in simulator, made directly (`conductor.sim.direct`): the same answer, usage and price
+    as through litellm's custom provider, without litellm's per-call work or its import."""
+    from conductor.sim.direct import complete
+
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(retry.timeout_s):
+            reply = await complete(model, messages)
+    except ValueError as exc:  # a profile that does not exist: no retry can fix it
+        logger.error("call failed for=%s model=%s attempts=1 fault=%r", label or "-", model, str(exc))
+        raise ProviderFault(f"{model}: {exc}", retryable=False, attempts=1) from None
+    except TimeoutError:
+        raise ProviderFault(f"{model}: timed out after {retry.timeout_s:g} s", retryable=True, attempts=1) from None
+    cached = min(reply.cached_tokens, reply.prompt_tokens)
+    result = CallResult(
+        text=reply.text, model=model, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+        cost=price_of(org, model, reply.prompt_tokens, reply.completion_tokens, None, cached),
+        latency_ms=reply.latency_ms, cached_tokens=cached, cache_saved=cache_saving(org, model, cached))
+    _log_call(label, result, time.monotonic() - started)
+    return result
 
 
 def _log_call(label: str, result: CallResult, seconds: float) -> None:
@@ -477,6 +510,8 @@ def estimate_cost(org: Org, model: str, prompt_chars: int, max_tokens: int) -> f
     prompt_tokens = prompt_chars // 4 + 1
     if model in org.prices:
         return price_of(org, model, prompt_tokens, max_tokens, None)
+    if is_simulated(model):
+        return 0.0  # unpriced: litellm knows no price for it either
     try:
         litellm = load_litellm()
         p, c = litellm.cost_per_token(model=model, prompt_tokens=prompt_tokens, completion_tokens=max_tokens)

@@ -49,6 +49,8 @@ from conductor.org.durations import format_duration
 from conductor.org.models import Agent, Org
 from conductor.org.record import ORG_LOADED, org_loaded_payload
 from conductor.redaction import remember_call_options
+from conductor.sim.direct import count_tokens as sim_count_tokens
+from conductor.sim.direct import is_simulated
 from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, utc_now
 from conductor.store.lock import founder_attached
@@ -244,7 +246,10 @@ class Engine:
         return estimate_cost(self.org, model, prompt_chars, max_tokens)
 
     def count_tokens(self, model: str, text: str) -> int:
-        """litellm's token counter for the model; an unknown model falls back to litellm's default tokenizer."""
+        """The model's tokenizer: the simulator's own, else litellm's counter for the model (an unknown model
+        falls back to litellm's default tokenizer)."""
+        if is_simulated(model):
+            return sim_count_tokens(text)
         try:
             return int(load_litellm().token_counter(model=model, text=text))
         except Exception:
@@ -283,8 +288,16 @@ class Engine:
                 await self.writer.close()
         return self.state
 
+    def models_in_use(self) -> set[str]:
+        """Every model this run may call: each agent's, the platform agent's and the brain's syntheses'."""
+        models = {self._model_for(a.id) for _, a in self.org.agents()} | {self._model_for(self.org.platform.id)}
+        models.add(self.brain.synthesis_model())
+        return models
+
     def _preload(self) -> None:
-        load_litellm()
+        """litellm, when a model of this run needs it (the simulator does not: `conductor.sim.direct`)."""
+        if not all(is_simulated(m) for m in self.models_in_use()):
+            load_litellm()
         self.brain.warm_up()
 
     async def _recover(self) -> None:

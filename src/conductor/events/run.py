@@ -40,6 +40,7 @@ class OrgLoaded(Payload):
     model: str | None = None
     clock: str | None = None
     synchronous: str | None = None  # the org's [engine] synchronous; absent before the setting existed
+    budget_per_day: float | None = None  # the org's daily budget; absent in logs older than the field
     ventures: list[dict[str, Any]] = Field(default_factory=list)
     agents: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -1,8 +1,33 @@
-"""The organization file: schema, loading and cross-reference checks."""
+"""The organization file: schema, loading and cross-reference checks.
 
-from conductor.org.checks import Problem, check_org
-from conductor.org.loader import OrgFileError, load_org, org_json_schema, parse_org
-from conductor.org.models import Agent, DecisionKind, EscalationPolicy, Metric, Org, PlatformAgent, Venture
+Names are imported on first use (PEP 562), so a module that needs one small part of the package (a duration
+parser, a timestamp format) does not pay for the rest at start-up: `conductor status` imports only what it reads."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conductor.org.checks import Problem, check_org
+    from conductor.org.loader import OrgFileError, load_org, org_json_schema, parse_org
+    from conductor.org.models import Agent, DecisionKind, EscalationPolicy, Metric, Org, PlatformAgent, Venture
+
+_WHERE = {
+    "Problem": "conductor.org.checks",
+    "check_org": "conductor.org.checks",
+    "OrgFileError": "conductor.org.loader",
+    "load_org": "conductor.org.loader",
+    "org_json_schema": "conductor.org.loader",
+    "parse_org": "conductor.org.loader",
+    "Agent": "conductor.org.models",
+    "DecisionKind": "conductor.org.models",
+    "EscalationPolicy": "conductor.org.models",
+    "Metric": "conductor.org.models",
+    "Org": "conductor.org.models",
+    "PlatformAgent": "conductor.org.models",
+    "Venture": "conductor.org.models",
+}
 
 __all__ = [
     "Agent",
@@ -19,3 +44,12 @@ __all__ = [
     "org_json_schema",
     "parse_org",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -34,6 +34,7 @@ def org_loaded_payload(org: Org, path: Path | str) -> dict[str, Any]:
         "model": org.model,
         "clock": org.clock,
         "synchronous": org.engine.synchronous,
+        "budget_per_day": org.budget_per_day,
         "ventures": [{"id": v.id, "name": v.name, "stage": v.stage, "goal": v.goal} for v in org.ventures],
         "agents": agents,
     }

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from conductor.errors import BadInput, NotFound
 from conductor.org.durations import parse_duration
@@ -47,7 +47,14 @@ from conductor.text import printable, with_note
 # --- models ----------------------------------------------------------------------------------------------------
 
 
-class RunState(BaseModel):
+class _Row(BaseModel):
+    """Every row and report this module returns. Built on first use (`defer_build`): a command imports this module
+    for one or two of these models, and building all of them at import would cost more than its query."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class RunState(_Row):
     """Whether a scheduler holds this database's run lock right now, and what the log says about runs."""
 
     running: bool = Field(description="A scheduler process holds the run lock (<db>.run.lock) now.")
@@ -60,7 +67,7 @@ class RunState(BaseModel):
         "A control room is attached (`conductor attach` holds <db>.founder): a simulated clock waits for it."))
 
 
-class VentureStatus(BaseModel):
+class VentureStatus(_Row):
     id: str
     name: str
     stage: str
@@ -70,7 +77,7 @@ class VentureStatus(BaseModel):
     spend_today: float
 
 
-class Status(BaseModel):
+class Status(_Row):
     """`conductor status`: one screen answering 'is it running, what does it cost, what needs me'."""
 
     org: str | None = Field(None, description="The organization's name from the last org.loaded event.")
@@ -81,7 +88,8 @@ class Status(BaseModel):
     run: RunState
     paused: bool = Field(description="The whole organization is paused.")
     spend_today: float = Field(description="USD spent on model calls on the org clock's current day.")
-    budget_per_day: float | None = Field(None, description="The org's daily budget, if the org file was readable.")
+    budget_per_day: float | None = Field(None, description="The org's daily budget: as the last run loaded it, or "
+                                         "from --org (or the org file, for a log that did not record it).")
     calls_today: int
     open_escalations: int
     urgent_escalations: int = Field(description="Open escalations with urgency 2 or more.")
@@ -90,7 +98,7 @@ class Status(BaseModel):
     last_event_id: int
 
 
-class AgentRow(BaseModel):
+class AgentRow(_Row):
     id: str
     venture: str | None
     role: str
@@ -108,7 +116,7 @@ class AgentRow(BaseModel):
     last_summary: str | None = Field(None, description="The summary of its last concluded wake-up.")
 
 
-class EventRow(BaseModel):
+class EventRow(_Row):
     id: int
     ts: str = Field(description="Wall-clock commit time.")
     sim_time: str | None = Field(None, description="The org clock's time.")
@@ -120,7 +128,7 @@ class EventRow(BaseModel):
     payload: dict[str, Any]
 
 
-class InboxItem(BaseModel):
+class InboxItem(_Row):
     id: int
     kind: str = Field(description="decision, trust_proposal, budget_exhausted or agent_stuck.")
     state: str = Field(description="pending, approved, rejected or expired.")
@@ -137,7 +145,7 @@ class InboxItem(BaseModel):
     snoozed_until: str | None = Field(None, description="Set aside by the founder until this org-clock time.")
 
 
-class ReviewStep(BaseModel):
+class ReviewStep(_Row):
     """One line of the exchange between an author, its reviewer and the engine, in order."""
 
     event_id: int
@@ -170,7 +178,7 @@ class EscalationDetail(InboxItem):
     detail: dict[str, Any] = Field(default_factory=dict, description="The escalation's raw detail.")
 
 
-class MetricRow(BaseModel):
+class MetricRow(_Row):
     venture: str
     metric: str
     value: float = Field(description="The latest value.")
@@ -182,13 +190,13 @@ class MetricRow(BaseModel):
     points: int
 
 
-class MetricPoint(BaseModel):
+class MetricPoint(_Row):
     at: str
     value: float
     source: str
 
 
-class SpendRow(BaseModel):
+class SpendRow(_Row):
     day: str | None
     venture: str | None
     agent: str | None
@@ -201,7 +209,7 @@ class SpendRow(BaseModel):
     cache_saved: float = 0.0  # USD the cached tokens cost less than uncached input
 
 
-class ModelUse(BaseModel):
+class ModelUse(_Row):
     """The org's model calls in one line: how much of the prompt input the provider's cache served, and what
     that saved. The simulated model has no provider cache: its calls report none."""
 
@@ -213,14 +221,14 @@ class ModelUse(BaseModel):
     cache_saved: float
 
 
-class MetricsReport(BaseModel):
+class MetricsReport(_Row):
     """`conductor metrics --json`: each venture's metrics, and the model calls' cache figures."""
 
     metrics: list[MetricRow]
     model_calls: ModelUse
 
 
-class DirectiveRow(BaseModel):
+class DirectiveRow(_Row):
     id: int
     venture: str
     text: str
@@ -228,7 +236,7 @@ class DirectiveRow(BaseModel):
     active: bool
 
 
-class DecisionRow(BaseModel):
+class DecisionRow(_Row):
     id: int
     venture: str
     agent: str
@@ -360,6 +368,15 @@ def run_state(conn: sqlite3.Connection, db_path: str | os.PathLike[str]) -> RunS
 
 
 # --- status and agents -----------------------------------------------------------------------------------------
+
+
+def recorded_budget(conn: sqlite3.Connection) -> float | None:
+    """The daily budget of the org the last run loaded (`org.loaded`), or None when the log predates the field."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'org.budget_per_day'").fetchone()
+    try:
+        return float(row[0]) if row else None
+    except (TypeError, ValueError):
+        return None
 
 
 def status(conn: sqlite3.Connection, db_path: str | os.PathLike[str], *, budget_per_day: float | None = None) -> Status:

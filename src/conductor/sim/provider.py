@@ -14,6 +14,7 @@ import litellm
 from litellm import CustomLLM
 from litellm.exceptions import BadRequestError
 
+from conductor.sim.direct import cached_tokens
 from conductor.sim.model import Profile, SimReply, parse_profile, respond
 
 PROVIDER = "sim"
@@ -25,21 +26,6 @@ def _profile(model: str) -> Profile:
     except ValueError as exc:
         # A litellm exception type passes through litellm's mapping unchanged, and a 400 is never retried.
         raise BadRequestError(message=str(exc), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER) from None
-
-
-# A provider caches nothing shorter than this (OpenAI's and Anthropic's minimum), in the simulator's ~4 characters
-# a token.
-MIN_CACHED_TOKENS = 1024
-
-
-def cached_tokens(messages: list, prompt_tokens: int) -> int:
-    """The simulated provider's prompt cache: a system message of at least `MIN_CACHED_TOKENS` is read from the
-    cache, as it would be from a real provider whose cache every agent of the org keeps warm (the wake-up system
-    block is the same for all of them); nothing else is. No state across calls, so a run stays deterministic and
-    a resumed run prices its calls as the unbroken one did; a cold cache's first write is not modelled."""
-    system = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None)
-    tokens = len(system) // 4 if isinstance(system, str) else 0
-    return min(tokens, prompt_tokens) if tokens >= MIN_CACHED_TOKENS else 0
 
 
 def _fill(model_response: Any, model: str, reply: SimReply, messages: list) -> Any:

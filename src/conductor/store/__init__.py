@@ -1,17 +1,45 @@
-"""The one SQLite file: an append-only event log plus the projections the product shows."""
+"""The one SQLite file: an append-only event log plus the projections the product shows.
 
-from conductor.store.database import (
-    DEFAULT_DB,
-    ForeignDatabase,
-    StoreError,
-    friendly_error,
-    inspection_connection,
-    open_database,
-    open_reader,
-    resolve_db_path,
-)
-from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
-from conductor.store.writer import EventWriter, commit_events
+Names are imported on first use (PEP 562), so a module that needs one small part of the package (a duration
+parser, a timestamp format) does not pay for the rest at start-up: `conductor status` imports only what it reads."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conductor.store.database import (
+        DEFAULT_DB,
+        ForeignDatabase,
+        StoreError,
+        friendly_error,
+        inspection_connection,
+        open_database,
+        open_reader,
+        resolve_db_path,
+    )
+    from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
+    from conductor.store.writer import EventWriter, commit_events
+
+_WHERE = {
+    "DEFAULT_DB": "conductor.store.database",
+    "ForeignDatabase": "conductor.store.database",
+    "StoreError": "conductor.store.database",
+    "friendly_error": "conductor.store.database",
+    "inspection_connection": "conductor.store.database",
+    "open_database": "conductor.store.database",
+    "open_reader": "conductor.store.database",
+    "resolve_db_path": "conductor.store.database",
+    "NewEvent": "conductor.store.events",
+    "OwnPayload": "conductor.store.events",
+    "StoredEvent": "conductor.store.events",
+    "iso": "conductor.store.events",
+    "parse_iso": "conductor.store.events",
+    "utc_now": "conductor.store.events",
+    "EventWriter": "conductor.store.writer",
+    "commit_events": "conductor.store.writer",
+}
 
 __all__ = [
     "DEFAULT_DB",
@@ -31,3 +59,12 @@ __all__ = [
     "resolve_db_path",
     "utc_now",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -59,6 +59,8 @@ def _org_loaded(e: StoredEvent) -> list[Statement]:
     out.append(_meta("org.model", p.get("model", "")))
     # What every connection that writes to this file sets (`open_database`), founder commands included.
     out.append(_meta("store.synchronous", p.get("synchronous") or "normal"))
+    if p.get("budget_per_day") is not None:  # `conductor status` shows it without loading the org file
+        out.append(_meta("org.budget_per_day", repr(float(p["budget_per_day"]))))
     for v in p.get("ventures", []):
         out.append((
             "INSERT INTO ventures(id, name, stage, goal) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "

@@ -320,7 +320,6 @@ def make_app(
     clock: Callable[[], datetime] = utc_now,
     poll_interval: float = POLL_INTERVAL,
     theme: str = "textual-dark",
-    load_provider: bool = True,
 ) -> ConductorApp:
     """The control room over `db`: attached (run=False) or with the scheduler in this process (run=True).
 
@@ -337,7 +336,6 @@ def make_app(
     first = reader.first()
     runner = None
     if run:
-        runner = EngineRunner(org, path, options, org_path=org_path or "",
-                              load_provider=load_provider)
+        runner = EngineRunner(org, path, options, org_path=org_path or "")
     return ConductorApp(org=org, reader=reader, desk=FounderDesk(path, org), first=first, runner=runner,
                         clock=clock, poll_interval=poll_interval, theme=theme)

@@ -20,13 +20,11 @@ from conductor.org.models import Org
 
 
 class EngineRunner:
-    def __init__(self, org: Org, db: Path, options: Any = None, *, org_path: Path | str = "",
-                 load_provider: bool = True) -> None:
+    def __init__(self, org: Org, db: Path, options: Any = None, *, org_path: Path | str = "") -> None:
         self.org = org
         self.db = Path(db)
         self.options = options
         self.org_path = org_path
-        self.load_provider = load_provider
         self.engine: Any = None  # conductor.engine.scheduler.Engine, imported in the thread
         self.error: str | None = None
         self.traceback: str | None = None
@@ -46,10 +44,8 @@ class EngineRunner:
 
     def _main(self) -> None:
         try:
-            if self.load_provider:
-                from conductor.engine.provider import load_litellm
-
-                load_litellm()
+            # litellm, when a model of the run needs it, is imported by the engine itself, in a thread, before
+            # its first wave (`Engine._preload`); the simulator needs none, so the demo's scheduler starts at once.
             if self._stop.is_set():
                 return
             from conductor.engine.scheduler import Engine, EngineOptions

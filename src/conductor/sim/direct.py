@@ -1,0 +1,67 @@
+"""The simulated model called in-process: how the engine answers a `sim/...` model without going through litellm.
+
+The simulator lives in this process, so a call needs none of what litellm does for a remote model (routing,
+HTTP, its logging and cost bookkeeping), and importing litellm costs seconds at start-up: the engine calls
+`complete` directly, and the demo's first wake-up starts before litellm would have finished importing. The
+litellm custom provider (`conductor.sim.provider`) answers the same way for anyone who calls
+`litellm.acompletion(model="sim/...")`; both report usage through this module, so they agree call for call.
+
+Public API: `is_simulated(model)`, `count_tokens(text)`, `cached_tokens(messages, prompt_tokens)`,
+`profile_for(model)`, `complete(model, messages)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from conductor.sim.model import Profile, parse_profile, respond
+
+PREFIX = "sim/"
+# A provider caches nothing shorter than this (OpenAI's and Anthropic's minimum), in the simulator's tokens.
+MIN_CACHED_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class DirectReply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    latency_ms: float  # simulated: what the profile says such a call takes, not the time it took here
+
+
+def is_simulated(model: str) -> bool:
+    """Whether `model` is the built-in simulator (`sim/standard`, `sim/careless?latency_ms=5`, ...)."""
+    return model.startswith(PREFIX)
+
+
+def count_tokens(text: str) -> int:
+    """The simulator's tokenizer: about four characters a token, as the usage it reports counts them."""
+    return len(text) // 4
+
+
+def cached_tokens(messages: list[Any], prompt_tokens: int) -> int:
+    """The simulated provider's prompt cache: a system message of at least `MIN_CACHED_TOKENS` is read from the
+    cache, as it would be from a real provider whose cache every agent of the org keeps warm (the wake-up system
+    block is the same for all of them); nothing else is. No state across calls, so a run stays deterministic and
+    a resumed run prices its calls as the unbroken one did; a cold cache's first write is not modelled."""
+    system = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "system"), None)
+    tokens = count_tokens(system) if isinstance(system, str) else 0
+    return min(tokens, prompt_tokens) if tokens >= MIN_CACHED_TOKENS else 0
+
+
+def profile_for(model: str) -> Profile:
+    """The profile a model string names, with or without the `sim/` prefix; ValueError names what is wrong."""
+    return parse_profile(model.removeprefix(PREFIX))
+
+
+async def complete(model: str, messages: list[Any]) -> DirectReply:
+    """One answer of the simulated model, after the profile's real-time delay (`sleep_ms`, 0 by default)."""
+    profile = profile_for(model)
+    reply = respond(list(messages), profile)
+    if profile.sleep_ms > 0:
+        await asyncio.sleep(profile.sleep_ms / 1000)
+    return DirectReply(reply.text, reply.prompt_tokens, reply.completion_tokens,
+                       cached_tokens(messages, reply.prompt_tokens), reply.latency_ms)
