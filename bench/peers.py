@@ -18,6 +18,10 @@ What each number contains (be fair when reading it):
 - LangGraph: a compiled `StateGraph` of three nodes in a loop; each node builds a two-message prompt and calls
   `GenericFakeChatModel.invoke` (langchain-core's chat model path: callbacks, run tree, message types). No
   checkpointer (nothing persisted), which is LangGraph's default.
+- langgraph-sqlite and langgraph-sqlite-full: the same graph with LangGraph's SQLite checkpointer
+  (`langgraph-checkpoint-sqlite`'s `SqliteSaver`, WAL) and `durability="sync"`, so each step's checkpoint is
+  committed before the next step, with `synchronous` NORMAL and FULL: the like-for-like peers of conductor
+  and conductor-full.
 - CrewAI: three `Agent`s with three sequential `Task`s, kicked off `steps` times; each agent's `llm` is a
   `BaseLLM` subclass answering "Final Answer: ..." (CrewAI's documented custom-LLM hook, so no litellm).
   Telemetry is switched off. A step is one task executed by one agent; kickoff set-up is spread over its 3.
@@ -44,7 +48,7 @@ from typing import Any
 
 from bench.common import ROOT, median, percentile
 
-FRAMEWORKS = ("conductor", "conductor-full", "langgraph", "crewai")
+FRAMEWORKS = ("conductor", "conductor-full", "langgraph", "langgraph-sqlite", "langgraph-sqlite-full", "crewai")
 AGENTS = 3
 WARMUP_STEPS = 6  # the first steps pay one-time costs (imports on first use, caches): not framework overhead
 _TASK = re.compile(r"- task #(\d+):")
@@ -123,8 +127,12 @@ def _conductor_chain(steps: int, synchronous: str = "normal") -> list[float]:
 
 
 # -- LangGraph ------------------------------------------------------------------------------------------------
-def _langgraph_chain(steps: int) -> list[float]:
+def _langgraph_chain(steps: int, synchronous: str | None = None) -> list[float]:
+    """LangGraph's chain; with `synchronous`, its SQLite checkpointer (`SqliteSaver`) on a file with that
+    setting, every step's checkpoint written before the next step starts (`durability="sync"`), as conductor
+    commits each step before the next agent wakes."""
     import itertools
+    import sqlite3
     from typing import TypedDict
 
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -159,8 +167,20 @@ def _langgraph_chain(steps: int) -> list[float]:
     graph.add_edge(names[0], names[1])
     graph.add_edge(names[1], names[2])
     graph.add_conditional_edges(names[2], lambda s: END if s["step"] >= steps * AGENTS else names[0])
-    app = graph.compile()
-    app.invoke({"step": 0, "last": "start"}, config={"recursion_limit": steps * AGENTS + 10})
+    config: dict[str, Any] = {"recursion_limit": steps * AGENTS + 10}
+    if synchronous is None:
+        graph.compile().invoke({"step": 0, "last": "start"}, config=config)
+        return stamps
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    with tempfile.TemporaryDirectory(prefix="bench-langgraph-") as tmp:
+        conn = sqlite3.connect(Path(tmp) / "checkpoints.db", check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        app = graph.compile(checkpointer=SqliteSaver(conn))
+        config["configurable"] = {"thread_id": "chain"}
+        app.invoke({"step": 0, "last": "start"}, config=config, durability="sync")
+        conn.close()
     return stamps
 
 
@@ -200,7 +220,8 @@ def _crewai_chain(steps: int) -> list[float]:
 
 
 RUNNERS = {"conductor": _conductor_chain, "conductor-full": lambda steps: _conductor_chain(steps, "full"),
-           "langgraph": _langgraph_chain, "crewai": _crewai_chain}
+           "langgraph": _langgraph_chain, "langgraph-sqlite": lambda steps: _langgraph_chain(steps, "normal"),
+           "langgraph-sqlite-full": lambda steps: _langgraph_chain(steps, "full"), "crewai": _crewai_chain}
 
 
 def intervals_ms(stamps: list[float]) -> list[float]:
@@ -228,7 +249,9 @@ def _child(framework: str, steps: int) -> None:
 
 def measure_one(framework: str, steps: int, timeout: float = 600) -> dict[str, Any]:
     """Run one framework in a fresh interpreter; a framework that is not installed is skipped with the reason."""
-    module = {"conductor": "litellm", "conductor-full": "litellm", "langgraph": "langgraph", "crewai": "crewai"}[framework]
+    module = {"conductor": "litellm", "conductor-full": "litellm", "langgraph": "langgraph",
+              "langgraph-sqlite": "langgraph.checkpoint.sqlite", "langgraph-sqlite-full": "langgraph.checkpoint.sqlite",
+              "crewai": "crewai"}[framework]
     probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT)
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["not importable"])[-1]
@@ -252,6 +275,13 @@ def run(steps: int = 1000, only: tuple[str, ...] = FRAMEWORKS) -> dict[str, Any]
     normal = results.get("conductor", {}).get("median_ms")
     if full and normal:
         results["ratio_full_over_normal_durability"] = round(full / normal, 2)
+    # Like for like: the same durability on both sides (each step committed before the next; "normal" survives
+    # a crash of the process, "full" a power loss too).
+    for ours_name, theirs_name in (("conductor", "langgraph-sqlite"), ("conductor-full", "langgraph-sqlite-full")):
+        a = results.get(ours_name, {}).get("median_ms")
+        b = results.get(theirs_name, {}).get("median_ms")
+        if a and b:
+            results[f"ratio_{ours_name}_over_{theirs_name}"] = round(a / b, 2)
     ours = results.get("conductor", {}).get("median_ms")
     peers = {f: results[f]["median_ms"] for f in ("langgraph", "crewai") if f in results and "median_ms" in results[f]}
     if ours and peers:

@@ -288,8 +288,9 @@ async def test_an_agent_that_never_answers_well_is_stuck_and_the_others_go_on(
 
 
 # -- 4. review rounds ------------------------------------------------------------------------------------
-def ops_buys_and_revises(verdict: str) -> Respond:
-    """duo-ops proposes an ad buy (reviewed by duo-lead) and revises whatever comes back; the reviewer says `verdict`."""
+def ops_buys_and_revises(verdict: str, *, names: Callable[[int], int | None] = lambda i: i) -> Respond:
+    """duo-ops proposes an ad buy (reviewed by duo-lead) and revises whatever comes back; the reviewer says `verdict`.
+    `names(i)` is what the revision of decision i writes in `revises` (a real model often leaves it out)."""
 
     def respond(call: Call) -> str | dict[str, Any]:
         if call.kind == "review":
@@ -299,10 +300,38 @@ def ops_buys_and_revises(verdict: str) -> Respond:
         if call.agent == "duo-ops" and call.revisions():
             budget = 100 - 10 * call.n
             return {"summary": "revised", "decisions": [
-                decision("ad.buy", {"budget": budget}, revises=i) for i in call.revisions()]}
+                decision("ad.buy", {"budget": budget}, revises=names(i)) for i in call.revisions()]}
         return quiet(call)
 
     return respond
+
+
+@pytest.mark.parametrize("names", [None, 999_999], ids=["no revises", "a wrong revises"])
+async def test_a_revision_that_does_not_name_its_decision_still_counts_as_its_next_round(
+        scripted: Callable[..., Any], org: Org, names: int | None) -> None:
+    """The engine links an answer given while a decision is returned for revision to that decision, whatever
+    the model writes in `revises`: the round limit holds and the founder gets it after the last round."""
+    run = await scripted(ops_buys_and_revises("revise", names=lambda i: names), until=timedelta(hours=12))
+    (buy,) = run.decisions("duo-ops", "ad.buy")
+    assert buy["state"] == "escalated" and json.loads(buy["params"]) == {"budget": 90}
+    answered = run.events("review.answered", "duo-lead")
+    assert [(e["payload"]["round"], e["payload"]["decision_id"]) for e in answered] == [(1, buy["id"]), (2, buy["id"])]
+    assert len(run.fake.of("duo-lead", "review")) == org.engine.max_review_rounds
+    (esc,) = run.sql("SELECT * FROM escalations WHERE decision_id = ?", buy["id"])
+    assert "review_exhausted" in json.loads(esc["detail"])["gates"]
+    notes = [e["payload"].get("note", "") for e in run.events("decision.updated") if e["payload"]["decision_id"] == buy["id"]]
+    assert any("linked by the engine" in n for n in notes), notes
+
+
+def test_link_revisions_follows_the_kind_not_the_number_the_model_wrote() -> None:
+    from conductor.engine.contract import link_revisions
+
+    returned = {7: "ad.buy", 9: "note.write", 12: "ad.buy"}
+    assert link_revisions([("ad.buy", 12), ("ad.buy", None)], returned) == [12, 7]
+    assert link_revisions([("ad.buy", 9)], returned) == [7]  # #9 is a note: the ad buy revises the oldest ad buy
+    assert link_revisions([("note.write", None), ("note.write", None)], returned) == [9, None]
+    assert link_revisions([("vendor.sign", 7)], returned) == [None]  # another kind is a new decision
+    assert link_revisions([("ad.buy", None)], {}) == [None]
 
 
 async def test_review_route_back_stops_after_the_round_limit(scripted: Callable[..., Any], org: Org) -> None:
@@ -423,6 +452,29 @@ async def test_a_founder_verdict_is_acted_on_while_a_slow_call_is_in_flight(
     kinds = [(e.kind, e.agent) for e in seen]
     executed = kinds.index(("decision.executed", "duo-lead"))
     assert kinds.index(("agent.concluded", "duo-ops")) > executed
+
+
+async def test_the_founders_amended_values_reach_the_authors_next_prompt(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    """An amended approval shows the author the values the founder chose (and what it had proposed), not only
+    "approved (amended)": otherwise the author proposes its own values again."""
+    db = tmp_path / "c.db"
+    fake = Gated(first_wake("duo-lead", decisions=[decision("vendor.sign", {"vendor": "Acme"})]),
+                 slow=("none", "nobody"))
+
+    def react(event: Any) -> None:
+        if event.kind == "escalation.opened":
+            conn = open_database(db)
+            try:
+                resolve_escalation(conn, event.id, "approved", org=org, amended={"vendor": "Globex"})
+            finally:
+                conn.close()
+
+    await run_gated(monkeypatch, db, org, fake, react, timedelta(days=1))
+    later = [c.prompt for c in fake.of("duo-lead") if c.n > 0]
+    assert later, "duo-lead never woke again"
+    verdicts = later[0].split("# Founder verdicts on your escalations", 1)[1].split("\n# ", 1)[0]
+    assert "vendor.sign approved with the founder's amendment: vendor=Globex (you proposed vendor=Acme)" in verdicts
 
 
 async def test_on_the_real_clock_a_slow_call_does_not_hold_back_the_others(

@@ -188,3 +188,24 @@ def parse_review_output(text: str) -> ReviewOutput:
 def schema_text(model: type[BaseModel]) -> str:
     """The JSON schema, compact, for prompts to models that do not take a response schema."""
     return json.dumps(model.model_json_schema(), separators=(",", ":"))
+
+
+def link_revisions(proposed: list[tuple[str, int | None]], returned: dict[int, str]) -> list[int | None]:
+    """For each proposed decision, as (kind, the `revises` it wrote), the decision returned for revision it
+    revises, or None for a new decision. `returned` maps the decisions this wake-up was shown as returned for
+    revision (id -> kind).
+
+    The engine links, not the model: a real model often leaves `revises` out or gets it wrong, and each
+    revision would then start again at review round 1, past the org's round limit. A decision of a returned
+    decision's kind revises it (the one it names, else the oldest of that kind not yet linked); `revises` naming
+    a decision of another kind does not turn one kind into another, so that answer is a new decision."""
+    linked: list[int | None] = []
+    taken: set[int] = set()
+    for kind, revises in proposed:
+        target = revises if revises is not None and returned.get(revises) == kind and revises not in taken else None
+        if target is None:
+            target = next((i for i, k in sorted(returned.items()) if k == kind and i not in taken), None)
+        if target is not None:
+            taken.add(target)
+        linked.append(target)
+    return linked

@@ -30,7 +30,7 @@ from conductor.engine import provider as provider_module
 from conductor.engine import snapshot
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
-from conductor.engine.contract import AgentOutput, ReviewOutput
+from conductor.engine.contract import AgentOutput, ReviewOutput, link_revisions
 from conductor.engine.jobs import Job, JobResult, run_job
 from conductor.engine.notify import Notifier
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
@@ -962,14 +962,22 @@ class Engine:
             "tasks": len(output.tasks), "messages": len(output.messages), "reason": job.reason},
             venture=job.venture, agent=job.agent_id))
         addressed: set[int] = set()
-        for decision in output.decisions:
-            revising = self.state.decisions.get(decision.revises or -1)
-            if revising is not None and revising.agent == job.agent_id and revising.state == "revising":
-                addressed.add(revising.id)
+        # What this wake-up was shown as returned for revision (a request that arrived while it was thinking is
+        # still waiting in the mailbox): the engine links the answer's decisions to those (`link_revisions`).
+        waiting = self.state.agents[job.agent_id].mailbox.revisions
+        returned = {i: self.state.decisions[i].kind for i in self.state.revising.get(job.agent_id, ())
+                    if i not in waiting and self.state.decisions[i].state == "revising"}
+        links = link_revisions([(d.kind, d.revises) for d in output.decisions], returned)
+        for decision, link in zip(output.decisions, links, strict=True):
+            if link is not None:
+                addressed.add(link)
+                how = ("" if decision.revises == link else " (linked by the engine: the answer did not name it)"
+                       if decision.revises is None else f" (linked by the engine: the answer named #{decision.revises})")
                 events.append(self._event("decision.updated", {
-                    "decision_id": revising.id, "state": "proposed", "params": decision.params,
+                    "decision_id": link, "state": "proposed", "params": decision.params,
                     "rationale": decision.rationale, "confidence": decision.confidence,
-                    "note": f"{job.agent_id} revised it: {decision.rationale}"}, venture=job.venture, agent=job.agent_id))
+                    "note": f"{job.agent_id} revised it{how}: {decision.rationale}"},
+                    venture=job.venture, agent=job.agent_id))
                 continue
             events.append(self._event("decision.proposed", {
                 "kind": decision.kind, "params": decision.params, "rationale": decision.rationale,
@@ -979,7 +987,6 @@ class Engine:
                 venture=job.venture, agent=job.agent_id))
         # A revision request that reached the author while it was already thinking was not in its prompt: it is
         # still in the mailbox (the wake-up emptied it before), stays open, and is news for the next wake-up.
-        waiting = self.state.agents[job.agent_id].mailbox.revisions
         for d in [self.state.decisions[i] for i in sorted(self.state.revising.get(job.agent_id, ()))]:
             if d.id not in addressed and d.id not in waiting:
                 events.append(self._event("decision.updated", {"decision_id": d.id, "state": "withdrawn", "final": True,

@@ -178,6 +178,17 @@ class DecisionRuntime:
 ON_THEIR_WAY = frozenset({"approved", "in_review", "revising", "escalated"})
 
 
+def amendment_text(proposed: dict[str, Any], amended: dict[str, Any] | None) -> str:
+    """What the founder changed, as the author's next prompt shows it: ` with the founder's amendment: price=19
+    (you proposed price=10)`. The values themselves, so that the author builds on the amended decision instead
+    of proposing its own values again."""
+    if not amended:
+        return ""
+    now = " ".join(f"{k}={v}" for k, v in amended.items())
+    before = " ".join(f"{k}={proposed[k]}" for k in amended if k in proposed)
+    return f" with the founder's amendment: {now}" + (f" (you proposed {before})" if before else "")
+
+
 @dataclass
 class EscalationRuntime:
     id: int
@@ -568,8 +579,8 @@ class EngineState:
         rt = self.agents.get(esc.agent or "")
         d = self.decisions.get(esc.decision_id or -1)
         if rt is not None and esc.kind == "decision" and d is not None:
-            amended = " (amended)" if e.payload.get("amended") else ""
-            text = with_note(f"{d.kind} {verdict}{amended}", f"\"{note}\"" if note else "")
+            text = with_note(f"{d.kind} {verdict}{amendment_text(d.params, e.payload.get('amended'))}",
+                             f"\"{note}\"" if note else "")
             rt.inbox().verdicts.append((esc.id, text))
             rt.recent_verdicts.append((esc.id, text))
             key = (d.agent, d.kind)
