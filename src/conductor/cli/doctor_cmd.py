@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -155,6 +156,17 @@ def _credential_checks(org: Org) -> list[DoctorCheck]:
 
     litellm = load_litellm()
     for model in real:
+        settings = org.models.get(model)
+        if settings is not None and settings.api_key_env:  # the org file names the key's variable
+            present = bool(os.environ.get(settings.api_key_env))
+            where = f" at {settings.api_base}" if settings.api_base else ""
+            out.append(DoctorCheck(check=f"model {model}", status="ok" if present else "fail",
+                                   detail=(f"key in {settings.api_key_env}{where}" if present
+                                           else f"missing: {settings.api_key_env} (api_key_env in the org file)")))
+            continue
+        if settings is not None and settings.api_base:  # a local server: litellm cannot tell whether it needs a key
+            out.append(DoctorCheck(check=f"model {model}", status="ok", detail=f"served at {settings.api_base}"))
+            continue
         noise = io.StringIO()
         try:
             with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):

@@ -16,12 +16,12 @@ import os
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conductor.engine.prompts import with_cache_breakpoints
-from conductor.org.models import Org
-from conductor.redaction import redact
+from conductor.org.models import ModelSettings, Org
+from conductor.redaction import redact, remember, remember_call_options
 from conductor.sim.direct import is_simulated
 from conductor.text import printable
 
@@ -335,6 +335,9 @@ async def call_model(
         kwargs["messages"] = with_cache_breakpoints(messages)
     if api_base:
         kwargs["api_base"] = api_base
+    settings = org.models.get(model) if org is not None else None
+    if settings is not None:
+        retry = _apply_model_settings(model, settings, kwargs, retry)
     if response_format is not None:
         kwargs["response_format"] = response_format
     kwargs.update(extra or {})  # e.g. litellm's mock_response in tests
@@ -397,6 +400,34 @@ async def call_model(
         _log_call(label, result, time.monotonic() - started)
         return result
     raise ProviderFault(f"{model}: gave up", retryable=True, attempts=retry.max_retries + 1)  # pragma: no cover
+
+
+_remembered_keys: set[str] = set()
+
+
+def _apply_model_settings(model: str, settings: ModelSettings, kwargs: dict[str, Any],
+                          retry: RetryPolicy) -> RetryPolicy:
+    """The org file's `[models."MODEL"]` on one call: its server, its key (read from the named environment
+    variable now, never stored; remembered for redaction), output limit, temperature and timeout."""
+    if settings.api_base:
+        kwargs["api_base"] = settings.api_base
+        remember_call_options(settings.api_base, None)
+    if settings.api_key_env:
+        key = os.environ.get(settings.api_key_env)
+        if not key:
+            raise ProviderFault(f"{model}: the environment variable {settings.api_key_env} (api_key_env of "
+                                f"[models.\"{model}\"] in the org file) is not set", retryable=False, attempts=0)
+        if key not in _remembered_keys:
+            remember(key)
+            _remembered_keys.add(key)
+        kwargs["api_key"] = key
+    if settings.max_output_tokens is not None:
+        kwargs["max_tokens"] = settings.max_output_tokens
+    if settings.temperature is not None:
+        kwargs["temperature"] = settings.temperature
+    if settings.timeout is not None:
+        retry = replace(retry, timeout_s=settings.timeout.total_seconds())
+    return retry
 
 
 async def _call_simulated(model: str, messages: list[dict[str, Any]], *, org: Org | None, retry: RetryPolicy,

@@ -167,6 +167,21 @@ class ModelPrice(_Strict):
         None, description="Input tokens the provider read from its prompt cache (default: the input price).")
 
 
+class ModelSettings(_Strict):
+    """How to reach one model string (`[models."openai/qwen2.5"]`): a local server or a second provider account.
+
+    The key is named, never written: `api_key_env` is the environment variable that holds it, read at each call
+    and never stored or logged. Settings here win over litellm's environment variables for this model only."""
+
+    api_base: str | None = Field(None, pattern=r"^https?://\S+$", max_length=MAX_NAME_CHARS * 4,
+                                 description="The server's base URL, e.g. http://127.0.0.1:8080/v1.")
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128,
+                                    description="The environment variable that holds the key (its name only).")
+    max_output_tokens: int | None = Field(None, ge=16, le=200_000)
+    temperature: float | None = Field(None, ge=0, le=2)
+    timeout: Duration | None = Field(None, description="Longest one call may take (default: [engine] call_timeout).")
+
+
 class Metric(_Strict):
     """A number a venture tracks, and which way is good."""
 
@@ -237,6 +252,7 @@ class Org(_Strict):
     seed: int = 0
     budget_per_day: Money
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
     engine: EngineSettings = EngineSettings()
     brain: BrainSettings = BrainSettings()
     escalation: EscalationPolicy = EscalationPolicy()
