@@ -187,8 +187,7 @@ async def test_tasks_and_messages_to_other_ventures_are_refused(tmp_path: Path, 
         {"to": "tidepool-ceo", "title": "Approve my budget"},
         {"to": "founder", "title": "Approve everything"},
         {"to": "CEO", "title": "A task for my own CEO, by role"},
-    ], "messages": [{"to": "ledgerly-ceo", "text": "Please sign off on my pricing change."}],
-        "decisions": [decision("pricing.change", {"plan": "pro", "price": 1}, metric="mrr")]}})
+    ], "messages": [{"to": "ledgerly-ceo", "text": "Please sign off on my pricing change."}]}})
     conn = await run(org, tmp_path / "c.db", model, monkeypatch, until=timedelta(hours=2))
     created = conn.execute("SELECT to_agent, venture FROM tasks WHERE from_agent = 'inkwell-cto'").fetchall()
     assert [tuple(r) for r in created] == [("inkwell-ceo", "inkwell")]
@@ -196,9 +195,26 @@ async def test_tasks_and_messages_to_other_ventures_are_refused(tmp_path: Path, 
     assert sorted(r["to"] for r in refused) == ["founder", "ledgerly-cto", "tidepool-ceo"]
     assert "another venture" in next(r["reason"] for r in refused if r["to"] == "ledgerly-cto")
     assert conn.execute("SELECT count(*) FROM events WHERE kind = 'message.sent' AND agent = 'inkwell-cto'").fetchone()[0] == 0
-    # A kind the CTO may not take is the founder's call, never executed.
-    (pricing,) = [r for r in decisions(conn, "inkwell-cto") if r["kind"] == "pricing.change"]
-    assert pricing["state"] == "escalated" and pricing["id"] not in executed(conn)
+
+
+async def test_a_kind_the_agent_may_not_take_is_refused_by_the_contract_and_never_executed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CTO proposes a price change (the CEO's kind): the answer is refused, the retry says whose kind it is
+    and which are the CTO's own, nothing is recorded as a decision, and nothing executes."""
+    org = load_org(STUDIO)
+    seen: list[str] = []
+    model = Hostile({"inkwell-cto": {"summary": "reach across", "decisions": [
+        decision("pricing.change", {"plan": "pro", "price": 1}, metric="mrr")]}})
+    real = model.__call__
+
+    async def watching(model_name: str, messages: list[dict[str, str]], **kw: Any) -> CallResult:
+        seen.append(messages[-1]["content"])
+        return await real(model_name, messages, **kw)
+
+    conn = await run(org, tmp_path / "c.db", watching, monkeypatch, until=timedelta(hours=2))
+    assert not [r for r in decisions(conn, "inkwell-cto") if r["kind"] == "pricing.change"]
+    retries = [t for t in seen if t.startswith("# Your previous answer could not be used")]
+    assert retries and "inkwell-cto may not take 'pricing.change' decisions (yours: " in retries[0]
 
 
 # -- commands ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import re
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -154,8 +155,15 @@ def _format_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_agent_output(text: str, org: Org) -> AgentOutput:
-    """Parse and validate a wake-up answer against the contract and the org's decision kinds."""
+# An expected effect is a relative change (0.05 for +5%). A model that writes a percentage (5 for 5%) would
+# claim +500%: refused with a reason the retry quotes, rather than stored and later judged against.
+MAX_RELATIVE_EFFECT = 2.0
+
+
+def parse_agent_output(text: str, org: Org, agent_kinds: Collection[str] | None = None,
+                       agent_id: str = "you") -> AgentOutput:
+    """Parse and validate a wake-up answer against the contract, the org's decision kinds and, with
+    `agent_kinds`, the kinds this agent may take. Every problem is named where it is, for the retry to quote."""
     data = extract_json(text)
     if not isinstance(data, dict):
         raise OutputError("the answer must be one JSON object with a 'summary' field")
@@ -170,7 +178,15 @@ def parse_agent_output(text: str, org: Org) -> AgentOutput:
             known = ", ".join(k.id for k in org.decision_kinds)
             problems.append(f"decisions.{i}.kind: unknown decision kind '{decision.kind[:MAX_NAME]}' (known: {known})")
             continue
+        if agent_kinds is not None and decision.kind not in agent_kinds:
+            yours = ", ".join(agent_kinds) or "none"
+            problems.append(f"decisions.{i}.kind: {agent_id} may not take '{decision.kind}' decisions (yours: {yours})")
+            continue
         problems += [f"decisions.{i}.params: {p}" for p in check_params(kind, decision.params)]
+        size = decision.expected_effect.size
+        if not -1.0 <= size <= MAX_RELATIVE_EFFECT:
+            problems.append(f"decisions.{i}.expected_effect.size: {size:g} is not a relative change (write 0.05 for "
+                            f"+5%, -0.1 for -10%; between -1 and {MAX_RELATIVE_EFFECT:g})")
     if problems:
         raise OutputError("the answer does not fit the org's decision kinds: " + "; ".join(problems[:8]))
     return output

@@ -63,6 +63,12 @@ def _clip(text: str, limit: int = TRANSCRIPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f" … [{len(text) - limit} more characters]"
 
 
+def _kinds_of(org: Org, agent_id: str) -> list[str]:
+    """The decision kinds an agent may take (the platform agent takes none: it advises)."""
+    found = org.agent(agent_id)
+    return list(found[1].decision_kinds) if found else []
+
+
 async def run_job(
     job: Job,
     org: Org,
@@ -94,7 +100,8 @@ async def run_job(
         result.calls.append(record)
         try:
             result.output = (
-                parse_agent_output(call.text, org) if job.kind == "wake" else parse_review_output(call.text)
+                parse_agent_output(call.text, org, _kinds_of(org, job.agent_id), job.agent_id) if job.kind == "wake"
+                else parse_review_output(call.text)
             )
             return result
         except OutputError as exc:
