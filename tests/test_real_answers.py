@@ -156,3 +156,44 @@ def test_a_kind_the_agent_may_not_take_a_percentage_and_an_unknown_parameter_are
         assert "decisions.0." in str(caught.value)
     with pytest.raises(OutputError, match=f"{agent} may not take '{other}' decisions \\(yours: "):
         parse_agent_output(json.dumps({**data, "decisions": [cases["may not take"]]}), org, kinds, agent)
+
+
+def test_replayed_over_http_a_bare_value_never_makes_a_retry_and_every_retry_quotes_what_is_wrong(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stub OpenAI-compatible server on 127.0.0.1 answers every wake-up of the tally org with the captured 0.5B
+    answers in turn, through litellm's real HTTP client. An answer whose only JSON fault was a bare value is
+    mended, so no retry is about JSON there; every retry names the field or the line that is wrong."""
+    import asyncio
+    from datetime import timedelta
+
+    from conductor.engine.provider import RetryPolicy
+    from conductor.engine.scheduler import Engine, EngineOptions
+    from stub_openai import Hit, Reply, StubOpenAI, ok
+
+    captured = answers("qwen2.5-coder-0.5b")
+
+    def replay(hit: Hit) -> Reply:
+        if hit.prompt.startswith("# Review request"):
+            return ok({"verdict": "approve"})
+        return ok(captured[hit.n % len(captured)])
+
+    monkeypatch.setenv("TALLY_KEY", "sk-local-replay-1234")
+    model = "openai/qwen2.5-coder-0.5b"
+    with StubOpenAI(replay) as stub:
+        path = tmp_path / "tally.toml"
+        path.write_text((DATA / "tally.toml").read_text()
+                        + f'\n[models."{model}"]\napi_base = "{stub.base_url}"\napi_key_env = "TALLY_KEY"\n')
+        org = load_org(path)
+        engine = Engine(org, tmp_path / "tally.db", EngineOptions(
+            until=org.start + timedelta(hours=12), retry=RetryPolicy(max_retries=1, timeout_s=30.0)), org_path=path)
+        asyncio.run(asyncio.wait_for(engine.run(), 90))
+    retries = [h for h in stub.hits
+               if (h.body["messages"][-1].get("content") or "").startswith("# Your previous answer could not be used")]
+    assert retries, "no answer was refused: the replay did not exercise the contract"
+    assert any('"to": tally-ceo' in h.body["messages"][-2]["content"] for h in retries), "no bare value was replayed"
+    for hit in retries:
+        before = hit.body["messages"][-2]["content"]
+        error = hit.body["messages"][-1]["content"]
+        if '"to": tally-ceo' in before:
+            assert "not valid JSON" not in error, error
+        assert "decisions." in error or "tasks." in error or "line" in error, error
