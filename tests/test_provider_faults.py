@@ -155,8 +155,11 @@ async def test_a_fault_that_never_heals_leaves_the_agent_stuck_after_bounded_ret
     hits = out.stub.of("duo-ops")
     assert len(hits) == POLICY.max_retries + 1, [h.n for h in hits]  # one wake-up, every retry, no hidden layer
     assert all(h.stream == stream for h in hits)
-    calls = out.rows("SELECT ok, error FROM calls WHERE agent = 'duo-ops'")
+    calls = out.rows("SELECT ok, error, latency_ms FROM calls WHERE agent = 'duo-ops'")
     assert len(calls) == 1 and calls[0][0] == 0 and failure in calls[0][1]
+    if fault == "slow past the timeout" and not stream:  # a call that hung records how long it hung
+        assert calls[0][2] >= (POLICY.max_retries + 1) * POLICY.timeout_s * 1000
+    assert calls[0][2] > 0, "a failed call records its duration"
     assert_stuck_once(out, failure=failure)
     assert_org_went_on(out, org)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,13 +83,16 @@ async def run_job(
     result = JobResult(job=job)
     messages = list(job.messages)
     for attempt in range(org.engine.max_retries + 1):
+        started = time.monotonic()
         try:
             call: CallResult = await call_model(
                 job.model, messages, org=org, retry=retry, rng=rng, response_format=response_format,
                 label=f"{job.agent_id} {job.kind}", **(extra or {})
             )
         except ProviderFault as fault:
-            result.calls.append(CallRecord(job.model, job.kind, ok=False, error=_clip(str(fault), 300)))
+            # Its duration (all attempts and backoff): a call that hung until its timeout shows as one.
+            result.calls.append(CallRecord(job.model, job.kind, ok=False, error=_clip(str(fault), 300),
+                                           latency_ms=round((time.monotonic() - started) * 1000, 1)))
             result.failure = f"provider fault: {fault}"
             result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-4:]]
             return result
