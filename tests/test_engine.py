@@ -323,6 +323,44 @@ async def test_a_revision_that_does_not_name_its_decision_still_counts_as_its_ne
     assert any("linked by the engine" in n for n in notes), notes
 
 
+async def test_an_identical_decision_within_the_repeat_window_is_flagged_and_dropped_as_the_org_says(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, org: Org) -> None:
+    """duo-lead writes the same note at every heartbeat (as a real model re-proposed `feature.ship core` on
+    days 0, 2 and 3). With `on_repeat = "drop"` only the first runs within the window; each later prompt shows
+    what was executed and what an identical decision would meet."""
+    policy = org.escalation.model_copy(update={"on_repeat": "drop", "repeat_window": timedelta(days=3)})
+    dropping = org.model_copy(update={"escalation": policy})
+
+    def respond(call: Call) -> str | dict[str, Any]:
+        if call.kind == "wake" and call.agent == "duo-lead":
+            return {"summary": "note it", "decisions": [decision("note.write", {"text": "ship core"})]}
+        return quiet(call)
+
+    db = tmp_path / "c.db"
+    fake = Gated(respond, slow=("none", "nobody"))
+    wakes = {"n": 0}
+
+    def react(event: Any) -> None:  # the founder wakes duo-lead again after each of its conclusions, twice
+        if event.kind == "agent.concluded" and event.agent == "duo-lead" and wakes["n"] < 2:
+            wakes["n"] += 1
+            conn = open_database(db)
+            try:
+                wake_agent(conn, "duo-lead")
+            finally:
+                conn.close()
+
+    await run_gated(monkeypatch, db, dropping, fake, react, timedelta(days=2))
+    run = Run(db, dropping, fake)
+    notes = run.decisions("duo-lead", "note.write")
+    assert len(notes) >= 3
+    assert [n["state"] for n in notes][:1] == ["executed"]
+    assert all(n["state"] == "refused" for n in notes[1:]), [(n["state"], n["params"]) for n in notes]
+    later = [c.prompt for c in fake.of("duo-lead") if c.n > 0]
+    first = notes[0]["id"]
+    flag = f"note.write text=\"ship core\" (#{first}). An identical decision would be dropped."
+    assert later and all(flag in p for p in later), [p.split("# Now", 1)[1][:400] for p in later]
+
+
 def test_link_revisions_follows_the_kind_not_the_number_the_model_wrote() -> None:
     from conductor.engine.contract import link_revisions
 

@@ -308,3 +308,23 @@ def test_the_limit_comes_before_review_and_the_founders_gates() -> None:
     # A refusal costs nobody's time: not the reviewer's, not the founder's.
     route = route_decision(proposal(confidence=0.1), LEAD, with_limit(1), acting=(7,))
     assert route.action == "refuse"
+
+
+# -- a decision identical to one executed recently -------------------------------------------------------------
+@pytest.mark.parametrize(("on_repeat", "agent_", "kind", "params", "expected"), [
+    ("allow", LEAD, "note.write", None, "execute"),
+    ("drop", LEAD, "note.write", None, "refuse"),
+    ("escalate", LEAD, "note.write", None, "escalate"),
+    ("review", LEAD, "note.write", None, "escalate"),  # no reviewer for a lead's note: the founder reviews it
+    ("review", OPS, "ad.buy", {"budget": 100}, "review"),  # duo-lead reviews ops' ad buys
+])
+def test_an_identical_decision_executed_recently_meets_on_repeat(on_repeat: str, agent_: Agent, kind: str,
+                                                                 params: dict | None, expected: str) -> None:
+    org = with_policy(on_repeat=on_repeat)
+    route = route_decision(proposal(kind, params), agent_, org, repeats=(12,))
+    assert route.action == expected
+    if on_repeat != "allow":
+        assert "#12" in route.reason or route.action == "review"
+    if expected == "escalate":
+        assert route.gates == ("repeat",)
+    assert route_decision(proposal(kind, params), agent_, org).action != "refuse"  # nothing repeated: as usual

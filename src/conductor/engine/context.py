@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from conductor.brain.attribution import params_text
 from conductor.brain.control import BriefChoice
 from conductor.engine.policy import at_limit
-from conductor.engine.prompts import Item, ReviewContext, WakeContext, company_text, policy_line
+from conductor.engine.prompts import MAX_LIST, Item, ReviewContext, WakeContext, company_text, policy_line
+from conductor.org.durations import format_duration
 from conductor.org.models import Agent, DecisionKind
 
 if TYPE_CHECKING:
@@ -61,6 +63,28 @@ def busy_kinds(state: EngineState, venture: str, kinds: list[DecisionKind]) -> l
     return lines
 
 
+_ON_REPEAT = {"drop": "would be dropped", "escalate": "would go to the founder",
+              "review": "would be reviewed before it runs"}
+
+
+def recent_executions(state: EngineState, venture: str, kinds: list[DecisionKind]) -> str:
+    """With `[escalation] on_repeat` set, the venture's decisions of these kinds executed within the repeat
+    window, so that the agent does not propose one of them again unchanged (and knows what that would meet)."""
+    policy = state.org.escalation
+    if policy.on_repeat == "allow":
+        return ""
+    since = state.day_index(state.now - policy.repeat_window)
+    ids = {k.id for k in kinds}
+    done = sorted((d for d in state.decisions.values() if d.venture == venture and d.kind in ids
+                   and d.state == "executed" and d.executed_day is not None and d.executed_day >= since),
+                  key=lambda d: d.id)[-MAX_LIST:]
+    if not done:
+        return ""
+    items = "; ".join(f"{d.kind} {params_text(d.params)} (#{d.id})".replace(" ()", "") for d in done)
+    return (f"Executed within {format_duration(policy.repeat_window)}: {items}. An identical decision "
+            f"{_ON_REPEAT[policy.on_repeat]}.")
+
+
 def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, BriefChoice]:
     org, state = engine.org, engine.state
     rt = state.agents[agent_id]
@@ -105,6 +129,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
         other_metrics={k: v for k, v in sorted(latest.items()) if k != agent.owns_metric},
         kinds=(kinds := [k for k in org.decision_kinds if k.id in agent.decision_kinds]),
         busy=busy_kinds(state, venture.id, kinds), org_kinds=org.decision_kinds, company=company_text(org),
+        recent=recent_executions(state, venture.id, kinds),
         policy_line=policy_line(org), now=iso(state.now), reason=reason,
         directives=[t for _, t in state.directives.get(venture.id, [])][-5:],
         venture_brief=brief, platform_insights=insights,

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from conductor.org.durations import format_duration
 from conductor.org.models import Agent, DecisionKind, Org
 
 Action = Literal["execute", "review", "escalate", "refuse"]
@@ -84,13 +85,16 @@ def route_decision(
     trust: dict[tuple[str, str], float] | None = None,
     money: MoneyView | None = None,
     acting: tuple[int, ...] = (),
+    repeats: tuple[int, ...] = (),
 ) -> Route:
     """Decide what happens to a proposal. Order matters: refusals, then review, then the founder's gates.
 
     `trust` maps (agent id, kind) to the spend limit of autonomy the founder granted; a grant lifts the
     "always escalate" gate for that agent and kind, and raises its spend threshold up to the limit.
     `acting` holds the other decisions of this kind in the venture still acting or on their way: a kind with
-    `max_in_window` refuses one more, so that each of its decisions can be measured on its own.
+    `max_in_window` refuses one more, so that each of its decisions can be measured on its own. `repeats` holds
+    the venture's decisions identical to this one executed within `[escalation] repeat_window`, judged by
+    `on_repeat` (a real model proposes the same decision at every heartbeat).
     """
     policy = org.escalation
     money = money or MoneyView()
@@ -109,6 +113,13 @@ def route_decision(
         )
 
     reviewer = agent.reviewers.get(proposal.kind)
+    if repeats and policy.on_repeat != "allow":
+        what = (f"identical to {', '.join(f'#{i}' for i in repeats)}, executed within "
+                f"{format_duration(policy.repeat_window)} ([escalation] on_repeat = {policy.on_repeat})")
+        if policy.on_repeat == "drop":
+            return Route("refuse", what)
+        if policy.on_repeat == "escalate" or not reviewer:
+            return Route("escalate", what, ("repeat",))
     if reviewer and not proposal.reviewer_approved:
         if proposal.review_round >= org.engine.max_review_rounds:
             return Route(

@@ -56,6 +56,7 @@ class WakeContext:
     busy: list[str] = field(default_factory=list)  # kinds still being measured: `context.busy_kinds`
     org_kinds: list[DecisionKind] = field(default_factory=list)  # every kind of the org: the shared system block
     company: str = ""  # `company_text(org)`: the shared system block's who-is-who
+    recent: str = ""  # `context.recent_executions`: what an identical decision would meet ([escalation] on_repeat)
 
 
 def _fmt(value: float) -> str:
@@ -175,7 +176,8 @@ def wake_messages(ctx: WakeContext, *, with_schema: bool = True) -> list[dict[st
         f"# Platform insights\n{ctx.platform_insights.strip() or 'None yet.'}",
         _section("Founder directives", [f"- {d}" for d in ctx.directives], "None."),
         f"# Venture brief\n{ctx.venture_brief.strip() or 'No brief yet: this venture has no learned lessons so far.'}",
-        f"{VOLATILE_HEADING}\nNow: {ctx.now}. You were woken by: {ctx.reason}." + _busy_line(ctx.busy),
+        f"{VOLATILE_HEADING}\nNow: {ctx.now}. You were woken by: {ctx.reason}." + _busy_line(ctx.busy)
+        + (f"\n{ctx.recent}" if ctx.recent else ""),
         f"# Your metric\nYou own `{ctx.owned_metric}` ({ctx.metric_unit}; {direction}).\n"
         f"Recent daily values, oldest first: {values}\nOther metrics of the venture today: {others}",
         _section("Tasks for you", [f"- task #{t.id}: {t.text}" for t in ctx.tasks], "None."),

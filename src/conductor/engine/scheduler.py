@@ -1074,8 +1074,10 @@ class Engine:
         kind = self.org.kind(d.kind)
         acting = (tuple(other.id for other in self.state.acting(d.venture, d.kind, exclude=d.id))
                   if kind is not None and kind.max_in_window is not None else ())
+        repeats = (tuple(r.id for r in self.state.repeats(d.venture, d.kind, d.params, exclude=d.id))
+                   if self.org.escalation.on_repeat != "allow" else ())
         route = route_decision(self._proposal(d, reviewer_approved), agent, self.org, trust=self.state.trust,
-                               money=MoneyView(agent_budget_left=left), acting=acting)
+                               money=MoneyView(agent_budget_left=left), acting=acting, repeats=repeats)
         if route.action == "execute":
             approval = self._event("decision.updated", {"decision_id": d.id, "state": "approved", "final": True,
                                                         "route": route.reason}, venture=d.venture, agent=d.agent)

@@ -284,6 +284,16 @@ class EngineState:
                 found.append(d)
         return found
 
+    def repeats(self, venture: str, kind: str, params: dict[str, Any], *, exclude: int | None = None
+                ) -> list[DecisionRuntime]:
+        """Decisions of the venture identical to (`kind`, `params`) and executed within the org's
+        `[escalation] repeat_window`, today included: what `on_repeat` judges."""
+        window = self.org.escalation.repeat_window
+        since = self.day_index(self.now - window)
+        return [d for i in self.by_kind.get((venture, kind), ()) if i != exclude
+                and (d := self.decisions[i]).state == "executed" and d.executed_day is not None
+                and d.executed_day >= since and d.params == params]
+
     def pending_escalations(self) -> list[EscalationRuntime]:
         return sorted(self.escalations.values(), key=lambda e: e.id)
 

@@ -88,6 +88,10 @@ class EscalationPolicy(_Strict):
     on_expiry: Literal["reject", "approve"] = "reject"
     trust_after: int = Field(3, ge=1, description="Approvals in a row, unamended, before autonomy is proposed.")
     trust_spend_limit: Money = Field(200.0, description="Upper bound on spend an earned autonomy may cover.")
+    on_repeat: Literal["allow", "review", "escalate", "drop"] = Field(
+        "allow", description="A decision identical (kind and parameters) to one its venture executed within "
+        "repeat_window: allowed, reviewed (by the kind's reviewer, else the founder), escalated, or dropped.")
+    repeat_window: Duration = Field(timedelta(days=3), description="How far back an identical decision counts.")
 
 
 NotifyOn = Literal["urgent_escalation", "agent_stuck", "budget_exhausted"]
