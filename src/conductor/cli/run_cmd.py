@@ -113,18 +113,26 @@ def run_headless(
                         org_path=org_file, on_event=tally)
         async def main() -> None:
             loop = asyncio.get_running_loop()
+            task = asyncio.create_task(engine.run())
+
+            def interrupt() -> None:
+                """Ctrl-C stops at once: calls in flight are cancelled and recorded as interrupted (the
+                wake-ups they belonged to are done again at the next start), then the run records its stop."""
+                engine.stop("interrupted (Ctrl-C)")
+                task.cancel()
+
             try:
-                loop.add_signal_handler(signal.SIGINT, engine.stop, "interrupted (Ctrl-C)")
+                loop.add_signal_handler(signal.SIGINT, interrupt)
                 loop.add_signal_handler(signal.SIGTERM, engine.stop, "terminated (SIGTERM)")
             except (NotImplementedError, RuntimeError):
                 pass
-            task = asyncio.create_task(engine.run())
             if live and console.is_terminal:
                 with Live(tally.table(f"{org.name}"), console=console, refresh_per_second=4) as view:
                     while not task.done():
                         view.update(tally.table(f"{org.name} · {tally.now[:16]}"))
                         await asyncio.sleep(0.25)
-            await task
+            with contextlib.suppress(asyncio.CancelledError):  # cancelled by Ctrl-C: the run recorded its stop
+                await task
 
         asyncio.run(main())
     return tally

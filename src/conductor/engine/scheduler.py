@@ -141,6 +141,7 @@ class Engine:
         self.route_queue: list[int] = []
         self._escalate_after_batch: list[int] = []
         self._stopping = False
+        self._cancelled = False  # run() was cancelled (Ctrl-C): in-flight calls were cut off, not finished
         self._failure: str | None = None
         self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
@@ -267,7 +268,10 @@ class Engine:
             await self._recover()
             await self._loop()
         except asyncio.CancelledError:
-            self._stopping, self._stop_asked = True, "interrupted"
+            if not self._stopping:
+                self._stop_asked = "interrupted"
+            self._stopping = True
+            self._cancelled = True
             raise
         except Exception as exc:
             self._failure = f"{type(exc).__name__}: {exc}"[:300]
@@ -276,7 +280,10 @@ class Engine:
         finally:
             try:
                 reason = self._stop_reason()
-                await self.emit([self._event("run.stopped", {"reason": reason})])
+                # Calls cut off by the cancel: recorded now (their wake-ups are done again at the next start).
+                interrupted = self._interrupted_events(f"{reason} during its model call; it is done again at "
+                                                       "the next start") if self._cancelled else []
+                await self.emit([*interrupted, self._event("run.stopped", {"reason": reason})])
                 logger.info("run stopped reason=%r at=%s calls=%d", reason, _minute(self.state.now), self.calls_made)
             finally:
                 if self.notifier is not None:
@@ -432,8 +439,10 @@ class Engine:
             conn.close()
         return folded.cursor if blob is not None and snapshot.write(self.db, blob) else None
 
-    def _interrupted_events(self) -> list[NewEvent]:
-        """`agent.interrupted` for each wake-up the previous run left in flight, naming its `agent.woke`.
+    def _interrupted_events(self, reason: str = "the previous run stopped mid wake-up; it is done again"
+                            ) -> list[NewEvent]:
+        """`agent.interrupted` for each wake-up left in flight (by the previous run, or by this one when it is
+        cancelled), naming its `agent.woke`.
 
         Observing it puts back what that wake-up took from the mailbox (`EngineState`), so the agent is due at
         once and its next wake-up is the same one done again.
@@ -442,7 +451,7 @@ class Engine:
         for agent_id, rt in sorted(self.state.agents.items()):
             if not rt.in_flight:
                 continue
-            payload: dict[str, Any] = {"reason": "the previous run stopped mid wake-up; it is done again"}
+            payload: dict[str, Any] = {"reason": reason}
             if rt.open_wake is not None:
                 payload["wake"] = rt.open_wake.woke_id
             events.append(self._event("agent.interrupted", payload, venture=rt.venture, agent=agent_id))
