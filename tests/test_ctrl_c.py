@@ -60,7 +60,7 @@ def test_ctrl_c_cuts_off_a_hanging_call_records_it_and_the_next_start_redoes_it(
             time.sleep(0.05)
         assert len(stub.hits) >= 2, "the calls never started"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=STALL_S / 2)  # a run that waited for its calls would still be waiting
+        _, err = proc.communicate(timeout=STALL_S / 2)  # a run that waited for its calls would still be waiting
     assert proc.returncode == 0, err[-2000:]
     cut = events(db, "agent.interrupted", "run.stopped")
     assert cut[-1][0] == "run.stopped" and cut[-1][2]["reason"] == "interrupted (Ctrl-C)"
