@@ -67,6 +67,9 @@ def test_ctrl_c_cuts_off_a_hanging_call_records_it_and_the_next_start_redoes_it(
     interrupted = {agent for kind, agent, p in cut if kind == "agent.interrupted"
                    and "interrupted (Ctrl-C) during its model call" in p["reason"]}
     assert interrupted == {"duo-lead", "duo-ops"}
+    cut_calls = [(agent, p) for kind, agent, p in events(db, "call.recorded")]
+    assert {agent for agent, _ in cut_calls} == {"duo-lead", "duo-ops"}
+    assert all(not p["ok"] and "interrupted (Ctrl-C)" in p["error"] and p["latency_ms"] > 0 for _, p in cut_calls)
 
     answer = {"summary": "back at work"}
     with StubOpenAI(lambda hit: ok(answer)) as stub:

@@ -340,8 +340,10 @@ async def test_an_identical_decision_within_the_repeat_window_is_flagged_and_dro
     fake = Gated(respond, slow=("none", "nobody"))
     wakes = {"n": 0}
 
-    def react(event: Any) -> None:  # the founder wakes duo-lead again after each of its conclusions, twice
-        if event.kind == "agent.concluded" and event.agent == "duo-lead" and wakes["n"] < 2:
+    def react(event: Any) -> None:  # the founder wakes duo-lead again at once, and then two days later
+        first = event.kind == "agent.concluded" and event.agent == "duo-lead" and wakes["n"] == 0
+        later = event.kind == "clock.advanced" and event.payload.get("day") == 2 and wakes["n"] == 1
+        if first or later:
             wakes["n"] += 1
             conn = open_database(db)
             try:
@@ -349,7 +351,8 @@ async def test_an_identical_decision_within_the_repeat_window_is_flagged_and_dro
             finally:
                 conn.close()
 
-    await run_gated(monkeypatch, db, dropping, fake, react, timedelta(days=2))
+    await run_gated(monkeypatch, db, dropping, fake, react, timedelta(days=2, hours=12))
+    assert wakes["n"] == 2
     run = Run(db, dropping, fake)
     notes = run.decisions("duo-lead", "note.write")
     assert len(notes) >= 3

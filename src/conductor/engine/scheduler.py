@@ -52,6 +52,7 @@ from conductor.redaction import remember_call_options
 from conductor.sim.direct import count_tokens as sim_count_tokens
 from conductor.sim.direct import is_simulated
 from conductor.sim.market import VERSION as MARKET_VERSION
+from conductor.store.calls import CallRecord
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, utc_now
 from conductor.store.lock import founder_attached
 from conductor.store.writer import EventWriter
@@ -142,6 +143,7 @@ class Engine:
         self._escalate_after_batch: list[int] = []
         self._stopping = False
         self._cancelled = False  # run() was cancelled (Ctrl-C): in-flight calls were cut off, not finished
+        self._cut_calls: list[NewEvent] = []  # their `call.recorded`, written with `run.stopped`
         self._failure: str | None = None
         self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
@@ -283,7 +285,7 @@ class Engine:
                 # Calls cut off by the cancel: recorded now (their wake-ups are done again at the next start).
                 interrupted = self._interrupted_events(f"{reason} during its model call; it is done again at "
                                                        "the next start") if self._cancelled else []
-                await self.emit([*interrupted, self._event("run.stopped", {"reason": reason})])
+                await self.emit([*self._cut_calls, *interrupted, self._event("run.stopped", {"reason": reason})])
                 logger.info("run stopped reason=%r at=%s calls=%d", reason, _minute(self.state.now), self.calls_made)
             finally:
                 if self.notifier is not None:
@@ -625,6 +627,8 @@ class Engine:
         except BaseException:
             for task in pending:
                 task.cancel()
+            if pending:  # let each cut-off call note itself (`_cut_calls`) before the run records its stop
+                await asyncio.wait(pending, timeout=1.0)
             raise
         return progressed
 
@@ -700,8 +704,16 @@ class Engine:
     async def _run(self, job: Job) -> JobResult:
         async with self.semaphore:
             rng = random.Random(f"{self.org.seed}:{job.agent_id}:{iso(self.state.now)}:{job.kind}")
-            result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra(),
-                                   response_format=self._response_format(job))
+            started = asyncio.get_running_loop().time()
+            try:
+                result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra(),
+                                       response_format=self._response_format(job))
+            except asyncio.CancelledError:  # Ctrl-C: the call is cut off; `run` records it with its duration
+                self._cut_calls.append(self._event("call.recorded", CallRecord(
+                    job.model, job.kind, ok=False, error="interrupted (Ctrl-C) before the model answered",
+                    latency_ms=round((asyncio.get_running_loop().time() - started) * 1000, 1)).payload(),
+                    venture=job.venture, agent=job.agent_id))
+                raise
         self.calls_made += len(result.calls)
         return result
 
