@@ -116,3 +116,27 @@ def test_a_bad_model_setting_is_one_line_naming_it(tmp_path: Path, line: str, wh
     assert proc.returncode != 0
     lines = [x for x in (proc.stderr + proc.stdout).splitlines() if where in x]
     assert lines and "models" in lines[0], proc.stderr + proc.stdout
+
+
+def test_the_readme_local_model_example_loads_as_written(tmp_path: Path) -> None:
+    """The org-file lines of README's "Use a local model" section, put on top of a working org, load; doctor then
+    names the key variable until it is set."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("#### Use a local model", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    top, _, tables = example.partition("\n\n")
+    assert top.startswith('model = "openai/')
+    org_text = DUO.read_text().replace('model = "sim/perfect"', top.split("#")[0].strip())
+    path = tmp_path / "local.toml"
+    path.write_text(org_text + "\n" + tables)
+    from conductor.org import load_org
+
+    org = load_org(path)
+    assert org.model in org.models and org.models[org.model].api_key_env == "LOCAL_LLM_KEY"
+    assert all(m.api_base and m.api_base.startswith("http://127.0.0.1:") for m in org.models.values())
+    missing = conductor("doctor", "--org", str(path), "--json", env=clean_env())
+    checks = {c["check"]: c for c in json.loads(missing.stdout)}
+    assert "LOCAL_LLM_KEY" in checks[f"model {org.model}"]["detail"] and checks[f"model {org.model}"]["status"] == "fail"
+    present = conductor("doctor", "--org", str(path), "--json", env=clean_env(LOCAL_LLM_KEY="local"))
+    checks = {c["check"]: c for c in json.loads(present.stdout)}
+    assert checks[f"model {org.model}"]["status"] == "ok"
