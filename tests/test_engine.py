@@ -373,6 +373,8 @@ def test_link_revisions_follows_the_kind_not_the_number_the_model_wrote() -> Non
     assert link_revisions([("note.write", None), ("note.write", None)], returned) == [9, None]
     assert link_revisions([("vendor.sign", 7)], returned) == [None]  # another kind is a new decision
     assert link_revisions([("ad.buy", None)], {}) == [None]
+    assert link_revisions([("ad.buy", None), ("ad.buy", 12)], returned) == [7, 12]  # a named link comes first
+    assert link_revisions([("ad.buy", None), ("ad.buy", 7)], {7: "ad.buy"}) == [None, 7]
 
 
 async def test_review_route_back_stops_after_the_round_limit(scripted: Callable[..., Any], org: Org) -> None:

@@ -327,4 +327,6 @@ def test_an_identical_decision_executed_recently_meets_on_repeat(on_repeat: str,
         assert "#12" in route.reason or route.action == "review"
     if expected == "escalate":
         assert route.gates == ("repeat",)
+    if expected == "review":
+        assert route.gates == ("review", "repeat") and "#12" in route.reason  # the reviewer is told
     assert route_decision(proposal(kind, params), agent_, org).action != "refuse"  # nothing repeated: as usual

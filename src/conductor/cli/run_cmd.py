@@ -114,15 +114,10 @@ def run_headless(
         async def main() -> None:
             loop = asyncio.get_running_loop()
             task = asyncio.create_task(engine.run())
-
-            def interrupt() -> None:
-                """Ctrl-C stops at once: calls in flight are cancelled and recorded as interrupted (the
-                wake-ups they belonged to are done again at the next start), then the run records its stop."""
-                engine.stop("interrupted (Ctrl-C)")
-                task.cancel()
-
             try:
-                loop.add_signal_handler(signal.SIGINT, interrupt)
+                # Ctrl-C stops at once: calls in flight are cut off and recorded (their wake-ups are done again
+                # at the next start); SIGTERM lets them finish.
+                loop.add_signal_handler(signal.SIGINT, engine.interrupt, "interrupted (Ctrl-C)")
                 loop.add_signal_handler(signal.SIGTERM, engine.stop, "terminated (SIGTERM)")
             except (NotImplementedError, RuntimeError):
                 pass
@@ -131,8 +126,7 @@ def run_headless(
                     while not task.done():
                         view.update(tally.table(f"{org.name} · {tally.now[:16]}"))
                         await asyncio.sleep(0.25)
-            with contextlib.suppress(asyncio.CancelledError):  # cancelled by Ctrl-C: the run recorded its stop
-                await task
+            await task
 
         asyncio.run(main())
     return tally

@@ -73,11 +73,7 @@ def recent_executions(state: EngineState, venture: str, kinds: list[DecisionKind
     policy = state.org.escalation
     if policy.on_repeat == "allow":
         return ""
-    since = state.day_index(state.now - policy.repeat_window)
-    ids = {k.id for k in kinds}
-    done = sorted((d for d in state.decisions.values() if d.venture == venture and d.kind in ids
-                   and d.state == "executed" and d.executed_day is not None and d.executed_day >= since),
-                  key=lambda d: d.id)[-MAX_LIST:]
+    done = state.executed_recently(venture, (k.id for k in kinds))[-MAX_LIST:]
     if not done:
         return ""
     items = "; ".join(f"{d.kind} {params_text(d.params)} (#{d.id})".replace(" ()", "") for d in done)

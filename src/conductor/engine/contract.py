@@ -215,13 +215,16 @@ def link_revisions(proposed: list[tuple[str, int | None]], returned: dict[int, s
     revision would then start again at review round 1, past the org's round limit. A decision of a returned
     decision's kind revises it (the one it names, else the oldest of that kind not yet linked); `revises` naming
     a decision of another kind does not turn one kind into another, so that answer is a new decision."""
-    linked: list[int | None] = []
+    linked: list[int | None] = [None] * len(proposed)
     taken: set[int] = set()
-    for kind, revises in proposed:
-        target = revises if revises is not None and returned.get(revises) == kind and revises not in taken else None
-        if target is None:
-            target = next((i for i, k in sorted(returned.items()) if k == kind and i not in taken), None)
-        if target is not None:
-            taken.add(target)
-        linked.append(target)
+    for n, (kind, revises) in enumerate(proposed):  # first what the answer names rightly, then the rest by kind
+        if revises is not None and returned.get(revises) == kind and revises not in taken:
+            linked[n] = revises
+            taken.add(revises)
+    for n, (kind, _) in enumerate(proposed):
+        if linked[n] is None:
+            found = next((i for i, k in sorted(returned.items()) if k == kind and i not in taken), None)
+            if found is not None:
+                linked[n] = found
+                taken.add(found)
     return linked

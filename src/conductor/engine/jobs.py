@@ -48,6 +48,9 @@ class Job:
     # call may break, or None (on the real clock it then reserves what that call may cost).
     budget_check: Callable[[int, float], str | None] | None = None
     retry_reserved: float = 0.0  # on the real clock, what its retries have reserved (see Engine._budget_for_retry)
+    # The calls made so far, as they are made (`run_job` appends here too): a job cut off by Ctrl-C still has
+    # its paid attempts to record (`Engine._commit_cut`).
+    calls: list[CallRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -80,7 +83,7 @@ async def run_job(
     extra: dict[str, Any] | None = None,
 ) -> JobResult:
     """Call the model; on unusable output, call again quoting the error, up to the org's retry limit."""
-    result = JobResult(job=job)
+    result = JobResult(job=job, calls=job.calls)
     messages = list(job.messages)
     for attempt in range(org.engine.max_retries + 1):
         started = time.monotonic()

@@ -120,6 +120,8 @@ def route_decision(
             return Route("refuse", what)
         if policy.on_repeat == "escalate" or not reviewer:
             return Route("escalate", what, ("repeat",))
+        if not proposal.reviewer_approved and proposal.review_round < org.engine.max_review_rounds:
+            return Route("review", f"{what}: for {reviewer} to judge", ("review", "repeat"))
     if reviewer and not proposal.reviewer_approved:
         if proposal.review_round >= org.engine.max_review_rounds:
             return Route(

@@ -409,7 +409,7 @@ def _apply_model_settings(model: str, settings: ModelSettings, kwargs: dict[str,
                           retry: RetryPolicy) -> RetryPolicy:
     """The org file's `[models."MODEL"]` on one call: its server, its key (read from the named environment
     variable now, never stored; remembered for redaction), output limit, temperature and timeout."""
-    if settings.api_base:
+    if settings.api_base and "api_base" not in kwargs:  # one the run was given for every call comes first
         kwargs["api_base"] = settings.api_base
         remember_call_options(settings.api_base, None)
     if settings.api_key_env:
@@ -434,15 +434,17 @@ async def _call_simulated(model: str, messages: list[dict[str, Any]], *, org: Or
                           label: str) -> CallResult:
     """A call of the built-in simulator, made directly (`conductor.sim.direct`): the same answer, usage and price
     as through litellm's custom provider, without litellm's per-call work or its import."""
-    from conductor.sim.direct import complete
+    from conductor.sim.direct import complete, profile_for
 
     started = time.monotonic()
     try:
-        async with asyncio.timeout(retry.timeout_s):
-            reply = await complete(model, messages)
+        profile_for(model)
     except ValueError as exc:  # a profile that does not exist: no retry can fix it
         logger.error("call failed for=%s model=%s attempts=1 fault=%r", label or "-", model, str(exc))
         raise ProviderFault(f"{model}: {exc}", retryable=False, attempts=1) from None
+    try:
+        async with asyncio.timeout(retry.timeout_s):
+            reply = await complete(model, messages)
     except TimeoutError:
         raise ProviderFault(f"{model}: timed out after {retry.timeout_s:g} s", retryable=True, attempts=1) from None
     cached = min(reply.cached_tokens, reply.prompt_tokens)

@@ -142,8 +142,7 @@ class Engine:
         self.route_queue: list[int] = []
         self._escalate_after_batch: list[int] = []
         self._stopping = False
-        self._cancelled = False  # run() was cancelled (Ctrl-C): in-flight calls were cut off, not finished
-        self._cut_calls: list[NewEvent] = []  # their `call.recorded`, written with `run.stopped`
+        self._jobs: dict[asyncio.Task[JobResult], Job] = {}  # the calls in flight, for `interrupt`
         self._failure: str | None = None
         self._stop_asked = "stopped"
         self._reader: sqlite3.Connection | None = None
@@ -181,6 +180,13 @@ class Engine:
         """Ask for a graceful stop: the wave in flight finishes and is committed."""
         self._stopping = True
         self._stop_asked = reason
+
+    def interrupt(self, reason: str) -> None:
+        """Stop at once (Ctrl-C): like `stop`, and the calls in flight are cut off instead of awaited. Each is
+        recorded as it ends (`_commit_cut`); the rest of the wave commits as usual, then the run stops."""
+        self.stop(reason)
+        for task in list(self._jobs):
+            task.cancel()
 
     def _stop_reason(self) -> str:
         """Why the run ended, for `run.stopped`: asked to stop, reached its end time, or failed."""
@@ -273,7 +279,6 @@ class Engine:
             if not self._stopping:
                 self._stop_asked = "interrupted"
             self._stopping = True
-            self._cancelled = True
             raise
         except Exception as exc:
             self._failure = f"{type(exc).__name__}: {exc}"[:300]
@@ -282,10 +287,7 @@ class Engine:
         finally:
             try:
                 reason = self._stop_reason()
-                # Calls cut off by the cancel: recorded now (their wake-ups are done again at the next start).
-                interrupted = self._interrupted_events(f"{reason} during its model call; it is done again at "
-                                                       "the next start") if self._cancelled else []
-                await self.emit([*self._cut_calls, *interrupted, self._event("run.stopped", {"reason": reason})])
+                await self.emit([self._event("run.stopped", {"reason": reason})])
                 logger.info("run stopped reason=%r at=%s calls=%d", reason, _minute(self.state.now), self.calls_made)
             finally:
                 if self.notifier is not None:
@@ -441,17 +443,17 @@ class Engine:
             conn.close()
         return folded.cursor if blob is not None and snapshot.write(self.db, blob) else None
 
-    def _interrupted_events(self, reason: str = "the previous run stopped mid wake-up; it is done again"
-                            ) -> list[NewEvent]:
-        """`agent.interrupted` for each wake-up left in flight (by the previous run, or by this one when it is
-        cancelled), naming its `agent.woke`.
+    def _interrupted_events(self, reason: str = "the previous run stopped mid wake-up; it is done again",
+                            only: str | None = None) -> list[NewEvent]:
+        """`agent.interrupted` for each wake-up left in flight (by the previous run, or, `only` one agent's, cut
+        off by `interrupt`), naming its `agent.woke`.
 
         Observing it puts back what that wake-up took from the mailbox (`EngineState`), so the agent is due at
         once and its next wake-up is the same one done again.
         """
         events = []
         for agent_id, rt in sorted(self.state.agents.items()):
-            if not rt.in_flight:
+            if not rt.in_flight or (only is not None and agent_id != only):
                 continue
             payload: dict[str, Any] = {"reason": reason}
             if rt.open_wake is not None:
@@ -620,15 +622,18 @@ class Engine:
                 task = await self._next_done(pending)
                 if task is not None:
                     pending.remove(task)
-                    await self._commit(task.result())
+                    job = self._jobs.pop(task)
+                    if task.cancelled():  # cut off by `interrupt`
+                        await self._commit_cut(job)
+                    else:
+                        await self._commit(task.result())
                 if not self._stopping:  # once asked to stop, in-flight work finishes; nothing new is started
                     await self._settle()
                     await self._start_due(pending, everyone=False)
         except BaseException:
             for task in pending:
                 task.cancel()
-            if pending:  # let each cut-off call note itself (`_cut_calls`) before the run records its stop
-                await asyncio.wait(pending, timeout=1.0)
+                self._jobs.pop(task, None)
             raise
         return progressed
 
@@ -673,7 +678,9 @@ class Engine:
             if job is not None:
                 if job.kind == "wake":
                     self._waking.add(job.agent_id)
-                pending.append(asyncio.create_task(self._run(job)))
+                task = asyncio.create_task(self._run(job))
+                self._jobs[task] = job
+                pending.append(task)
                 if len(pending) % self._slots == 0:
                     await asyncio.sleep(0)  # a full set of calls is ready: let them start, then prepare the rest
         if batch:
@@ -708,11 +715,10 @@ class Engine:
             try:
                 result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra(),
                                        response_format=self._response_format(job))
-            except asyncio.CancelledError:  # Ctrl-C: the call is cut off; `run` records it with its duration
-                self._cut_calls.append(self._event("call.recorded", CallRecord(
-                    job.model, job.kind, ok=False, error="interrupted (Ctrl-C) before the model answered",
-                    latency_ms=round((asyncio.get_running_loop().time() - started) * 1000, 1)).payload(),
-                    venture=job.venture, agent=job.agent_id))
+            except asyncio.CancelledError:  # `interrupt`: the call in progress is cut off, recorded by `_commit_cut`
+                job.calls.append(CallRecord(job.model, job.kind, ok=False, error=f"{self._stop_asked} before the "
+                                            "model answered", latency_ms=round(
+                                                (asyncio.get_running_loop().time() - started) * 1000, 1)))
                 raise
         self.calls_made += len(result.calls)
         return result
@@ -959,6 +965,19 @@ class Engine:
         return [self._event("call.recorded", c.payload(), venture=job.venture, agent=job.agent_id)
                 for c in result.calls]
 
+    async def _commit_cut(self, job: Job) -> None:
+        """A job `interrupt` cut off: its calls (the paid attempts and the one cut short) go in the ledger, and a
+        wake-up is recorded as interrupted, so the next start does it again with what it was shown."""
+        if job.kind == "wake":
+            self._waking.discard(job.agent_id)
+        self._reserve(job.agent_id, job.venture, job.reserved, sign=-1)
+        self._reserve(job.agent_id, job.venture, job.retry_reserved, sign=-1, ledger=self.retry_reserved)
+        events = self._call_events(JobResult(job=job, calls=job.calls))
+        if job.kind == "wake":
+            events += self._interrupted_events(f"{self._stop_asked} during its model call; it is done again at "
+                                               "the next start", only=job.agent_id)
+        await self.emit(events)
+
     async def _commit(self, result: JobResult) -> None:
         job = result.job
         if job.kind == "wake":
@@ -1108,9 +1127,11 @@ class Engine:
             else:
                 await self._execute(d.id, before=[approval])
         elif route.action == "review":
+            # A repeat is said in the decision's history, which the reviewer reads.
+            note = {"note": route.reason} if "repeat" in route.gates else {}
             await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "in_review",
-                                                             "review_round": d.review_round + 1, "route": route.reason},
-                                         venture=d.venture, agent=d.agent)])
+                                                             "review_round": d.review_round + 1, "route": route.reason,
+                                                             **note}, venture=d.venture, agent=d.agent)])
             self.review_queue.append(d.id)
         elif route.action == "refuse":
             await self.emit([self._event("decision.updated", {"decision_id": d.id, "state": "refused", "final": True,

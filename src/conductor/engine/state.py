@@ -8,6 +8,7 @@ what is pending, what each agent has not yet seen). It has no side effects: no c
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -284,15 +285,18 @@ class EngineState:
                 found.append(d)
         return found
 
+    def executed_recently(self, venture: str, kinds: Iterable[str]) -> list[DecisionRuntime]:
+        """The venture's decisions of these kinds executed within the org's `[escalation] repeat_window` (today
+        included), oldest first."""
+        since = self.day_index(self.now - self.org.escalation.repeat_window)
+        return sorted((d for kind in set(kinds) for i in self.by_kind.get((venture, kind), ())
+                       if (d := self.decisions[i]).state == "executed" and d.executed_day is not None
+                       and d.executed_day >= since), key=lambda d: d.id)
+
     def repeats(self, venture: str, kind: str, params: dict[str, Any], *, exclude: int | None = None
                 ) -> list[DecisionRuntime]:
-        """Decisions of the venture identical to (`kind`, `params`) and executed within the org's
-        `[escalation] repeat_window`, today included: what `on_repeat` judges."""
-        window = self.org.escalation.repeat_window
-        since = self.day_index(self.now - window)
-        return [d for i in self.by_kind.get((venture, kind), ()) if i != exclude
-                and (d := self.decisions[i]).state == "executed" and d.executed_day is not None
-                and d.executed_day >= since and d.params == params]
+        """Decisions identical to (`kind`, `params`) that the venture executed recently: what `on_repeat` judges."""
+        return [d for d in self.executed_recently(venture, [kind]) if d.id != exclude and d.params == params]
 
     def pending_escalations(self) -> list[EscalationRuntime]:
         return sorted(self.escalations.values(), key=lambda e: e.id)

@@ -211,7 +211,7 @@ class SpendRow(_Row):
 
 class ModelUse(_Row):
     """The org's model calls in one line: how much of the prompt input the provider's cache served, and what
-    that saved. The simulated model has no provider cache: its calls report none."""
+    that saved (the simulated provider reports the org-wide system block as cached)."""
 
     calls: int
     prompt_tokens: int

@@ -7,7 +7,7 @@ litellm custom provider (`conductor.sim.provider`) answers the same way for anyo
 `litellm.acompletion(model="sim/...")`; both report usage through this module, so they agree call for call.
 
 Public API: `is_simulated(model)`, `count_tokens(text)`, `cached_tokens(messages, prompt_tokens)`,
-`profile_for(model)`, `complete(model, messages)`.
+`profile_for(model)`, `answer(model, messages)`, `complete(model, messages)`.
 """
 
 from __future__ import annotations
@@ -57,11 +57,17 @@ def profile_for(model: str) -> Profile:
     return parse_profile(model.removeprefix(PREFIX))
 
 
-async def complete(model: str, messages: list[Any]) -> DirectReply:
-    """One answer of the simulated model, after the profile's real-time delay (`sleep_ms`, 0 by default)."""
-    profile = profile_for(model)
-    reply = respond(list(messages), profile)
-    if profile.sleep_ms > 0:
-        await asyncio.sleep(profile.sleep_ms / 1000)
+def answer(model: str, messages: list[Any]) -> DirectReply:
+    """One answer of the simulated model, at once. ValueError for a profile that does not exist."""
+    reply = respond(list(messages), profile_for(model))
     return DirectReply(reply.text, reply.prompt_tokens, reply.completion_tokens,
                        cached_tokens(messages, reply.prompt_tokens), reply.latency_ms)
+
+
+async def complete(model: str, messages: list[Any]) -> DirectReply:
+    """One answer of the simulated model, after the profile's real-time delay (`sleep_ms`, 0 by default)."""
+    reply = answer(model, messages)
+    sleep_ms = profile_for(model).sleep_ms
+    if sleep_ms > 0:
+        await asyncio.sleep(sleep_ms / 1000)
+    return reply

@@ -1,42 +1,36 @@
 """The simulated model as a litellm custom provider: `litellm.acompletion(model="sim/standard", ...)`.
 
 Imported only by `conductor.engine.provider.load_litellm`, after litellm itself is loaded. The handler hands
-the messages, and nothing else, to `conductor.sim.model.respond`, and reports usage as a provider would,
-including the prompt tokens its cache served (`cached_tokens`).
+the messages, and nothing else, to `conductor.sim.direct` (what the engine calls without litellm), and reports
+its usage as a provider would, including the prompt tokens its cache served.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import litellm
 from litellm import CustomLLM
 from litellm.exceptions import BadRequestError
 
-from conductor.sim.direct import cached_tokens
-from conductor.sim.model import Profile, SimReply, parse_profile, respond
+from conductor.sim.direct import DirectReply, answer, complete
 
 PROVIDER = "sim"
 
 
-def _profile(model: str) -> Profile:
-    try:
-        return parse_profile(model)
-    except ValueError as exc:
-        # A litellm exception type passes through litellm's mapping unchanged, and a 400 is never retried.
-        raise BadRequestError(message=str(exc), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER) from None
+def _bad_profile(model: str, exc: ValueError) -> BadRequestError:
+    # A litellm exception type passes through litellm's mapping unchanged, and a 400 is never retried.
+    return BadRequestError(message=str(exc), model=f"{PROVIDER}/{model}", llm_provider=PROVIDER)
 
 
-def _fill(model_response: Any, model: str, reply: SimReply, messages: list) -> Any:
+def _fill(model_response: Any, model: str, reply: DirectReply) -> Any:
     model_response.choices[0].message.content = reply.text
     model_response.model = f"{PROVIDER}/{model}"
-    cached = cached_tokens(messages, reply.prompt_tokens)
     model_response.usage = litellm.Usage(
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         total_tokens=reply.prompt_tokens + reply.completion_tokens,
-        prompt_tokens_details={"cached_tokens": cached} if cached else None,
+        prompt_tokens_details={"cached_tokens": reply.cached_tokens} if reply.cached_tokens else None,
     )
     hidden = getattr(model_response, "_hidden_params", None)
     if not isinstance(hidden, dict):
@@ -47,22 +41,25 @@ def _fill(model_response: Any, model: str, reply: SimReply, messages: list) -> A
 
 
 class SimProvider(CustomLLM):
-    """Answers from the simulated model; the only input it ever reads is `messages` (and the profile name).
+    """Answers from the simulated model (`conductor.sim.direct`, as the engine calls it); the only input it ever
+    reads is `messages` (and the profile name).
 
     litellm passes everything else by keyword (`model_response` among it), so the handlers name only what
     they read.
     """
 
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-        profile = _profile(model)
-        return _fill(kwargs["model_response"], model, respond(list(messages), profile), messages)
+        try:
+            return _fill(kwargs["model_response"], model, answer(model, list(messages)))
+        except ValueError as exc:
+            raise _bad_profile(model, exc) from None
 
     async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-        profile = _profile(model)
-        reply = respond(list(messages), profile)
-        if profile.sleep_ms > 0:
-            await asyncio.sleep(profile.sleep_ms / 1000)
-        return _fill(kwargs["model_response"], model, reply, messages)
+        try:
+            reply = await complete(model, list(messages))
+        except ValueError as exc:
+            raise _bad_profile(model, exc) from None
+        return _fill(kwargs["model_response"], model, reply)
 
 
 def register_sim_provider(litellm_module: Any) -> None:
