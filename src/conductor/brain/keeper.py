@@ -101,9 +101,7 @@ class BrainKeeper:
         The first count for a model loads its tokenizer (tiktoken's tables: about half a second here); done
         lazily, that would stall the first wave and freeze a control room sharing the loop.
         """
-        models = {self.engine.model_for(a.id) for _, a in self.org.agents()}
-        models.add(self.engine.model_for(self.org.platform.id))
-        for model in sorted(models):
+        for model in sorted(self.engine.models_in_use()):
             self.count_tokens(model, "warm up")
 
     def count_tokens(self, model: str, text: str) -> int:

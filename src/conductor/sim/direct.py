@@ -6,7 +6,7 @@ HTTP, its logging and cost bookkeeping), and importing litellm costs seconds at 
 litellm custom provider (`conductor.sim.provider`) answers the same way for anyone who calls
 `litellm.acompletion(model="sim/...")`; both report usage through this module, so they agree call for call.
 
-Public API: `is_simulated(model)`, `count_tokens(text)`, `cached_tokens(messages, prompt_tokens)`,
+Public API: `is_simulated(model)`, `count_tokens(text)` (the simulated model's own), `cached_tokens(messages, prompt_tokens)`,
 `profile_for(model)`, `answer(model, messages)`, `complete(model, messages)`.
 """
 
@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from conductor.sim.model import Profile, parse_profile, respond
+from conductor.sim.model import Profile, count_tokens, parse_profile, respond
 
 PREFIX = "sim/"
 # A provider caches nothing shorter than this (OpenAI's and Anthropic's minimum), in the simulator's tokens.
@@ -35,11 +35,6 @@ class DirectReply:
 def is_simulated(model: str) -> bool:
     """Whether `model` is the built-in simulator (`sim/standard`, `sim/careless?latency_ms=5`, ...)."""
     return model.startswith(PREFIX)
-
-
-def count_tokens(text: str) -> int:
-    """The simulator's tokenizer: about four characters a token, as the usage it reports counts them."""
-    return len(text) // 4
 
 
 def cached_tokens(messages: list[Any], prompt_tokens: int) -> int:

@@ -29,7 +29,7 @@ from conductor.sim.model.review import review
 from conductor.sim.model.synthesis import synthesis
 from conductor.sim.model.wake import wake
 
-__all__ = ["PROFILES", "RETRY_MARK", "Profile", "SimReply", "parse_profile", "respond"]
+__all__ = ["PROFILES", "RETRY_MARK", "Profile", "SimReply", "count_tokens", "parse_profile", "respond"]
 
 _ANSWER = {"Review request": review, "Synthesis request": synthesis, "Your role": wake}
 
@@ -54,6 +54,11 @@ def respond(messages: list[dict], profile: Profile) -> SimReply:
         text = answer(prompt, rng, flags, imp)
     else:
         text = finish({"summary": "Nothing in the request called for a decision."}, rng, flags, imp, "wake")
-    completion = max(1, len(text) // 4)
+    completion = max(1, count_tokens(text))
     latency = profile.latency_ms * (0.75 + 0.5 * rng.random()) + 2.0 * completion
-    return SimReply(text, max(1, len(joined) // 4), completion, round(latency, 1))
+    return SimReply(text, max(1, count_tokens(joined)), completion, round(latency, 1))
+
+
+def count_tokens(text: str) -> int:
+    """The simulated model's tokenizer: about four characters a token."""
+    return len(text) // 4
