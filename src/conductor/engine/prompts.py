@@ -7,6 +7,7 @@ newest tasks); `wake_messages` turns it into chat messages. Pure functions: no s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,10 +114,29 @@ ANSWER_CONTRACT = (
 VOLATILE_HEADING = "# Now"
 
 
+_MEMO: dict[tuple[Any, ...], tuple[object, str]] = {}
+
+
+def _memo(owner: object, key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    """`build()` once per `owner` object and `key`: the org-wide texts are the same for every wake-up of a run.
+    The owner is kept with its text, so its id cannot be reused by another object while the entry lives."""
+    slot = (id(owner), *key)
+    entry = _MEMO.get(slot)
+    if entry is None or entry[0] is not owner:
+        if len(_MEMO) >= 64:  # runs in one process (tests, evaluations) each bring their own org
+            _MEMO.clear()
+        entry = _MEMO[slot] = (owner, build())
+    return entry[1]
+
+
 def company_text(org: Org) -> str:
     """The company as every agent may know it: its description, each venture's goal, and who is who (agent
     id, role, owned metric, to whom it reports), so a task or message can be addressed to the right colleague.
     Only what the org file fixes: a venture's stage and the metrics' values change, and are in the user message."""
+    return _memo(org, ("company",), lambda: _company_text(org))
+
+
+def _company_text(org: Org) -> str:
     lines = [" ".join(org.description.split())] if org.description.strip() else []
     for venture in org.ventures:
         lines.append(f"- {venture.name} ({venture.id}): {venture.goal}")
@@ -136,7 +156,13 @@ def org_system_block(org_name: str, company: str, kinds: list[DecisionKind], pol
     Identical across agents on purpose: a provider caches the longest prefix it has seen (OpenAI by itself,
     Anthropic at a marked breakpoint), so one block of about 1,500 tokens is paid in full once per cache
     lifetime for the whole organisation, not once per agent. Which of these kinds an agent may take is said
-    in the user message."""
+    in the user message. Built once per org and kept: it is the same for every wake-up of a run."""
+    return _memo(kinds, (org_name, company, policy, with_schema),
+                 lambda: _org_system_block(org_name, company, kinds, policy, with_schema))
+
+
+def _org_system_block(org_name: str, company: str, kinds: list[DecisionKind], policy: str, with_schema: bool
+                      ) -> str:
     parts = [
         f"You are one of the agents of {org_name}, a company run by autonomous agents and one human founder. "
         "Each agent owns one metric of one venture and acts through decisions, tasks and messages; the user "

@@ -402,7 +402,7 @@ async def call_model(
     raise ProviderFault(f"{model}: gave up", retryable=True, attempts=retry.max_retries + 1)  # pragma: no cover
 
 
-_remembered_keys: set[str] = set()
+_remembered_keys: set[str] = set()  # keys and URLs already given to the redaction
 
 
 def _apply_model_settings(model: str, settings: ModelSettings, kwargs: dict[str, Any],
@@ -411,7 +411,9 @@ def _apply_model_settings(model: str, settings: ModelSettings, kwargs: dict[str,
     variable now, never stored; remembered for redaction), output limit, temperature and timeout."""
     if settings.api_base and "api_base" not in kwargs:  # one the run was given for every call comes first
         kwargs["api_base"] = settings.api_base
-        remember_call_options(settings.api_base, None)
+        if settings.api_base not in _remembered_keys:  # its password, if it holds one, once
+            remember_call_options(settings.api_base, None)
+            _remembered_keys.add(settings.api_base)
     if settings.api_key_env:
         key = os.environ.get(settings.api_key_env)
         if not key:
