@@ -62,10 +62,17 @@ class Reply:
     then: Reply | None = None
     usage: tuple[int, int] = (100, 20)
     cached: int = 0  # of the prompt tokens, reported as read from the provider's cache (`prompt_tokens_details`)
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (function name, arguments)
 
 
 def ok(text: str | dict[str, Any], *, usage: tuple[int, int] = (100, 20), cached: int = 0) -> Reply:
     return Reply("ok", text if isinstance(text, str) else json.dumps(text), usage=usage, cached=cached)
+
+
+def call_tools(*calls: tuple[str, dict[str, Any]]) -> Reply:
+    """An answer that asks for tool calls instead of answering (OpenAI's `tool_calls`, finish reason
+    `tool_calls`); not for streamed requests."""
+    return Reply("tools", None, tool_calls=list(calls))
 
 
 def status(code: int, message: str = "stub error", **headers: str) -> Reply:
@@ -207,6 +214,15 @@ class _Handler(BaseHTTPRequestHandler):
             closing.wait(reply.seconds)
             if not closing.is_set() and reply.then is not None:
                 self._send(reply.then, hit)
+        elif reply.kind == "tools":
+            body = _completion(model, None, reply.usage)
+            choice = body["choices"][0]
+            choice["finish_reason"] = "tool_calls"
+            choice["message"]["tool_calls"] = [
+                {"id": f"call_{hit.n}_{i}", "type": "function",
+                 "function": {"name": name, "arguments": json.dumps(arguments)}}
+                for i, (name, arguments) in enumerate(reply.tool_calls)]
+            self._json(200, body)
         elif reply.kind == "refuse":
             if hit.stream:
                 self._stream(model, None, reply.usage, refusal=reply.text)

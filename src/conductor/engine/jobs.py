@@ -23,6 +23,7 @@ from conductor.engine.contract import (
     parse_review_output,
 )
 from conductor.engine.provider import CallResult, ProviderFault, RetryPolicy, call_model
+from conductor.engine.tool_loop import ToolSession, assistant_turn
 from conductor.org.models import Org
 from conductor.store.calls import CallRecord
 
@@ -37,7 +38,7 @@ class Job:
     agent_id: str
     venture: str | None
     model: str
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     reserved: float
     reason: str = ""
     decision_id: int | None = None
@@ -51,6 +52,7 @@ class Job:
     # The calls made so far, as they are made (`run_job` appends here too): a job cut off by Ctrl-C still has
     # its paid attempts to record (`Engine._commit_cut`).
     calls: list[CallRecord] = field(default_factory=list)
+    tools: ToolSession | None = None  # a wake-up whose agent may use tools: what it is offered and what it did
 
 
 @dataclass
@@ -82,22 +84,29 @@ async def run_job(
     response_format: dict | None = None,
     extra: dict[str, Any] | None = None,
 ) -> JobResult:
-    """Call the model; on unusable output, call again quoting the error, up to the org's retry limit."""
+    """Call the model; on unusable output, call again quoting the error, up to the org's retry limit.
+
+    With tools (`job.tools`), a call may ask for tool calls instead of answering: they are run and their results
+    sent back, and that round counts against the tool limits, not against the retries.
+    """
     result = JobResult(job=job, calls=job.calls)
-    messages = list(job.messages)
-    for attempt in range(org.engine.max_retries + 1):
+    messages: list[dict[str, Any]] = list(job.messages)
+    attempt = 0
+    tools = job.tools
+    while True:
+        offer = tools.offer() if tools is not None else None
         started = time.monotonic()
         try:
             call: CallResult = await call_model(
                 job.model, messages, org=org, retry=retry, rng=rng, response_format=response_format,
-                label=f"{job.agent_id} {job.kind}", **(extra or {})
+                label=f"{job.agent_id} {job.kind}", tools=offer, **(extra or {})
             )
         except ProviderFault as fault:
             # Its duration (all attempts and backoff): a call that hung until its timeout shows as one.
             result.calls.append(CallRecord(job.model, job.kind, ok=False, error=_clip(str(fault), 300),
                                            latency_ms=round((time.monotonic() - started) * 1000, 1)))
             result.failure = f"provider fault: {fault}"
-            result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-4:]]
+            result.transcript = _transcript(messages, 4)
             return result
         record = CallRecord(
             job.model, job.kind, call.prompt_tokens, call.completion_tokens, call.cost, call.latency_ms,
@@ -105,7 +114,15 @@ async def run_job(
             cache_saved=call.cache_saved,
         )
         result.calls.append(record)
+        if call.tool_calls and tools is not None and offer is not None:
+            messages = [*messages, assistant_turn(call.text, call.tool_calls)]
+            for requested in call.tool_calls:
+                answer = await tools.run(requested)
+                messages.append({"role": "tool", "tool_call_id": requested.id, "content": answer})
+            continue
         try:
+            if call.tool_calls and not call.text.strip():
+                raise OutputError("no tool is offered now: answer with the JSON object")
             result.output = (
                 parse_agent_output(call.text, org, _kinds_of(org, job.agent_id), job.agent_id) if job.kind == "wake"
                 else parse_review_output(call.text)
@@ -117,17 +134,28 @@ async def run_job(
             messages = [*messages, {"role": "assistant", "content": _clip(call.text, 4000)}, retry_message(str(exc))]
             if attempt >= org.engine.max_retries:
                 result.failure = f"invalid output after {attempt + 1} attempts: {exc}"
-                result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-6:]]
+                result.transcript = _transcript(messages, 6)
                 return result
             scope = None
             if job.budget_check is not None:
                 spent = sum(c.cost for c in result.calls)
-                scope = job.budget_check(sum(len(m["content"]) for m in messages), spent)
+                scope = job.budget_check(sum(len(str(m.get("content") or "")) for m in messages), spent)
             if scope is not None:
                 result.failure = f"invalid output, and a retry would exceed the {scope} budget: {exc}"
                 result.budget_scope = scope
-                result.transcript = [{"role": m["role"], "content": _clip(m["content"])} for m in messages[-6:]]
+                result.transcript = _transcript(messages, 6)
                 return result
+            attempt += 1
             logger.warning("retry for=%s %s model=%s attempt=%d/%d reason=%r backoff=0s", job.agent_id, job.kind,
-                           job.model, attempt + 2, org.engine.max_retries + 1, _clip(f"invalid output: {exc}", 300))
-    return result  # pragma: no cover
+                           job.model, attempt + 1, org.engine.max_retries + 1, _clip(f"invalid output: {exc}", 300))
+
+
+def _transcript(messages: list[dict[str, Any]], last: int) -> list[dict[str, str]]:
+    """The end of the exchange, for the founder to read why a job failed (a tool turn shows as its calls)."""
+    out = []
+    for m in messages[-last:]:
+        text = m.get("content") or ""
+        if not text and m.get("tool_calls"):
+            text = "asked to call: " + ", ".join(str(c["function"]["name"]) for c in m["tool_calls"])
+        out.append({"role": str(m["role"]), "content": _clip(str(text))})
+    return out

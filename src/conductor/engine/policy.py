@@ -101,6 +101,10 @@ def route_decision(
     kind = org.kind(proposal.kind)
     if kind is None:
         return Route("refuse", f"'{proposal.kind}' is not a decision kind this org knows")
+    if kind.action == "tool" and kind.tool:
+        tool_route = _tool_gate(kind, agent, org)
+        if tool_route is not None:
+            return tool_route
     if proposal.kind not in agent.decision_kinds:
         return Route("escalate", f"{agent.id} ({agent.role}) may not take '{proposal.kind}' decisions", ("not_allowed",))
     if at_limit(kind, len(acting)):
@@ -152,6 +156,21 @@ def route_decision(
         return Route("escalate", "; ".join(reasons), tuple(gates))
     via = " (earned trust)" if grant is not None and proposal.kind in policy.always else ""
     return Route("execute", f"within policy{via}")
+
+
+def _tool_gate(kind: DecisionKind, agent: Agent, org: Org) -> Route | None:
+    """A decision that calls a tool, by the tool's policy in the org file (never by anything the model wrote):
+    `off` is refused, `ask` always goes to the founder (no trust, review or threshold lifts it)."""
+    ref = kind.tool or ""
+    policy = org.tool_policy(ref)
+    if policy is None or policy == "off":
+        return Route("refuse", f"the tool {ref} is {'off' if policy == 'off' else 'not declared'} in the org file")
+    server_id = ref.partition(".")[0]
+    if kind.id not in agent.decision_kinds and server_id not in agent.tools and ref not in agent.tools:
+        return Route("refuse", f"{agent.id} may not use the tool {ref}")
+    if policy == "ask":
+        return Route("escalate", f"calling {ref} asks the founder first (its policy in the org file)", ("tool_ask",))
+    return None
 
 
 def at_limit(kind: DecisionKind, acting: int) -> bool:

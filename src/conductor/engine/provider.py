@@ -64,6 +64,15 @@ class ProviderFault(Exception):
         self.attempts = attempts
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the model asked for: its id (to answer it by), the function's name and its JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+
+
 @dataclass
 class CallResult:
     text: str
@@ -76,6 +85,7 @@ class CallResult:
     faults: list[str] = field(default_factory=list)
     cached_tokens: int = 0  # of `prompt_tokens`, read from the provider's prompt cache
     cache_saved: float = 0.0  # what those cost less than uncached input, in USD (0 where no cached price is known)
+    tool_calls: list[ToolCall] = field(default_factory=list)  # the tools it asked to call before answering
 
 
 @dataclass(frozen=True)
@@ -317,15 +327,17 @@ async def call_model(
     rng: random.Random | None = None,
     extra: dict[str, Any] | None = None,
     label: str = "",
+    tools: list[dict[str, Any]] | None = None,
 ) -> CallResult:
     """One model call with timeout, bounded retries and backoff. Raises ProviderFault when it gives up.
 
     `label` says whom the call is for ("growth-lead wake", "brain studio") in the log lines it writes: one per
-    call, one per retry, one when it gives up. They go to the log only, never into an event.
+    call, one per retry, one when it gives up. They go to the log only, never into an event. `tools` (OpenAI
+    function declarations) offers the model tools; the calls it asks for come back in `CallResult.tool_calls`.
     """
     retry = retry or RetryPolicy()
     if is_simulated(model) and not extra:  # in this process: no litellm (a mock response still goes through it)
-        return await _call_simulated(model, messages, org=org, retry=retry, label=label)
+        return await _call_simulated(model, messages, org=org, retry=retry, label=label, tools=tools)
     litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
     rng = rng or random.Random()
     faults: list[str] = []
@@ -338,14 +350,16 @@ async def call_model(
     settings = org.models.get(model) if org is not None else None
     if settings is not None:
         retry = _apply_model_settings(model, settings, kwargs, retry)
-    if response_format is not None:
+    if response_format is not None and not tools:  # a JSON-only answer could not ask for a tool
         kwargs["response_format"] = response_format
+    if tools:
+        kwargs["tools"] = tools
     kwargs.update(extra or {})  # e.g. litellm's mock_response in tests
     for attempt in range(retry.max_retries + 1):
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(retry.timeout_s):
-                if retry.stream:
+                if retry.stream and not tools:  # a streamed answer's tool calls are not assembled: not streamed
                     response = await _streamed(litellm, kwargs, retry)
                 else:
                     response = await litellm.acompletion(timeout=retry.timeout_s, num_retries=0, **kwargs)
@@ -378,6 +392,7 @@ async def call_model(
             text = message.content or ""
         except (AttributeError, IndexError):
             message, text = None, ""
+        tool_calls = _tool_calls_of(message)
         refusal = _refusal(message)
         if not text and refusal:
             text = f"(the model refused) {refusal}"  # kept, so the retry and the founder see why, not "empty"
@@ -396,6 +411,7 @@ async def call_model(
             faults=faults,
             cached_tokens=cached_tokens,
             cache_saved=cache_saving(org, model, cached_tokens),
+            tool_calls=tool_calls,
         )
         _log_call(label, result, time.monotonic() - started)
         return result
@@ -432,8 +448,23 @@ def _apply_model_settings(model: str, settings: ModelSettings, kwargs: dict[str,
     return retry
 
 
+def _tool_calls_of(message: Any) -> list[ToolCall]:
+    """The tool calls of an answer, as plain values (litellm's objects, or dicts from a stub server)."""
+    calls: list[ToolCall] = []
+    for i, raw in enumerate(getattr(message, "tool_calls", None) or []):
+        function = raw.get("function") if isinstance(raw, dict) else getattr(raw, "function", None)
+        name = function.get("name") if isinstance(function, dict) else getattr(function, "name", None)
+        arguments = (function.get("arguments") if isinstance(function, dict)
+                     else getattr(function, "arguments", None))
+        call_id = raw.get("id") if isinstance(raw, dict) else getattr(raw, "id", None)
+        if isinstance(name, str) and name:
+            calls.append(ToolCall(str(call_id or f"call_{i}"), name,
+                                  arguments if isinstance(arguments, str) else json.dumps(arguments or {})))
+    return calls
+
+
 async def _call_simulated(model: str, messages: list[dict[str, Any]], *, org: Org | None, retry: RetryPolicy,
-                          label: str) -> CallResult:
+                          label: str, tools: list[dict[str, Any]] | None = None) -> CallResult:
     """A call of the built-in simulator, made directly (`conductor.sim.direct`): the same answer, usage and price
     as through litellm's custom provider, without litellm's per-call work or its import."""
     from conductor.sim.direct import complete, profile_for
@@ -446,14 +477,15 @@ async def _call_simulated(model: str, messages: list[dict[str, Any]], *, org: Or
         raise ProviderFault(f"{model}: {exc}", retryable=False, attempts=1) from None
     try:
         async with asyncio.timeout(retry.timeout_s):
-            reply = await complete(model, messages)
+            reply = await complete(model, messages, tools)
     except TimeoutError:
         raise ProviderFault(f"{model}: timed out after {retry.timeout_s:g} s", retryable=True, attempts=1) from None
     cached = min(reply.cached_tokens, reply.prompt_tokens)
     result = CallResult(
         text=reply.text, model=model, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
         cost=price_of(org, model, reply.prompt_tokens, reply.completion_tokens, None, cached),
-        latency_ms=reply.latency_ms, cached_tokens=cached, cache_saved=cache_saving(org, model, cached))
+        latency_ms=reply.latency_ms, cached_tokens=cached, cache_saved=cache_saving(org, model, cached),
+        tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for c in reply.tool_calls])
     _log_call(label, result, time.monotonic() - started)
     return result
 

@@ -45,8 +45,10 @@ from conductor.engine.provider import (
     supports_response_schema,
 )
 from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState, EscalationRuntime
+from conductor.engine.tool_loop import ToolSession
+from conductor.engine.tools import ToolHub
 from conductor.org.durations import format_duration
-from conductor.org.models import Agent, Org
+from conductor.org.models import Agent, Org, ask_kind_id
 from conductor.org.record import ORG_LOADED, org_loaded_payload
 from conductor.redaction import remember_call_options
 from conductor.sim.direct import count_tokens as sim_count_tokens
@@ -125,6 +127,10 @@ class Engine:
         # Keys given in the call options are credentials too: the store redacts them like the environment's.
         remember_call_options(self.opts.api_base, self.opts.extra_call_kwargs)
         self.actions = ActionRunner(org)
+        # `[[tools]]`: the MCP servers agents use while they think and decisions act through (`engine.tools`)
+        self.tools = ToolHub(org, builtins={"market": self.actions.market_tools}) if org.tools else None
+        self.actions.tools = self.tools
+        self._tool_problems_told: set[str] = set()  # servers whose listing failure is already in the log
         self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)
         self._slots = self.opts.concurrency or org.engine.concurrency
         self.semaphore = asyncio.Semaphore(self._slots)
@@ -292,6 +298,8 @@ class Engine:
             finally:
                 if self.notifier is not None:
                     await self.notifier.close()
+                if self.tools is not None:
+                    await self.tools.close()
                 if self._compacting is not None:
                     await asyncio.wait([self._compacting])  # a thread cannot be cancelled: let it finish
                 if self._reader is not None:
@@ -367,6 +375,9 @@ class Engine:
                 self.review_queue.append(d.id)
                 if d.review_requested is not None:
                     self.review_redos[d.id] = d.review_requested
+            elif (d.state == "approved" and d.id in self.state.executing and self.opts.idempotency
+                  and (kind := self.org.kind(d.kind)) is not None and await self.actions.takes_idempotency_key(kind)):
+                self.execute_queue.append((d.id, None))  # the tool dedupes by the decision's key: safe to call again
             elif d.state == "approved" and d.id in self.state.executing and self.opts.idempotency:
                 await self.emit([self._event("decision.executed", {
                     "decision_id": d.id, "idempotency_key": f"decision-{d.id}", "ok": False,
@@ -713,6 +724,8 @@ class Engine:
             rng = random.Random(f"{self.org.seed}:{job.agent_id}:{iso(self.state.now)}:{job.kind}")
             started = asyncio.get_running_loop().time()
             try:
+                if job.kind == "wake" and self.tools is not None and self.org.tools_of(job.agent_id):
+                    job.tools = await self._tool_session(job)
                 result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra(),
                                        response_format=self._response_format(job))
             except asyncio.CancelledError:  # `interrupt`: the call in progress is cut off, recorded by `_commit_cut`
@@ -722,6 +735,48 @@ class Engine:
                 raise
         self.calls_made += len(result.calls)
         return result
+
+    async def _tool_session(self, job: Job) -> ToolSession:
+        """The tools this wake-up may call (listed once per run) under the org's per-wake-up limits."""
+        assert self.tools is not None
+        refs = self.org.tools_of(job.agent_id)
+        specs, problems = await self.tools.specs_for(refs)
+        limits = self.org.engine
+        builtin_only = all((server := self.org.tool_server(r.partition(".")[0])) is not None and server.builtin
+                           for r in refs)
+        return ToolSession(self.tools, specs, limits.tool_calls_per_wake, limits.tool_time_per_wake.total_seconds(),
+                           simulated_durations=builtin_only, problems=problems)
+
+    def _tool_events(self, job: Job) -> list[NewEvent]:
+        """A wake-up's tool calls as `tool.called` events, in the order made, and a server that could not be
+        listed, once per run."""
+        session = job.tools
+        if session is None:
+            return []
+        events = [self._event("tool.called", use.payload(), venture=job.venture, agent=job.agent_id)
+                  for use in session.uses]
+        for problem in session.problems:
+            if problem not in self._tool_problems_told:
+                self._tool_problems_told.add(problem)
+                server = problem.partition(":")[0]
+                events.append(self._event("tool.called", {
+                    "server": server, "tool": "tools/list", "ok": False, "error": problem[:300]},
+                    venture=job.venture, agent=job.agent_id))
+        return events
+
+    def _asked_tool_decisions(self, job: Job) -> list[NewEvent]:
+        """Each call of an `ask` tool as a decision of its tool kind, for the policy to send to the founder."""
+        session = job.tools
+        if session is None:
+            return []
+        found = self.org.agent(job.agent_id)
+        metric = found[1].owns_metric if found else ""
+        return [self._event("decision.proposed", {
+            "kind": ask_kind_id(asked.server, asked.tool), "params": asked.arguments,
+            "rationale": f"{job.agent_id} asked to call {asked.server}.{asked.tool} while it thought",
+            "expected": {"metric": metric, "direction": "up", "size": 0.0}, "confidence": 1.0, "reversible": False,
+            "brain_version": job.brain_version, "brief_arm": job.brief_arm, "brain_in_force": job.brain_in_force,
+            "state": "proposed"}, venture=job.venture, agent=job.agent_id) for asked in session.asked]
 
     def _response_format(self, job: Job) -> dict[str, Any] | None:
         """The provider's JSON-schema mode where litellm says the model has one; else the prompt's schema only."""
@@ -990,7 +1045,7 @@ class Engine:
         found = self.org.agent(job.agent_id)
         heartbeat = found[1].heartbeat if found else self.org.platform.heartbeat
         next_wake = iso(self.state.now + heartbeat)
-        events = self._call_events(result)
+        events = self._call_events(result) + self._tool_events(job)
         if result.output is None:
             events.extend(self._failure_events(result, next_wake))
             await self.emit(events)
@@ -1032,6 +1087,7 @@ class Engine:
                 events.append(self._event("decision.updated", {"decision_id": d.id, "state": "withdrawn", "final": True,
                                                               "note": "the author did not revise it"},
                                           venture=d.venture, agent=d.agent))
+        events += self._asked_tool_decisions(job)
         events += self._route_tasks(job.agent_id, output)
         stored = await self.emit(events)
         for event in stored:
@@ -1248,7 +1304,9 @@ class Engine:
                 await self.emit(first)
             return
         params = {**d.params, **(amended or {})}
-        if kind.action == "shell":
+        if kind.action == "tool" and not self.actions.key_prefix:
+            self.actions.key_prefix = self._database_key()
+        if kind.action in ("shell", "tool"):  # at most once: a restart never runs it again unasked
             await self.emit([*first, self._event("decision.executing", {"decision_id": d.id, "idempotency_key": key},
                                                  venture=d.venture, agent=d.agent)])
             first = []
@@ -1260,6 +1318,12 @@ class Engine:
                    "ok": ok, "result": result, "day": self.state.day_index(), "market": market}
         await self.emit([*first, self._event("decision.executed", payload, venture=d.venture, agent=d.agent)])
         _log_execution(d, ok, result)
+
+    def _database_key(self) -> str:
+        """A short key unique to this database and stable across its restarts: when its log began."""
+        row = self.reader.execute("SELECT ts FROM events ORDER BY id LIMIT 1").fetchone()
+        digits = "".join(ch for ch in str(row[0] if row else "") if ch.isdigit())
+        return f"{digits[:20]}-" if digits else ""
 
     # -- the clock ---------------------------------------------------------------------------------------
     def _next_due(self) -> datetime:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from conductor.events import agent, brain, decision, founder, inbox, run
+from conductor.events import agent, brain, decision, founder, inbox, run, tool
 from conductor.events.base import EventSpec, Payload, When, as_stored, short
 from conductor.text import printable
 
@@ -31,7 +31,7 @@ def _index(*groups: tuple[EventSpec, ...]) -> Mapping[str, EventSpec]:
 
 
 CATALOGUE: Mapping[str, EventSpec] = _index(agent.SPECS, decision.SPECS, inbox.SPECS, founder.SPECS, run.SPECS,
-                                            brain.SPECS)
+                                            brain.SPECS, tool.SPECS)
 
 
 class PayloadError(ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conductor.org.models import Org
+from conductor.org.models import ASK_KIND_PREFIX, Org
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ def check_org(org: Org) -> list[Problem]:
     problems: list[Problem] = []
     add = problems.append
     kinds = {k.id for k in org.decision_kinds}
+    servers = {t.id for t in org.tools}
+    problems.extend(_tool_servers(org))
 
     seen_kinds: set[str] = set()
     for i, kind in enumerate(org.decision_kinds):
@@ -50,6 +52,20 @@ def check_org(org: Org) -> list[Problem]:
             add(Problem(f"{where}.command", "only a kind with action = 'shell' runs a command"))
         if kind.command and kind.command not in org.commands:
             add(Problem(f"{where}.command", f"unknown command '{kind.command}' (declared: {_known(set(org.commands))})"))
+        if kind.action == "tool" and not kind.tool:
+            add(Problem(f"{where}.tool", "a kind with action = 'tool' must name a declared tool ('server.tool')"))
+        if kind.tool and kind.action != "tool":
+            add(Problem(f"{where}.tool", "only a kind with action = 'tool' calls a tool"))
+        if kind.tool:
+            server_id, _, tool_name = kind.tool.partition(".")
+            server = org.tool_server(server_id)
+            if server is None:
+                add(Problem(f"{where}.tool", f"unknown tool server '{server_id}' (declared: {_known(servers)})"))
+            elif server.policy_of(tool_name) == "off":
+                add(Problem(f"{where}.tool", f"the tool '{kind.tool}' is off in its server's policy"))
+        if kind.id.startswith(ASK_KIND_PREFIX):
+            add(Problem(f"{where}.id", f"'{ASK_KIND_PREFIX}' begins the kinds conductor makes for ask tools; "
+                                       "choose another name"))
         if kind.spend_param is not None:
             spec = kind.params.get(kind.spend_param)
             if spec is None:
@@ -99,6 +115,13 @@ def check_org(org: Org) -> list[Problem]:
             for ki, kind_id in enumerate(agent.decision_kinds):
                 if kind_id not in kinds:
                     add(Problem(f"{awhere}.decision_kinds[{ki}]", f"unknown decision kind '{kind_id}' (known: {_known(kinds)})"))
+            for ti, ref in enumerate(agent.tools):
+                server_id, _, tool_name = ref.partition(".")
+                server = org.tool_server(server_id)
+                if server is None:
+                    add(Problem(f"{awhere}.tools[{ti}]", f"unknown tool server '{server_id}' (declared: {_known(servers)})"))
+                elif tool_name and server.policy_of(tool_name) == "off":
+                    add(Problem(f"{awhere}.tools[{ti}]", f"the tool '{ref}' is off in its server's policy"))
             for kind_id, reviewer in agent.reviewers.items():
                 rwhere = f"{awhere}.reviewers.{key(kind_id)}"
                 if kind_id not in kinds:
@@ -118,6 +141,24 @@ def check_org(org: Org) -> list[Problem]:
                         f"unknown agent '{agent.reports_to}' in venture '{venture.id}' (has: {_known(venture_agents)})",
                     ))
         problems.extend(_reporting_cycles(vwhere, venture.agents))
+    return problems
+
+
+def _tool_servers(org: Org) -> list[Problem]:
+    """Each [[tools]] server is one of a command, a URL or a built-in, under an id used once."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, server in enumerate(org.tools):
+        where = f"tools[{i}]"
+        if server.id in seen:
+            problems.append(Problem(f"{where}.id", f"duplicate tool server '{server.id}'"))
+        seen.add(server.id)
+        given = [name for name in ("command", "url", "builtin") if getattr(server, name)]
+        if len(given) != 1:
+            problems.append(Problem(where, "a tool server has exactly one of command, url or builtin "
+                                           f"(this one has {', '.join(given) or 'none'})"))
+        if server.env and not server.command:
+            problems.append(Problem(f"{where}.env", "only a command's process gets environment variables"))
     return problems
 
 

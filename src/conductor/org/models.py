@@ -7,6 +7,7 @@ cycle in reports-to) live in `org.checks`, so each problem can be reported with 
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
@@ -27,6 +28,11 @@ Money = Annotated[float, Field(ge=0)]
 # A name or role is shown in tables and prompts: long enough for any real one, short enough to fit a line.
 MAX_NAME_CHARS = 200
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
+
+ToolPolicy = Literal["allowed", "ask", "off"]
+# "server.tool": the server's id, then the tool's name as its server spells it (MCP names allow A-Z, 0-9, _ - .).
+ToolRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]{1,128}$", max_length=200)]
+ASK_KIND_PREFIX = "tool."
 
 Stage = Literal["idea", "mvp", "launch", "growth", "scale"]
 STAGES: tuple[Stage, ...] = ("idea", "mvp", "launch", "growth", "scale")
@@ -55,8 +61,10 @@ class DecisionKind(_Strict):
 
     id: KindId
     description: str
-    action: Literal["sim", "record", "shell"] = "record"
+    action: Literal["sim", "record", "shell", "tool"] = "record"
     command: str | None = Field(None, description="Name of a declared [commands] entry, for action = 'shell'.")
+    tool: ToolRef | None = Field(None, description="'SERVER.TOOL' of a declared [[tools]] server, for action = "
+                                 "'tool': the decision's params are the tool's arguments.")
     lever: str | None = Field(None, description="What this kind moves in the simulated market (action = 'sim').")
     params: dict[str, ParamSpec] = Field(default_factory=dict)
     spend_param: str | None = Field(None, description="The parameter holding money this decision spends.")
@@ -68,6 +76,40 @@ class DecisionKind(_Strict):
                     "inside their effect window, or on their way (in review, revising, with the founder). More are "
                     "refused in code. Decisions of one kind that overlap cannot be told apart when measured, so a "
                     "lever tried one option at a time teaches what each option does (default: no limit).")
+
+
+class ToolServer(_Strict):
+    """An MCP server whose tools agents may use: a command speaking MCP on stdin/stdout, a streamable-HTTP URL,
+    or a server built into conductor (`builtin = "market"`: the simulated market's analytics).
+
+    Only declared servers ever run, and a tool runs only under its policy: `allowed` (an agent calls it while it
+    thinks), `ask` (a call becomes a decision for the founder's inbox and runs once approved) or `off`.
+    Secrets reach a server only through the environment variables `env` names: their values are read when the
+    server starts and never stored.
+    """
+
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    description: str = ""
+    command: list[str] | None = Field(None, min_length=1, description="argv of a stdio MCP server.")
+    env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]] = Field(
+        default_factory=list, description="Names of environment variables passed to the command's process.")
+    url: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2000,
+                            description="A streamable-HTTP MCP endpoint.")
+    builtin: Literal["market"] | None = Field(None, description="A server conductor provides itself.")
+    policy: ToolPolicy = Field("allowed", description="The policy of every tool of the server not in `policies`.")
+    policies: dict[Annotated[str, Field(max_length=128)], ToolPolicy] = Field(
+        default_factory=dict, description="Per-tool policy, by the tool's name.")
+
+    def policy_of(self, tool: str) -> ToolPolicy:
+        return self.policies.get(tool, self.policy)
+
+
+def ask_kind_id(server: str, tool: str) -> str:
+    """The decision kind an `ask` tool's call becomes: `tool.SERVER.NAME`, NAME lowered to the kinds' alphabet."""
+    name = re.sub(r"[^a-z0-9_]", "_", tool.lower()).strip("_") or "tool"
+    if not name[0].isalpha():
+        name = "t" + name
+    return f"{ASK_KIND_PREFIX}{server}.{name}"[:64]
 
 
 class ShellCommand(_Strict):
@@ -131,6 +173,11 @@ class EngineSettings(_Strict):
     max_review_rounds: int = Field(2, ge=1, le=10)
     max_retries: int = Field(3, ge=0, le=10, description="Retries per call for provider faults or bad output.")
     call_timeout: Duration = timedelta(seconds=120)
+    tool_calls_per_wake: int = Field(4, ge=0, le=64, description="Tool calls one wake-up may make at most.")
+    tool_result_chars: int = Field(4000, ge=200, le=200_000, description="A tool result is cut to this length.")
+    tool_timeout: Duration = Field(timedelta(seconds=15), description="Longest one tool call may take.")
+    tool_time_per_wake: Duration = Field(timedelta(seconds=60),
+                                         description="Longest all tool calls of one wake-up may take together.")
     wake_cap_per_hour: int = Field(6, ge=1, description="Wake-ups one agent may have in one hour at most.")
     stream: bool = Field(False, description="Stream model answers, cutting a stream that stalls (see stream_idle).")
     stream_idle: Duration = Field(timedelta(seconds=30), description="Longest silence between streamed chunks.")
@@ -214,6 +261,8 @@ class Agent(_Strict):
     reports_to: Identifier | None = Field(None, description="Agent id in the same venture; none means the founder.")
     model: str | None = Field(None, min_length=1)
     context_tokens: int | None = Field(None, ge=200)
+    tools: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_.-]{1,128})?$", max_length=200)]] = Field(
+        default_factory=list, description="Tool servers ('crm') or single tools ('crm.lookup') it may use.")
 
 
 class PlatformAgent(_Strict):
@@ -243,6 +292,12 @@ class Venture(_Strict):
         return next((m for m in self.metrics if m.name == name), None)
 
 
+def ask_kind(server: str, tool: str) -> DecisionKind:
+    """The decision a call of an `ask` tool becomes: its arguments are the params, the founder decides."""
+    return DecisionKind(id=ask_kind_id(server, tool), action="tool", tool=f"{server}.{tool}",
+                        description=f"call {server}'s tool {tool} (its policy asks the founder first)")
+
+
 class Org(_Strict):
     """A whole organization: the file is the source of truth, and editing it reshapes the company."""
 
@@ -263,12 +318,42 @@ class Org(_Strict):
     notify: NotifySettings = NotifySettings()
     decision_kinds: list[DecisionKind] = Field(min_length=1)
     commands: dict[str, ShellCommand] = Field(default_factory=dict)
+    tools: list[ToolServer] = Field(default_factory=list)
     platform: PlatformAgent
     ventures: list[Venture] = Field(min_length=1)
 
     # Lookups used everywhere; kept as methods so the model stays a plain, frozen description of the file.
     def kind(self, kind_id: str) -> DecisionKind | None:
-        return next((k for k in self.decision_kinds if k.id == kind_id), None)
+        """A declared kind, or the kind an `ask` tool's call becomes (`tool.SERVER.NAME`, see `ask_kind`)."""
+        found = next((k for k in self.decision_kinds if k.id == kind_id), None)
+        if found is None and kind_id.startswith(ASK_KIND_PREFIX):
+            named = self.ask_kinds().get(kind_id)
+            if named is not None:
+                return named
+            server_id, _, name = kind_id.removeprefix(ASK_KIND_PREFIX).partition(".")
+            server = self.tool_server(server_id)
+            if server is not None and name and server.policy == "ask":
+                return ask_kind(server_id, name)
+        return found
+
+    def tool_policy(self, ref: str) -> ToolPolicy | None:
+        """The policy of 'server.tool', or None when no such server is declared."""
+        server_id, _, name = ref.partition(".")
+        server = self.tool_server(server_id)
+        return server.policy_of(name) if server is not None else None
+
+    def tool_server(self, server_id: str) -> ToolServer | None:
+        return next((t for t in self.tools if t.id == server_id), None)
+
+    def ask_kinds(self) -> dict[str, DecisionKind]:
+        """The decision kinds of the tools declared `ask` by name (a server-wide `ask` is resolved per call)."""
+        return {ask_kind_id(t.id, name): ask_kind(t.id, name) for t in self.tools
+                for name, policy in sorted(t.policies.items()) if policy == "ask"}
+
+    def tools_of(self, agent_id: str) -> list[str]:
+        """The tool references ('server' or 'server.tool') an agent may use; the platform agent has none."""
+        found = self.agent(agent_id)
+        return list(found[1].tools) if found else []
 
     def effect_window_days(self, kind_id: str) -> int:
         """Whole days over which a decision of this kind is judged: its own window, else the brain's default."""

@@ -30,6 +30,7 @@ class DirectReply:
     completion_tokens: int
     cached_tokens: int
     latency_ms: float  # simulated: what the profile says such a call takes, not the time it took here
+    tool_calls: tuple[dict[str, str], ...] = ()  # {"id", "name", "arguments"} of the tools it asks to call
 
 
 def is_simulated(model: str) -> bool:
@@ -52,16 +53,17 @@ def profile_for(model: str) -> Profile:
     return parse_profile(model.removeprefix(PREFIX))
 
 
-def answer(model: str, messages: list[Any]) -> DirectReply:
-    """One answer of the simulated model, at once. ValueError for a profile that does not exist."""
-    reply = respond(list(messages), profile_for(model))
+def answer(model: str, messages: list[Any], tools: list[dict[str, Any]] | None = None) -> DirectReply:
+    """One answer of the simulated model, at once. ValueError for a profile that does not exist. `tools` are the
+    tools the request offers (OpenAI function declarations): the model may answer by asking to call some."""
+    reply = respond(list(messages), profile_for(model), tools or [])
     return DirectReply(reply.text, reply.prompt_tokens, reply.completion_tokens,
-                       cached_tokens(messages, reply.prompt_tokens), reply.latency_ms)
+                       cached_tokens(messages, reply.prompt_tokens), reply.latency_ms, tuple(reply.tool_calls))
 
 
-async def complete(model: str, messages: list[Any]) -> DirectReply:
+async def complete(model: str, messages: list[Any], tools: list[dict[str, Any]] | None = None) -> DirectReply:
     """One answer of the simulated model, after the profile's real-time delay (`sleep_ms`, 0 by default)."""
-    reply = answer(model, messages)
+    reply = answer(model, messages, tools)
     sleep_ms = profile_for(model).sleep_ms
     if sleep_ms > 0:
         await asyncio.sleep(sleep_ms / 1000)

@@ -113,6 +113,11 @@ def memory_of(e: StoredEvent) -> MemoryRow | None:
             text = f"{subject} {verdict}" + (f": {note}" if note else "")
             importance = 3
         return _row(e, "verdict", text, importance, verdict, decision_id=decision)
+    if e.kind == "tool.called" and p.get("policy") != "ask":
+        # What was looked up stays in the stream in summary, so syntheses can learn which lookups paid.
+        what = f"{p.get('server')}.{p.get('tool')}({p.get('arguments') or ''})"
+        told = f": {p.get('result') or ''}" if p.get("ok", True) else f" failed: {p.get('error') or ''}"
+        return _row(e, "lookup", f"{e.agent} looked up {what}{told}", 2, str(p.get("tool") or ""))
     if e.kind == "directive.added" and p.get("text"):
         return _row(e, "directive", f"founder directive: {p['text']}", 9)
     return None

@@ -34,8 +34,8 @@ __all__ = ["PROFILES", "RETRY_MARK", "Profile", "SimReply", "count_tokens", "par
 _ANSWER = {"Review request": review, "Synthesis request": synthesis, "Your role": wake}
 
 
-def respond(messages: list[dict], profile: Profile) -> SimReply:
-    """Answer one chat, deterministically from its text and the profile."""
+def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = None) -> SimReply:
+    """Answer one chat, deterministically from its text, the tools it offers and the profile."""
     contents = [content(m) for m in messages]
     joined = "\n\x1e".join(contents)
     seed = zlib.crc32(f"{profile.name}\x00{without_record_ids(joined)}".encode())

@@ -36,6 +36,7 @@ class SimReply:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    tool_calls: tuple[dict[str, str], ...] = ()  # {"id", "name", "arguments"}: tools it asks to call first
 
 
 def _override(model: str, item: str) -> tuple[str, float]:

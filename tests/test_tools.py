@@ -1,0 +1,147 @@
+"""Tools in a wake-up (issue: instruments): a stdio MCP server written with the SDK, driven by a scripted
+OpenAI-compatible model on 127.0.0.1 through litellm's real tool calling.
+
+The agent reads with the CRM's `lookup` during a wake-up and decides from what it read (its decision cites the
+seats the tool returned); the CRM's `write_note` is `ask`: the call becomes a decision in the founder's inbox,
+runs only after approval, exactly once, also when the run is killed (SIGKILL) right after the tool ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stub_openai import Hit, Reply, StubOpenAI, call_tools, ok
+
+REPO = Path(__file__).resolve().parents[1]
+DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"
+CRM = Path(__file__).resolve().parent / "data" / "mcp" / "crm_server.py"
+
+
+def org_file(tmp_path: Path, base: str, *, policies: str = '{ write_note = "ask" }', extra: str = "") -> Path:
+    text = DUO.read_text().replace('model = "sim/perfect"', 'model = "openai/stub"')
+    text = text.replace('decision_kinds = ["note.write", "ad.buy", "vendor.sign", "deploy.run"]',
+                        'decision_kinds = ["note.write", "ad.buy", "vendor.sign", "deploy.run"]\ntools = ["crm"]')
+    text = text.replace("[engine]\n", f"[engine]\ntool_timeout = \"3s\"\n{extra}")
+    text = text.replace("[platform]", f'''[[tools]]
+id = "crm"
+description = "The customer records."
+command = [{json.dumps(sys.executable)}, {json.dumps(str(CRM))}]
+env = ["CRM_NOTES"]
+policies = {policies}
+
+[platform]''')
+    text += '\n[prices."openai/stub"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n'
+    text += f'\n[models."openai/stub"]\napi_base = "{base}"\napi_key_env = "STUB_KEY"\n'
+    path = tmp_path / "duo.toml"
+    path.write_text(text)
+    return path
+
+
+def env_for(notes: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CONDUCTOR_DB"))}
+    env.update(STUB_KEY="sk-stub-tools-123456", CRM_NOTES=str(notes),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")])))
+    return env
+
+
+def conductor(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "conductor", *args], env=env, capture_output=True, text=True,
+                          cwd=REPO, timeout=timeout)
+
+
+def events(db: Path, *kinds: str) -> list[tuple[int, str, str | None, dict[str, Any]]]:
+    conn = sqlite3.connect(db)
+    try:
+        marks = ",".join("?" * len(kinds))
+        rows = conn.execute(f"SELECT id, kind, agent, payload FROM events WHERE kind IN ({marks}) ORDER BY id", kinds)
+        return [(i, k, a, json.loads(p)) for i, k, a, p in rows]
+    finally:
+        conn.close()
+
+
+def tool_messages(hit: Hit) -> list[str]:
+    return [str(m.get("content") or "") for m in hit.body.get("messages", []) if m.get("role") == "tool"]
+
+
+def lead_script() -> Any:
+    """The lead's first wake-up looks the customer up, asks to write a note, then decides citing what it read;
+    every later wake-up and every other agent just answers."""
+    done = {"first": False}
+
+    def script(hit: Hit) -> Reply:
+        if hit.agent != "duo-lead" or done["first"]:
+            return ok({"summary": "nothing new"})
+        results = tool_messages(hit)
+        if not results:
+            assert hit.body.get("tools"), "the lead's wake-up offers its tools"
+            return call_tools(("crm__lookup", {"customer": "acme"}))
+        seats = re.search(r"acme: (\d+) seats", results[0])
+        if len(results) == 1:
+            return call_tools(("crm__write_note", {"customer": "acme", "note": "renewal call booked"}))
+        done["first"] = True
+        value = seats.group(1) if seats else "unknown"
+        return ok({"summary": f"acme pays for {value} seats", "decisions": [{
+            "kind": "note.write", "params": {"text": f"acme renews {value} seats"},
+            "rationale": f"the CRM says acme pays for {value} seats", "confidence": 0.9,
+            "expected_effect": {"metric": "revenue", "direction": "up", "size": 0.01}}]})
+
+    return script
+
+
+def test_an_agent_reads_with_a_tool_decides_from_it_and_an_ask_tool_runs_once_after_approval(tmp_path: Path) -> None:
+    db, notes = tmp_path / "t.db", tmp_path / "notes.jsonl"
+    env = env_for(notes)
+    with StubOpenAI(lead_script()) as stub:
+        org = org_file(tmp_path, stub.base_url)
+        first = conductor("run", str(org), "--db", str(db), "--days", "0.3", env=env)
+        assert first.returncode == 0, first.stderr[-2000:]
+        lead_hits = stub.of("duo-lead")
+        offered = {t["function"]["name"] for t in lead_hits[0].body["tools"]}
+        assert offered == {"crm__lookup", "crm__write_note", "crm__hang", "crm__crash", "crm__huge", "crm__inject"}
+        assert not any(h.body.get("tools") for h in stub.of("duo-ops")), "an agent without tools is offered none"
+
+    called = [p for _, _, _, p in events(db, "tool.called")]
+    lookup = next(p for p in called if p["tool"] == "lookup")
+    assert lookup["ok"] and lookup["result"] == "acme: 42 seats" and lookup["policy"] == "allowed"
+    asked = next(p for p in called if p["tool"] == "write_note")
+    assert asked["policy"] == "ask"
+    note = next(p for _, _, _, p in events(db, "decision.proposed") if p["kind"] == "note.write")
+    assert note["params"]["text"] == "acme renews 42 seats", "the decision cites the value the tool returned"
+    assert not notes.exists(), "an ask tool does not run before the founder approves"
+
+    proposed = [(i, p) for i, _, _, p in events(db, "decision.proposed") if p["kind"] == "tool.crm.write_note"]
+    assert len(proposed) == 1 and proposed[0][1]["params"] == {"customer": "acme", "note": "renewal call booked"}
+    opened = [(i, p) for i, _, _, p in events(db, "escalation.opened") if p.get("decision_id") == proposed[0][0]]
+    assert len(opened) == 1 and "asks the founder first" in opened[0][1]["reason"]
+
+    approve = conductor("inbox", "approve", str(opened[0][0]), "--db", str(db), "--org", str(org), env=env)
+    assert approve.returncode == 0, approve.stderr[-2000:]
+    with StubOpenAI(lambda hit: ok({"summary": "nothing new"})) as stub:
+        org = org_file(tmp_path, stub.base_url)
+        proc = subprocess.Popen([sys.executable, "-m", "conductor", "run", str(org), "--db", str(db), "--days",
+                                 "0.6"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 90
+        while not (notes.exists() and notes.read_text().strip()) and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)  # killed as soon as the tool has run: its result may be unrecorded
+        proc.communicate(timeout=30)
+        again = conductor("run", str(org), "--db", str(db), "--days", "0.7", env=env)
+        assert again.returncode == 0, again.stderr[-2000:]
+
+    lines = [json.loads(line) for line in notes.read_text().splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0]["note"] == "renewal call booked" and lines[0]["key"].endswith(f"decision-{proposed[0][0]}")
+    executed = [p for _, _, _, p in events(db, "decision.executed") if p["decision_id"] == proposed[0][0]]
+    assert len(executed) == 1 and executed[0]["ok"], executed
