@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from stub_openai import Hit, Reply, StubOpenAI, call_tools, ok
 
 REPO = Path(__file__).resolve().parents[1]

@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
         seeds: Annotated[str, typer.Option(help="Paired seeds: 1-6, or 3,9,12.")] = "1-6",
         days: Annotated[int, typer.Option(help="The horizon in simulated days.")] = 90,
         arms: Annotated[str, typer.Option(help="Engine arms, comma-separated: full, no-brief, no-insights, "
-                                          "paraphrase, control, control-blind.")] = "full,no-brief,no-insights",
+                                          "paraphrase, no-tools, control, control-blind.")] = "full,no-brief,no-insights",
         jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
         out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("eval.json"),
         workdir: Annotated[Path | None, typer.Option(help="Keep each run's database here (default: a "

@@ -14,7 +14,16 @@ import typer
 from rich.console import Console
 
 from conductor import __version__
-from conductor.cli import control_cmds, doctor_cmd, eval_cmd, events_cmd, export_cmd, status_cmds, tui_cmds
+from conductor.cli import (
+    control_cmds,
+    doctor_cmd,
+    eval_cmd,
+    events_cmd,
+    export_cmd,
+    status_cmds,
+    tools_cmds,
+    tui_cmds,
+)
 from conductor.cli.brain_cmds import brain_app
 from conductor.cli.errors import cli_errors
 from conductor.cli.inbox_cmds import inbox_app
@@ -40,6 +49,7 @@ app.add_typer(metric_app, name="metric")
 control_cmds.register(app)
 export_cmd.register(app)
 doctor_cmd.register(app)
+tools_cmds.register(app)  # tools check: the MCP servers of an org file
 eval_cmd.register(app)  # eval: paired seeds in arms (its engine runs in worker processes)
 tui_cmds.register(app)  # tui, attach: the control room (Textual is imported inside the commands only)
 
@@ -143,6 +153,7 @@ def run_command(
     concurrency: Annotated[int | None, typer.Option(help="Model calls at once (default from the org file).")] = None,
     headless: Annotated[bool, typer.Option("--headless", help="No control room (the only mode of `run`).")] = True,
     no_brief: Annotated[bool, typer.Option("--no-brief", help="Ablation: withhold the brain brief from prompts.")] = False,
+    no_tools: Annotated[bool, typer.Option("--no-tools", help="Ablation: offer agents no tools ([[tools]] unused).")] = False,
     seed: SeedOption = None,
     mock_response: MockOption = None,
     log_level: LogLevelOption = LogLevel.INFO,
@@ -158,7 +169,8 @@ def run_command(
 
     path = resolve_db_path(db)
     run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
-                 ablate_brief=no_brief, seed=seed, extra=mock_extra(mock_response), log_level=log_level.value)
+                 ablate_brief=no_brief, no_tools=no_tools, seed=seed, extra=mock_extra(mock_response),
+                 log_level=log_level.value)
     print_summary(path)
 
 

@@ -78,6 +78,7 @@ def run_headless(
     pace: float = 0.0,
     concurrency: int | None = None,
     ablate_brief: bool = False,
+    no_tools: bool = False,
     live: bool = True,
     extra: dict[str, Any] | None = None,
     seed: int | None = None,
@@ -109,7 +110,8 @@ def run_headless(
     console = Console(stderr=False)
     with RunLock(db), logging_to(db, log_level):
         engine = Engine(org, db, EngineOptions(model=model, concurrency=concurrency, pace=pace, until=end,
-                                               ablate_brief=ablate_brief, extra_call_kwargs=extra),
+                                               ablate_brief=ablate_brief, no_tools=no_tools,
+                                               extra_call_kwargs=extra),
                         org_path=org_file, on_event=tally)
         async def main() -> None:
             loop = asyncio.get_running_loop()

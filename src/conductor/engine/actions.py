@@ -34,7 +34,8 @@ class ActionRunner:
         """The simulator's market analytics as an in-process MCP server (`builtin = "market"`)."""
         from conductor.sim.tools import market_server
 
-        return market_server(self.markets)
+        kinds = {k.lever: k.id for k in self.org.decision_kinds if k.action == "sim" and k.lever}
+        return market_server(self.markets, kinds)
 
     def market(self, venture: Venture, seed: int) -> Any:
         """The venture's market (built once), of the version and studio seed the run's first start recorded."""

@@ -77,6 +77,7 @@ class EngineOptions:
     pace: float = 0.0
     until: datetime | None = None
     ablate_brief: bool = False
+    no_tools: bool = False  # an evaluation arm or `--no-tools`: no tool is offered to any agent
     # Evaluation arms (`conductor eval`): platform insights withheld, or the brief rewritten before each prompt.
     ablate_insights: bool = False
     brief_transform: Callable[[str], str] | None = None
@@ -128,7 +129,8 @@ class Engine:
         remember_call_options(self.opts.api_base, self.opts.extra_call_kwargs)
         self.actions = ActionRunner(org)
         # `[[tools]]`: the MCP servers agents use while they think and decisions act through (`engine.tools`)
-        self.tools = ToolHub(org, builtins={"market": self.actions.market_tools}) if org.tools else None
+        self.tools = (ToolHub(org, builtins={"market": self.actions.market_tools})
+                      if org.tools and not self.opts.no_tools else None)
         self.actions.tools = self.tools
         self._tool_problems_told: set[str] = set()  # servers whose listing failure is already in the log
         self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)

@@ -113,8 +113,13 @@ class ToolSession:
         return f"error: {why}"
 
 
+SIMULATED_MS = (80.0, 0.05)  # a built-in server's modelled duration: a round trip, plus per character returned
+
+
 def _use(spec: ToolSpec, arguments: dict[str, Any], outcome: ToolOutcome, simulated: bool) -> ToolUse:
-    duration = 0.0 if simulated else outcome.duration_ms
+    # A built-in server answers in microseconds, in this process: its recorded duration is modelled, like the
+    # simulated model's latency, so the same seed writes the same events whatever the machine's load.
+    duration = round(SIMULATED_MS[0] + SIMULATED_MS[1] * outcome.chars, 1) if simulated else outcome.duration_ms
     return ToolUse(spec.server, spec.name, arguments, spec.policy, outcome.ok, outcome.text, duration,
                    error=outcome.error, chars=outcome.chars, truncated=outcome.truncated)
 

@@ -19,6 +19,7 @@ class Arm:
     ablate_insights: bool = False
     paraphrase: bool = False
     control_share: float = 0.0
+    no_tools: bool = False
 
 
 ENGINE_ARMS: dict[str, Arm] = {arm.name: arm for arm in (
@@ -26,6 +27,8 @@ ENGINE_ARMS: dict[str, Arm] = {arm.name: arm for arm in (
     Arm("no-brief", "the brief withheld from every prompt (memory off)", ablate_brief=True),
     Arm("no-insights", "the venture brief without the platform insights (transfer off)", ablate_insights=True),
     Arm("paraphrase", "the brief rewritten in other words before every prompt", paraphrase=True),
+    Arm("no-tools", "no tool is offered to any agent (the market's analytics, feedback and queue unread)",
+        no_tools=True),
     Arm("control", "30 % of wake-ups see the previous brain version (concurrent control)", control_share=0.3),
     Arm("control-blind", "as control, with the brief withheld: versions must show no difference",
         ablate_brief=True, control_share=0.3),

@@ -204,7 +204,7 @@ def evaluate(runs: list[dict[str, Any]], days: int) -> dict[str, Any]:
     """Every endpoint that the arms present in `runs` allow."""
     totals = arm_totals(runs, days)
     comparisons = [c for c in (comparison(totals, "full", other) for other in
-                               ("no-brief", "no-insights", "paraphrase", "random", "do-nothing", "oracle")) if c]
+                               ("no-brief", "no-insights", "paraphrase", "no-tools", "random", "do-nothing", "oracle")) if c]
     return {
         "days": days,
         "totals": {str(s): row for s, row in sorted(totals.items())},

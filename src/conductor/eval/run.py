@@ -58,7 +58,8 @@ def run_engine(org: Org, org_path: Path, db: Path, days: int, arm: Arm, seed: in
     from conductor.store import open_database
 
     open_database(db).close()
-    options = EngineOptions(until=org.start + timedelta(days=days), ablate_brief=arm.ablate_brief)
+    options = EngineOptions(until=org.start + timedelta(days=days), ablate_brief=arm.ablate_brief,
+                            no_tools=arm.no_tools)
     if arm.ablate_insights or arm.paraphrase:
         options = replace(options, ablate_insights=arm.ablate_insights, brief_transform=_brief_transform(arm, seed))
     engine = Engine(org, db, options, org_path=org_path)

@@ -30,6 +30,7 @@ from conductor.sim.market.effects import Effect, saturate, shock
 from conductor.sim.market.world import MarketParams, draw_params
 
 TRIAL_WINDOW = 7
+LEDGER_DAYS = 56  # days of per-option attribution the market keeps for its analytics
 VERSION = 2
 # Version 2 also reports trial conversion: the share of the week's activated trials that start paying each day.
 # A stock (paying customers) moves too slowly for one decision to show over its window, and the flow into it
@@ -84,6 +85,7 @@ class Market:
         self.offers: dict[str, tuple[float, int, int]] = {}  # segment -> (percent, first day, end day)
         self.applied: set[int] = set()
         self.decisions = 0
+        self.ledger: dict[int, dict[str, tuple[float, float]]] = {}  # day -> option -> (added, running strength)
         self._values: dict[str, float] = {**init, "trial_conversion": round(100.0 * self.conv0, 3)}
 
     # --- public API ---------------------------------------------------------------------------------------
@@ -128,11 +130,34 @@ class Market:
         return {name: saturate(name, sums.get(name, 0.0)) for name in
                 ("demand", "activation", "conversion", "churn", "load", "arpu", "shock")}
 
+    def _attribute(self, day: int, drv: dict[str, float]) -> None:
+        """What each option added to its driver on `day`, after saturation, and how much of it was running:
+        the raw material of the market's analytics (`conductor.sim.tools`), as a real business's attribution
+        (UTM tags, cohort reports) would see it. Kept for `LEDGER_DAYS`; it changes nothing the market does."""
+        raw: dict[str, float] = {}
+        for effect in self.effects:
+            strength = effect.profile(day)
+            if strength > 0.0:
+                raw[effect.driver] = raw.get(effect.driver, 0.0) + effect.magnitude * strength
+        today: dict[str, tuple[float, float]] = {}
+        for effect in self.effects:
+            strength = effect.profile(day)
+            if strength <= 0.0 or not effect.option:
+                continue
+            total = raw.get(effect.driver, 0.0)
+            share = drv.get(effect.driver, 0.0) / total if abs(total) > 1e-12 else 1.0
+            added, running = today.get(effect.option, (0.0, 0.0))
+            today[effect.option] = (added + effect.magnitude * strength * share, running + strength)
+        self.ledger[day] = today
+        for old in [d for d in self.ledger if d <= day - LEDGER_DAYS]:
+            del self.ledger[old]
+
     def step(self) -> dict[str, float]:
         """Advance one simulated day and return that day's values of the eight metrics."""
         self.day += 1
         d, p = self.day, self.params
         drv = self.drivers(d)
+        self._attribute(d, drv)
         self.effects = [e for e in self.effects if not e.expired(d)]
         self.stage_factor += 0.25 * (self.stage_target - self.stage_factor)
 

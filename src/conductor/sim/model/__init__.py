@@ -19,13 +19,16 @@ model makes is a named probability of `behaviour.py`.
 
 from __future__ import annotations
 
+import json
 import random
 import zlib
 
 from conductor.sim.model.imperfect import Flags, finish
+from conductor.sim.model.lookup import plan
 from conductor.sim.model.profiles import PROFILES, Profile, SimReply, parse_profile
 from conductor.sim.model.prompt import RETRY_MARK, content, original_prompt, prompt_kind, without_record_ids
 from conductor.sim.model.review import review
+from conductor.sim.model.situation import read_wake
 from conductor.sim.model.synthesis import synthesis
 from conductor.sim.model.wake import wake
 
@@ -50,6 +53,17 @@ def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = N
     if asked == "Your role":  # a wake-up's kinds and policy are described in the org's shared system block
         systems = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "system"]
         prompt = "\n\n".join([*systems, prompt])
+        looked_up = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "tool"]
+        asked_tools = any(isinstance(m, dict) and m.get("tool_calls") for m in messages)
+        if tools and not asked_tools and not retry:
+            calls = plan(read_wake(prompt), prompt, tools, rng)
+            if calls:
+                text = json.dumps([{"name": c["name"], "arguments": c["arguments"]} for c in calls])
+                completion = max(1, count_tokens(text))
+                latency = profile.latency_ms * (0.75 + 0.5 * rng.random()) + 2.0 * completion
+                return SimReply("", max(1, count_tokens(joined)), completion, round(latency, 1), tuple(calls))
+        if looked_up:
+            prompt += "\n\n# Looked up\n" + "\n\n".join(looked_up)
     if answer is not None:
         text = answer(prompt, rng, flags, imp)
     else:

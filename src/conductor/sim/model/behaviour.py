@@ -26,6 +26,14 @@ class Behaviour:
     effect_floor: float = 0.3  # what a lesson without a number (or with a tiny one) weighs, in those units
     noise_effect: float = 0.005  # a move smaller than half a percent says nothing either way
 
+    # -- looking things up (tools the request offers) --
+    look_up: float = 0.85  # chance a wake-up with tools that fit its kinds looks something up first
+    max_lookups: int = 2  # tool calls it makes at most, all in one turn
+    lookup_weight: float = 1.0  # a looked-up number counts like an outcome of its own
+    lookup_min_z: float = 1.0  # a lift within one noise band of zero says little (its strength is cut)
+    lookup_weak: float = 0.2  # what such a small lift weighs, per unit of its z-score
+    lookup_max: float = 3.0  # the most one looked-up line can weigh
+
     # -- exploiting what the prompt says worked --
     exploit_best: float = 0.7  # chance to take the best-known option of a choice parameter (else explore)
     explore_untried: float = 0.8  # when exploring, chance to try an option nothing has been said of yet

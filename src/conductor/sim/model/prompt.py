@@ -32,6 +32,7 @@ TITLES = {
     "Review request",
     "Earlier rounds",
     "Synthesis request",
+    "Looked up",
 }
 _HEADING = re.compile(r"^# (.+?)\s*$")
 _DECISION_TITLE = re.compile(r"Decision #\d+")

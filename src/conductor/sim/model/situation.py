@@ -152,6 +152,10 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
         w.outcome_balance += polarity(text, vocab, behaviour=b)
         read(text, vocab, w.know, weight=b.outcome_weight, source="a recent outcome", behaviour=b)
     _read_rejections(w, b)
+    if sec.get("Looked up"):
+        from conductor.sim.model.lookup import read_lookups
+
+        read_lookups(sec["Looked up"], w, b)
     return w
 
 

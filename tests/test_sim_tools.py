@@ -1,0 +1,141 @@
+"""The simulated market's instruments: an in-process MCP server whose answers only a tool call reveals, and a
+simulated model that looks things up before deciding and reads the answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from conductor.engine.actions import ActionRunner
+from conductor.engine.tools import ToolHub
+from conductor.org.loader import load_org
+from conductor.sim.market import make_market
+from conductor.sim.model.lookup import plan, read_lookups
+from conductor.sim.model.prompt import parse_kind
+from conductor.sim.model.situation import Wake
+from conductor.sim.tools import analytics_text, feedback_text, support_queue_text
+
+REPO = Path(__file__).resolve().parents[1]
+STUDIO = REPO / "orgs" / "studio.toml"
+
+
+def stepped_market(days: int = 20):
+    market = make_market(2, "acme", 11, {"signups": 40, "activation_rate": 30, "paying_customers": 100, "mrr": 4900,
+                                         "arpu": 49, "churn_rate": 4, "support_backlog": 12})
+    for day in range(days):
+        market.apply("campaign", {"channel": "seo", "budget": 500, "days": 14}, day * 2)
+        market.apply("campaign", {"channel": "ads", "budget": 500, "days": 14}, day * 2 + 1)
+        market.step()
+    return market
+
+
+def test_analytics_report_only_options_that_ran_and_are_the_same_whatever_is_decided_today() -> None:
+    market = stepped_market()
+    report = analytics_text(market, "campaign", 28, "campaign.launch")
+    lines = {line.split(":")[0]: line for line in report.splitlines()[1:]}
+    assert "decision-days" in lines["- campaign.launch channel=seo"]
+    assert "decision-days" in lines["- campaign.launch channel=ads"]
+    assert "no data" in lines["- campaign.launch channel=email"]
+    market.apply("campaign", {"channel": "email", "budget": 900, "days": 14}, 999)  # executed this instant
+    assert analytics_text(market, "campaign", 28, "campaign.launch") == report, "a decision of today shows tomorrow"
+    assert feedback_text(market) == feedback_text(market) and support_queue_text(market) == support_queue_text(market)
+
+
+def test_analytics_lift_follows_the_hidden_effect_as_evidence_accumulates() -> None:
+    """Over many seeds, the option the report ranks first is the better of the two run more often than not."""
+    right = 0
+    for seed in range(40):
+        market = make_market(2, "acme", seed, {"signups": 40, "activation_rate": 30, "paying_customers": 100,
+                                               "mrr": 4900, "arpu": 49, "churn_rate": 4, "support_backlog": 12})
+        for day in range(28):
+            market.apply("campaign", {"channel": "seo", "budget": 500, "days": 7}, day * 2)
+            market.apply("campaign", {"channel": "ads", "budget": 500, "days": 7}, day * 2 + 1)
+            market.step()
+        lifts = {}
+        for line in analytics_text(market, "campaign", 28).splitlines()[1:]:
+            if "channel=seo" in line or "channel=ads" in line:
+                option = line.split("=")[1].split(":")[0]
+                lifts[option] = float(line.split(": ")[1].split("%")[0])
+        truth = market.params.effects["campaign"]
+        right += (max(lifts, key=lifts.get) == max(("seo", "ads"), key=truth.get))
+    assert right >= 30, right
+
+
+def test_the_market_server_speaks_mcp_and_leaves_logging_alone() -> None:
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    org = load_org(STUDIO)
+    actions = ActionRunner(org)
+    for venture in org.ventures:
+        actions.market(venture, org.venture_seed(venture))
+    assert (list(root.handlers), root.level) == before
+
+    async def talk() -> tuple[list[str], str]:
+        hub = ToolHub(org, builtins={"market": actions.market_tools})
+        try:
+            names = [t.name for t in await hub.tools("market")]
+            venture = org.ventures[0].id
+            out = await hub.call("market", "analytics", {"venture": venture, "lever": "feature"})
+            nobody = await hub.call("market", "feedback", {"venture": "nobody"})
+            return names, out.text + "\n" + nobody.text
+        finally:
+            await hub.close()
+
+    names, text = asyncio.run(talk())
+    assert names == ["analytics", "feedback", "support_queue"]
+    assert "feature.ship by area" in text and "no venture 'nobody' here" in text
+    assert (list(root.handlers), root.level) == before
+
+
+def _wake(*kind_lines: str) -> Wake:
+    w = Wake(metrics={"signups": True, "support_backlog": False, "activation_rate": True})
+    w.kinds = [k for k in (parse_kind(line) for line in kind_lines) if k is not None]
+    return w
+
+
+CAMPAIGN = ("- campaign.launch: Launch a campaign. Params: channel (string, one of seo/content/ads/partnerships/"
+            "community/email), budget (number, 0..5000). Spends: budget.")
+
+
+def test_the_simulated_model_looks_up_what_bears_on_its_levers_only() -> None:
+    tools = [{"type": "function", "function": {
+        "name": "market__analytics", "description": "Attributed results per option of one lever",
+        "parameters": {"type": "object", "properties": {
+            "venture": {"type": "string"}, "lever": {"type": "string", "enum": ["campaign", "feature"]}}}}},
+        {"type": "function", "function": {"name": "market__support_queue", "description": "The open tickets",
+                                          "parameters": {"type": "object", "properties": {}}}}]
+    w = _wake(CAMPAIGN)
+    assert w.kinds, "the kind line parses"
+    prompt = "Venture: Acme (acme), stage: launch"
+    calls = [c for seed in range(20) for c in plan(w, prompt, tools, random.Random(seed))]
+    assert calls and {c["name"] for c in calls} == {"market__analytics"}
+    assert {json.loads(c["arguments"])["lever"] for c in calls} == {"campaign"}
+    assert {json.loads(c["arguments"])["venture"] for c in calls} == {"acme"}
+
+
+def test_looked_up_lifts_become_evidence_weighed_by_their_noise() -> None:
+    w = _wake(CAMPAIGN)
+    read_lookups("\n".join([
+        "- campaign.launch channel=seo: +30.0% signups (+/- 5%, 40 decision-days)",
+        "- campaign.launch channel=ads: -20.0% signups (+/- 5%, 40 decision-days)",
+        "- campaign.launch channel=email: +4.0% signups (+/- 20%, 2 decision-days)",
+        "- campaign.launch channel=community: no data (not run in these days)",
+        "- support.improve action=docs: -30.0% support_backlog (+/- 5%, 9 decision-days)"]), w)
+    scores = w.know.scores("campaign.launch", "channel")
+    assert scores["seo"] > 2 and scores["ads"] < -2 and 0 < scores["email"] < 0.1 and "community" not in scores
+    assert w.know.scores("support.improve", "action")["docs"] > 0, "fewer tickets is better"
+
+
+def test_tools_check_lists_the_simulators_tools() -> None:
+    done = subprocess.run([sys.executable, "-m", "conductor", "tools", "check", str(STUDIO), "--json"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    servers = json.loads(done.stdout)["servers"]
+    assert [s["id"] for s in servers] == ["market"] and servers[0]["ok"]
+    assert [t["name"] for t in servers[0]["tools"]] == ["analytics", "feedback", "support_queue"]
+    assert len(servers[0]["agents"]) == 18
