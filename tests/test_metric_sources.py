@@ -13,6 +13,7 @@ import base64
 import http.server
 import json
 import secrets
+import shutil
 import sqlite3
 import sys
 import textwrap
@@ -55,6 +56,8 @@ from conductor.tui.widgets.activity_filter import ActivityFilter, kind_family
 from test_engine import DUO, MODEL, Scripted, quiet, warm
 
 PYTHON = PurePath(sys.executable).name
+REPO = Path(__file__).resolve().parent.parent
+ENV = {"COLUMNS": "200", "NO_COLOR": "1", "CONDUCTOR_DB": None}
 RUN_TIMEOUT_S = 30.0  # a guard against a stalled clock; the runs take well under a second (one waits 1 s)
 
 
@@ -187,6 +190,9 @@ async def test_a_reading_that_is_not_a_number_is_refused_once_and_shown_and_the_
     assert row.summary.startswith(f"revenue reading refused (command {PYTHON} source.py): not a number")
     assert kind_family(row) == "problem" and ActivityFilter.parse("").matches(row)  # in the Activity pane
     assert status.failing_sources == ["duo/revenue: not a number in the answer: 'not a number'"]
+    shown = CliRunner(env=ENV).invoke(app, ["status", "--db", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert "refused      duo/revenue: not a number in the answer: 'not a number'" in shown.output
 
 
 # -- 3. failed and absurd readings, each refused with its own reason ----------------------------------------------
@@ -363,7 +369,7 @@ def test_a_malformed_source_field_is_one_line_at_its_key(tmp_path: Path, source:
 def test_org_check_prints_the_line(tmp_path: Path) -> None:
     path = tmp_path / "org.toml"
     path.write_text(org_text(command=["x"], url="http://127.0.0.1/x"), encoding="utf-8")
-    result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"}).invoke(app, ["org", "check", str(path)])
+    result = CliRunner(env=ENV).invoke(app, ["org", "check", str(path)])
     assert result.exit_code != 0
     assert "metric 'revenue' of venture 'duo': give a command or a url, not both" in result.output
 
@@ -407,6 +413,31 @@ async def test_readings_commit_in_venture_and_metric_order(tmp_path: Path, run: 
     assert [e["payload"]["metric"] for e in events(tmp_path / "c.db", "metric.recorded")] == ["alpha", "zeta"]
 
 
+# -- the README's example --------------------------------------------------------------------------------------
+async def test_the_readme_example_runs_as_written(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("python3") is None:
+        pytest.skip("no python3 on PATH")
+    section = (REPO / "README.md").read_text().split("### Metrics that arrive by themselves", 1)[1].split("\n### ")[0]
+    metric = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    program = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # the command's relative path is found from here, as for [commands]
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "signups.py").write_text(program, encoding="utf-8")
+    path = tmp_path / "org.toml"
+    path.write_text(DUO.read_text() + "\n" + metric, encoding="utf-8")
+    org = load_org(path)
+    await run(org, until=timedelta(hours=1))
+    (recorded,) = events(tmp_path / "c.db", "metric.recorded")
+    assert recorded["payload"] | {"at": None} == {"metric": "signups", "value": 42, "at": None, "day": 0,
+                                                  "source": "command", "provenance": "python3 signups.py",
+                                                  "path": "data.count"}
+    # The commented alternative is a valid source too.
+    command_line, url_line = (line for line in metric.splitlines() if "source = " in line)
+    path.write_text(path.read_text().replace(command_line, url_line.removeprefix("# or: ")), encoding="utf-8")
+    source = load_org(path).ventures[0].metric("signups").source  # type: ignore[union-attr]
+    assert source is not None and source.url == "https://founder:PASSWORD@stats.example.com/today"
+
+
 # -- conductor doctor -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("source", "status", "words"), [
     ({"command": [sys.executable, "x.py"], "path": "data.count"}, "ok", f"runs {sys.executable}"),
@@ -421,7 +452,7 @@ def test_doctor_says_what_each_source_is_and_whether_it_can_be_read(
         tmp_path: Path, source: dict[str, Any], status: str, words: str) -> None:
     path = tmp_path / "org.toml"
     path.write_text(org_text(**source), encoding="utf-8")
-    result = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "CONDUCTOR_DB": None}).invoke(
+    result = CliRunner(env=ENV).invoke(
         app, ["doctor", "--org", str(path), "--db", str(tmp_path / "none.db"), "--json"])
     checks = {c.check: c for c in TypeAdapter(list[DoctorCheck]).validate_json(result.stdout)}
     check = checks["metric duo/revenue"]
