@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.server
+import itertools
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -50,7 +52,8 @@ from conductor.engine.scheduler import Engine, EngineOptions
 from conductor.org import Org, OrgFileError, load_org, parse_org
 from conductor.org.models import MetricSource
 from conductor.services import queries
-from conductor.store import open_reader, parse_iso
+from conductor.services.founder import add_directive
+from conductor.store import open_database, open_reader, parse_iso
 from conductor.tui.data import StoreReader
 from conductor.tui.widgets.activity_filter import ActivityFilter, kind_family
 from test_engine import DUO, MODEL, Scripted, quiet, warm
@@ -411,6 +414,100 @@ async def test_readings_commit_in_venture_and_metric_order(tmp_path: Path, run: 
     path.write_text(text, encoding="utf-8")
     await run(load_org(path), until=timedelta(hours=1))
     assert [e["payload"]["metric"] for e in events(tmp_path / "c.db", "metric.recorded")] == ["alpha", "zeta"]
+
+
+# -- a slow reading does not hold the founder up; the real clock -------------------------------------------------
+async def test_founder_commands_are_picked_up_while_a_slow_source_is_read(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command waits until the founder's directive has reached the engine; had the engine not looked for
+    founder commands while reading, it would time out and be refused."""
+    go = tmp_path / "go"
+    command = script(tmp_path, f"""
+        import pathlib, time
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.01)
+        print(5)
+    """)
+    org = org_with(tmp_path, command=command, timeout="20s")
+    db = tmp_path / "c.db"
+    seen: list[str] = []
+
+    def on_event(event: Any) -> None:
+        seen.append(event.kind)
+        if event.kind == "run.started":
+            conn = open_database(db)
+            try:
+                add_directive(conn, "duo", "Count signups twice.")  # as `conductor directive add` would
+            finally:
+                conn.close()
+        elif event.kind == "directive.added":
+            go.touch()
+
+    monkeypatch.setattr(jobs_module, "call_model", Scripted(quiet))
+    engine = Engine(org, db, EngineOptions(until=org.start + timedelta(hours=1), model=MODEL, poll_interval=0.01),
+                    on_event=on_event)
+    await warm(engine)
+    await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
+    assert seen.index("directive.added") < seen.index("metric.recorded")
+    assert "metric.refused" not in seen
+
+
+async def test_an_interrupted_reading_is_not_recorded_its_command_is_killed_and_the_next_start_reads_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    go, pid = tmp_path / "go", tmp_path / "pid"
+    command = script(tmp_path, f"""
+        import os, pathlib, time
+        pathlib.Path({str(pid)!r}).write_text(str(os.getpid()))
+        while not pathlib.Path({str(go)!r}).exists():
+            time.sleep(0.01)
+        print(5)
+    """)
+    org = org_with(tmp_path, command=command, timeout="20s")
+    db = tmp_path / "c.db"
+    monkeypatch.setattr(jobs_module, "call_model", Scripted(quiet))
+    engine = Engine(org, db, EngineOptions(until=org.start + timedelta(hours=1), model=MODEL, poll_interval=0.01))
+    looks = engine.poll_founder
+
+    async def interrupting_look() -> int:
+        if pid.exists():  # the command runs: Ctrl-C now
+            engine.interrupt("interrupted")
+        return await looks()
+
+    monkeypatch.setattr(engine, "poll_founder", interrupting_look)
+    await warm(engine)
+    await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
+    assert [e for e in events(db) if e["kind"].startswith("metric.")] == []
+    assert events(db, "run.stopped")[-1]["payload"]["reason"] == "interrupted"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid.read_text()), 0)  # killed and reaped, not left waiting for a file that never comes
+
+    go.touch()
+    await asyncio.wait_for(Engine(org, db, EngineOptions(until=org.start + timedelta(hours=1), model=MODEL)).run(),
+                           RUN_TIMEOUT_S)
+    (recorded,) = events(db, "metric.recorded")
+    assert recorded["payload"]["value"] == 5 and parse_iso(recorded["sim_time"]) == org.start
+
+
+async def test_a_real_clock_run_reads_at_the_start_and_when_due(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    org = org_with(tmp_path, command=script(tmp_path, "print(3)"), every="1d").model_copy(update={"clock": "real"})
+    start = org.start
+    clock = {"now": start}
+
+    def wall() -> Any:
+        clock["now"] += timedelta(minutes=30)  # time passes whenever the engine looks
+        return clock["now"]
+
+    monkeypatch.setattr(jobs_module, "call_model", Scripted(quiet))
+    db = tmp_path / "c.db"
+    engine = Engine(org, db, EngineOptions(until=start + timedelta(days=2, hours=12), model=MODEL,
+                                           poll_interval=0.001), wall=wall)
+    await warm(engine)
+    await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
+    times = [parse_iso(e["sim_time"]) for e in events(db, "metric.recorded")]
+    started = parse_iso(events(db, "run.started")[0]["sim_time"])
+    assert len(times) == 3 and times[0] == started  # read when the run starts, then when due on the wall clock
+    assert all(timedelta(days=1) <= b - a < timedelta(days=1, hours=1) for a, b in itertools.pairwise(times))
 
 
 # -- the README's example --------------------------------------------------------------------------------------

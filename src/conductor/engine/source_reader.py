@@ -94,8 +94,9 @@ async def _run(source: MetricSource) -> str:
         await proc.wait()
         raise Refused("timeout", f"no answer within {format_duration(source.timeout)}; {program} was "
                                  "stopped") from None
-    except BaseException:  # cancelled (the run stops): leave nothing running
+    except BaseException:  # cut off (`Engine.interrupt`): leave nothing running, and no zombie
         _kill(proc)
+        await proc.wait()
         raise
     stdout = out.decode("utf-8", "replace")
     if proc.returncode != 0:
