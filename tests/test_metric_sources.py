@@ -510,6 +510,25 @@ async def test_a_real_clock_run_reads_at_the_start_and_when_due(tmp_path: Path, 
     assert all(timedelta(days=1) <= b - a < timedelta(days=1, hours=1) for a, b in itertools.pairwise(times))
 
 
+async def test_in_a_simulated_market_a_metric_with_a_source_is_read_from_it_alone(tmp_path: Path) -> None:
+    """The studio example's markets move `signups` of inkwell too; with a source, only the source records it."""
+    studio = (REPO / "orgs" / "studio.toml").read_text()
+    anchor = 'name = "signups"\nunit = "per day"\ndirection = "up"\n'
+    assert studio.index(anchor) < studio.index('id = "ledgerly"')  # the first is inkwell's
+    command = json.dumps(script(tmp_path, "print(151)"))
+    path = tmp_path / "studio.toml"
+    path.write_text(studio.replace(anchor, f"{anchor}source = {{ command = {command} }}\n", 1), encoding="utf-8")
+    org = load_org(path)
+    engine = Engine(org, tmp_path / "c.db", EngineOptions(until=org.start + timedelta(days=2, hours=1)))
+    await warm(engine)
+    await asyncio.wait_for(engine.run(), RUN_TIMEOUT_S)
+    recorded = events(tmp_path / "c.db", "metric.recorded")
+    signups = [e["payload"] for e in recorded if e["venture"] == "inkwell" and e["payload"]["metric"] == "signups"]
+    assert [(p["source"], p["value"]) for p in signups] == [("command", 151)] * 3
+    assert {e["payload"]["source"] for e in recorded if e["payload"]["metric"] != "signups"} == {"sim"}
+    assert any(e["venture"] == "ledgerly" for e in recorded)
+
+
 # -- the README's example --------------------------------------------------------------------------------------
 async def test_the_readme_example_runs_as_written(tmp_path: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     if shutil.which("python3") is None:
