@@ -637,6 +637,7 @@ def test_a_url_is_shown_without_its_password_or_a_token_it_carries() -> None:
     shown = shown_url(org.ventures[0].metrics[0].source.url or "")  # type: ignore[union-attr]
     assert token not in shown
     assert shown == "https://me:[redacted]@stats.example.com/v1?token=[redacted]&day=today"
+    assert shown_url(f"https://{token}@stats.example.com/v1") == "https://[redacted]@stats.example.com/v1"
 
 
 def org_with_url(url: str) -> Org:

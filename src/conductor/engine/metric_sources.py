@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from conductor.org.json_path import INDEX, parse_path
 from conductor.org.models import MetricSource, Org
-from conductor.redaction import REDACTED, redact, remember_call_options
+from conductor.redaction import REDACTED, redact, remember, remember_call_options
 from conductor.store.events import NewEvent, iso
 from conductor.text import printable
 
@@ -75,17 +75,21 @@ def remember_credentials(org: Org) -> None:
     and the log redact them wherever they appear, an echo in a server's answer included."""
     for d in declared_sources(org):
         if d.source.url:
-            remember_call_options(d.source.url, dict(parse_qsl(urlsplit(d.source.url).query)))
+            parts = urlsplit(d.source.url)
+            remember_call_options(d.source.url, dict(parse_qsl(parts.query)))
+            if parts.username and parts.password is None:  # `https://TOKEN@host`: a token as the user name
+                remember(unquote(parts.username))
 
 
 # -- where a reading came from --------------------------------------------------------------------------------
 def shown_url(url: str) -> str:
-    """The URL as events, logs and `conductor doctor` show it: the password replaced, and anything else a
-    credential (a known token in the query, a key-shaped string) redacted."""
+    """The URL as events, logs and `conductor doctor` show it: the password replaced (a user name alone too, as
+    it is often a token), and anything else a credential (a known token in the query, a key-shaped string)
+    redacted."""
     scheme, netloc, path, query, fragment = urlsplit(url)
     user, at, host = netloc.rpartition("@")
-    if at and ":" in user:
-        netloc = f"{user.partition(':')[0]}:{REDACTED}@{host}"
+    if at:
+        netloc = f"{user.partition(':')[0]}:{REDACTED}@{host}" if ":" in user else f"{REDACTED}@{host}"
     return redact(urlunsplit((scheme, netloc, path, query, fragment)))
 
 
