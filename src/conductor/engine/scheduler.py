@@ -672,8 +672,7 @@ class Engine:
         for reading in task.result():
             last = self.state.metric_values(reading.declared.venture, reading.declared.metric, last=1)
             events.append(reading_event(reading, self.state.now, self.state.day_index(), last[-1] if last else None))
-        await self.emit(events)
-        for event in events:
+        for event in await self.emit(events):  # logged as stored: redacted like the log's every line anyway
             _log_reading(event)
         return True
 
@@ -1469,9 +1468,8 @@ def _log_verdict(payload: dict[str, Any]) -> None:
                 payload.get("by", "founder"))
 
 
-def _log_reading(event: NewEvent) -> None:
-    """A metric source's reading: recorded at INFO, refused at WARNING with its reason (the store redacts the
-    event; the log's formatter redacts this line)."""
+def _log_reading(event: StoredEvent) -> None:
+    """A metric source's reading: recorded at INFO, refused at WARNING with its reason."""
     p = event.payload
     if event.kind == "metric.recorded":
         logger.info("metric read venture=%s metric=%s value=%s source=%s from=%s", event.venture, p["metric"],
