@@ -184,9 +184,25 @@ def _credential_checks(org: Org) -> list[DoctorCheck]:
     return out
 
 
+def _source_checks(org: Org) -> list[DoctorCheck]:
+    """Each metric source: what it reads and whether it could (its program found, its URL well formed). Nothing
+    is run or fetched: doctor only looks. A URL's password is shown redacted."""
+    from conductor.engine.metric_sources import declared_sources
+    from conductor.engine.source_reader import describe
+    from conductor.redaction import redact
+
+    out = []
+    for d in declared_sources(org):
+        readable, detail = describe(d.source)
+        out.append(DoctorCheck(check=f"metric {d.venture}/{d.metric}", status="ok" if readable else "fail",
+                               detail=redact(detail)))
+    return out
+
+
 @cli_errors
 def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False) -> None:
-    """Check the org file, the database (integrity, schema version, WAL) and the models' credentials; name the log.
+    """Check the org file, the database (integrity, schema version, WAL), the models' credentials and the metric
+    sources (a program that is there, a URL well formed; nothing is run); name the log.
 
     Exit code 1 when any check fails. Secrets are never printed, only the names of missing variables.
 
@@ -195,7 +211,8 @@ def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False
     path = db_path(db)
     db_results, recorded = _db_checks(path)
     org_results, found = _org_checks(org, recorded)
-    checks = org_results + db_results + [_log_check(path)] + (_credential_checks(found) if found is not None else [])
+    checks = org_results + db_results + [_log_check(path)] + (
+        _credential_checks(found) + _source_checks(found) if found is not None else [])
     if json_:
         print_json(checks)
     else:

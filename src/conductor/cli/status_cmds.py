@@ -63,6 +63,9 @@ def status(db: DbOption = None, org: OrgOption = None, json_: JsonOption = False
     out.print(f"inbox        {info.open_escalations} open escalations{urgent}"
               + ("  → conductor inbox list" if info.open_escalations else ""))
     out.print(f"stuck        {', '.join(info.stuck_agents) or 'none'}")
+    if info.failing_sources:  # only an org with metric sources can have any
+        out.print(f"[yellow]refused[/]      {cell('; '.join(info.failing_sources), 200)}"
+                  "  → conductor events --kind metric.refused")
     grid = table("venture", "name", "stage", "agents", "open", "spend today", "paused",
                  right=("agents", "open", "spend today"), wrap=("name",))
     for v in info.ventures:

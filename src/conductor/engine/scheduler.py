@@ -32,6 +32,7 @@ from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
 from conductor.engine.contract import AgentOutput, ReviewOutput, link_revisions
 from conductor.engine.jobs import Job, JobResult, run_job
+from conductor.engine.metric_sources import declared_sources, due_sources, next_due, reading_event, remember_credentials
 from conductor.engine.notify import Notifier
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
@@ -44,6 +45,7 @@ from conductor.engine.provider import (
     schema_response_format,
     supports_response_schema,
 )
+from conductor.engine.source_reader import read_all
 from conductor.engine.state import AgentRuntime, DecisionRuntime, EngineState, EscalationRuntime
 from conductor.engine.tool_loop import ToolSession
 from conductor.engine.tools import ToolHub
@@ -127,6 +129,9 @@ class Engine:
         self.writer = EventWriter(self.db, now=wall, synchronous=org.engine.synchronous)
         # Keys given in the call options are credentials too: the store redacts them like the environment's.
         remember_call_options(self.opts.api_base, self.opts.extra_call_kwargs)
+        remember_credentials(org)  # the passwords and tokens of metric source URLs, likewise
+        self.sources = declared_sources(org)  # metrics read from a command or a URL, in commit order
+        self._reading: asyncio.Task[Any] | None = None  # those being read now, for `interrupt`
         self.actions = ActionRunner(org)
         # `[[tools]]`: the MCP servers agents use while they think and decisions act through (`engine.tools`)
         self.tools = (ToolHub(org, builtins={"market": self.actions.market_tools})
@@ -195,6 +200,8 @@ class Engine:
         self.stop(reason)
         for task in list(self._jobs):
             task.cancel()
+        if self._reading is not None:  # not recorded: the next start reads them again
+            self._reading.cancel()
 
     def _stop_reason(self) -> str:
         """Why the run ended, for `run.stopped`: asked to stop, reached its end time, or failed."""
@@ -627,7 +634,8 @@ class Engine:
         commands, which come when they come), and on the simulated clock those commits happen in a fixed
         order, so the same seed still gives the same event stream however the calls happen to finish.
         """
-        progressed = await self._settle()
+        progressed = await self._read_sources()
+        progressed = await self._settle() or progressed
         pending: deque[asyncio.Task[JobResult]] = deque()
         try:
             progressed = await self._start_due(pending, everyone=True) or progressed
@@ -649,6 +657,37 @@ class Engine:
                 self._jobs.pop(task, None)
             raise
         return progressed
+
+    async def _read_sources(self) -> bool:
+        """Read the metric sources due now, all at once, and commit their readings in (venture, metric) order
+        before anyone wakes at this instant, so the agents woken now see the values. Founder commands are
+        still picked up while the sources are read; `interrupt` cuts the reading off (nothing is recorded, and
+        the next start reads them again)."""
+        due = due_sources(self.sources, self.state.source_reads, self.state.now)
+        if not due or self._stopping:
+            return False
+        task = asyncio.create_task(read_all(due))
+        self._reading = task
+        try:
+            while not task.done():
+                done, _ = await asyncio.wait({task}, timeout=self.opts.poll_interval)
+                if not done:
+                    await self.poll_founder()
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        finally:
+            self._reading = None
+        if task.cancelled():
+            return False
+        events = []
+        for reading in task.result():
+            last = self.state.metric_values(reading.declared.venture, reading.declared.metric, last=1)
+            events.append(reading_event(reading, self.state.now, self.state.day_index(), last[-1] if last else None))
+        for event in await self.emit(events):  # logged as stored: redacted like the log's every line anyway
+            _log_reading(event)
+        return True
 
     async def _settle(self) -> bool:
         """Route the decisions committed so far and execute the approved ones, in the order they came."""
@@ -1340,6 +1379,9 @@ class Engine:
                 due = max(due, midnight)
             candidates.append(due)
         candidates += [e.expires for e in self.state.escalations.values() if e.expires is not None]
+        reading = next_due(self.sources, self.state.source_reads, self.state.now)
+        if reading is not None:
+            candidates.append(reading)
         if self.opts.until is not None:
             candidates.append(self.opts.until)
         return max(min(candidates), self.state.now)
@@ -1427,7 +1469,8 @@ class Engine:
     async def _record_metrics(self, venture: str, values: dict[str, float], day: int, stepped: bool = False) -> None:
         at = iso(self.state.origin + ONE_DAY * day)
         known = self.org.venture(venture)
-        names = {m.name for m in known.metrics} if known else set(values)
+        # A metric with a source is read from it, not from the simulated market: one value a day, from one place.
+        names = {m.name for m in known.metrics if m.source is None} if known else set(values)
         events = [self._event("metric.recorded", OwnPayload(metric=name, value=round(float(value), 6), at=at, day=day,
                                                             source="sim"), venture=venture)
                   for name, value in sorted(values.items()) if name in names]
@@ -1489,6 +1532,17 @@ def _log_verdict(payload: dict[str, Any]) -> None:
     logger.info("verdict escalation=#%s kind=%s decision=%s verdict=%s by=%s", payload.get("escalation_id"),
                 payload.get("escalation_kind"), f"#{decision}" if decision is not None else "-", payload.get("verdict"),
                 payload.get("by", "founder"))
+
+
+def _log_reading(event: StoredEvent) -> None:
+    """A metric source's reading: recorded at INFO, refused at WARNING with its reason."""
+    p = event.payload
+    if event.kind == "metric.recorded":
+        logger.info("metric read venture=%s metric=%s value=%s source=%s from=%s", event.venture, p["metric"],
+                    p["value"], p["source"], p.get("provenance"))
+    else:
+        logger.warning("metric reading refused venture=%s metric=%s source=%s from=%s check=%s: %s", event.venture,
+                       p["metric"], p["source"], p.get("provenance"), p.get("check"), p.get("reason"))
 
 
 def _log_execution(d: DecisionRuntime, ok: bool, result: Any) -> None:

@@ -177,6 +177,7 @@ class DecisionRuntime:
 
 # Decision states between a proposal's routing and its execution or end.
 ON_THEIR_WAY = frozenset({"approved", "in_review", "revising", "escalated"})
+SOURCE_KINDS = frozenset({"command", "http"})  # a `metric.recorded` read from a metric source (org.MetricSource)
 
 
 def amendment_text(proposed: dict[str, Any], amended: dict[str, Any] | None) -> str:
@@ -238,6 +239,8 @@ class EngineState:
         self.streaks: dict[tuple[str, str], int] = defaultdict(int)
         self.proposed_trust: set[tuple[str, str]] = set()
         self.metrics: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(_series)
+        # (venture, metric) -> when its source was last read, recorded or refused: when it is next due
+        self.source_reads: dict[tuple[str, str], datetime] = {}
         self.market_days: dict[str, int] = defaultdict(int)
         self.market_log: dict[str, list[tuple[str, Any]]] = defaultdict(list)
         self.directives: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -472,6 +475,12 @@ class EngineState:
             series.append((day, float(e.payload["value"])))
             series.sort()
             del series[:-120]
+            if e.payload.get("source") in SOURCE_KINDS:
+                self.source_reads[(e.venture, e.payload["metric"])] = self._at(e)
+
+    def _on_metric_refused(self, e: StoredEvent) -> None:
+        if e.venture:
+            self.source_reads[(e.venture, e.payload["metric"])] = self._at(e)
 
     def _on_market_stepped(self, e: StoredEvent) -> None:
         if e.venture:

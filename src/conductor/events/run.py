@@ -56,11 +56,34 @@ class MarketStepped(Payload):
 
 
 class MetricRecorded(Payload):
+    """`source` says how the value came: `sim` (the simulated market), `founder`, `csv:<file>`, or a metric
+    source's `command` or `http`, which also name what was read (`provenance`: the program's name or the URL
+    with any password redacted) and where in its answer (`path`); both absent from older logs."""
+
     metric: str
     value: float
     at: str
     source: str | None = None
     day: int | None = None
+    provenance: str | None = None
+    path: str | None = None
+
+
+class MetricRefused(Payload):
+    """A metric source's reading that was not recorded: it failed (exit code, timeout, no answer) or looked
+    absurd (not a number, out of bounds, a jump too large). `check` is the short name of the test it failed,
+    `reason` the words for the founder, `excerpt` the start of what was read (printable, at most 200
+    characters) so the founder sees what the source said; `value` is the number it held, when it held one."""
+
+    metric: str
+    source: str
+    reason: str
+    check: str = ""
+    provenance: str | None = None
+    path: str | None = None
+    excerpt: str = ""
+    value: float | None = None
+    at: str | None = None
 
 
 class CallRecorded(Payload):
@@ -108,7 +131,19 @@ def _market(p: P, when: When) -> str:
 
 
 def _metric(p: P, when: When) -> str:
-    return f"{val(p, 'metric')} = {short(p.get('value'))} at {val(p, 'at')} ({p.get('source', '?')})"
+    return f"{val(p, 'metric')} = {short(p.get('value'))} at {val(p, 'at')} ({_from(p) or '?'})"
+
+
+def _from(p: P) -> str:
+    """Where a reading came from, for a text: "command python3 → data.count", "http://host/stats", "sim"."""
+    source, provenance = p.get("source"), p.get("provenance")
+    what = str(provenance) if source == "http" and provenance else " ".join(str(x) for x in (source, provenance) if x)
+    return what + (f" → {p['path']}" if p.get("path") else "")
+
+
+def _metric_refused(p: P, when: When) -> str:
+    line = f"{val(p, 'metric')} reading refused ({_from(p) or '?'}): {val(p, 'reason')}"
+    return line + (f" [output: {short(p['excerpt'], 80)}]" if p.get("excerpt") else "")
 
 
 def _call(p: P, when: When) -> str:
@@ -138,6 +173,10 @@ SPECS = (
     EventSpec("market.stepped", "market", MarketStepped, _market, {"day": 2}),
     EventSpec("metric.recorded", "metric", MetricRecorded, _metric, {
         "metric": "mrr", "value": 1234.5, "at": T, "day": 2, "source": "sim"}),
+    EventSpec("metric.refused", "refused", MetricRefused, _metric_refused, {
+        "metric": "signups", "source": "command", "provenance": "python3", "path": "data.count",
+        "check": "not_a_number", "reason": "not a number at data.count: 'n/a'", "excerpt": '{"data": {"count": "n/a"}}',
+        "at": T}),
     EventSpec("call.recorded", "call", CallRecorded, _call, {
         "model": "sim/studio", "purpose": "wake", "prompt_tokens": 1800, "completion_tokens": 240, "cost": 0.0042,
         "latency_ms": 812.0, "ok": True, "error": None}),

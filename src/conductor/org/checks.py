@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
-from conductor.org.models import ASK_KIND_PREFIX, Org
+from conductor.org.json_path import path_problem
+from conductor.org.models import ASK_KIND_PREFIX, Metric, Org, Venture
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class Problem:
     reason: str
 
 
+# A source read more often than this would stop a simulated clock at every step of it and load what it reads.
+MIN_SOURCE_EVERY = timedelta(minutes=1)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -99,6 +103,7 @@ def check_org(org: Org) -> list[Problem]:
             if metric.name in metric_names:
                 add(Problem(f"{vwhere}.metrics[{mi}].name", f"duplicate metric '{metric.name}'"))
             metric_names.add(metric.name)
+            problems.extend(_source_problems(f"{vwhere}.metrics[{mi}].source", venture, metric))
 
         venture_agents = {a.id for a in venture.agents}
         for ai, agent in enumerate(venture.agents):
@@ -159,6 +164,31 @@ def _tool_servers(org: Org) -> list[Problem]:
                                            f"(this one has {', '.join(given) or 'none'})"))
         if server.env and not server.command:
             problems.append(Problem(f"{where}.env", "only a command's process gets environment variables"))
+    return problems
+
+
+def _source_problems(where: str, venture: Venture, metric: Metric) -> list[Problem]:
+    """A metric source's fields that do not fit together, each naming the metric: the key path gives only
+    indexes, and a founder reads 'signups of venture acme' faster than `ventures[1].metrics[3]`."""
+    source = metric.source
+    if source is None:
+        return []
+    which = f"metric '{metric.name}' of venture '{venture.id}'"
+    problems = []
+    if source.command is not None and source.url is not None:
+        problems.append(Problem(where, f"{which}: give a command or a url, not both"))
+    elif source.command is None and source.url is None:
+        problems.append(Problem(where, f"{which}: a source needs a command (an argv list) or a url"))
+    elif source.command is not None and not source.command[0].strip():
+        problems.append(Problem(f"{where}.command[0]", f"{which}: the command's program is empty"))
+    if source.path is not None:
+        problem = path_problem(source.path)
+        if problem is not None:
+            problems.append(Problem(f"{where}.path", f"{which}: {problem}"))
+    if source.min is not None and source.max is not None and source.min > source.max:
+        problems.append(Problem(where, f"{which}: min {source.min:g} is above max {source.max:g}"))
+    if source.every < MIN_SOURCE_EVERY:
+        problems.append(Problem(f"{where}.every", f"{which}: read at most once a minute (every = \"1m\" or more)"))
     return problems
 
 

@@ -233,6 +233,37 @@ class ModelSettings(_Strict):
     timeout: Duration | None = Field(None, description="Longest one call may take (default: [engine] call_timeout).")
 
 
+class MetricSource(_Strict):
+    """Where a metric's value comes from by itself: a command or a URL, read on a schedule by the running engine.
+
+    Exactly one of `command` and `url` (`org.checks` says so with the metric's name). A reading that fails or
+    looks absurd (outside `min`/`max`, or a jump beyond `max_jump`) is refused and shown, never recorded: a
+    broken export must not teach the agents that revenue fell to zero.
+    """
+
+    command: list[str] | None = Field(
+        None, min_length=1, description="argv run at each reading; it prints the value (or JSON holding it) on "
+        "standard output. A relative program path is found as for [commands]: from the directory conductor runs in.")
+    url: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2000,
+                            description="An http(s) URL answering JSON (or a bare number). A password in it is "
+                                        "sent as basic auth and never stored or logged.")
+    path: str | None = Field(None, max_length=MAX_NAME_CHARS,
+                             description="Dot path to the number in the JSON answer, e.g. data.items.0.count "
+                                         "(a negative index counts from the end); absent: the whole answer is the number.")
+    every: Duration = Field(timedelta(days=1), description="How often it is read, on the run's clock (simulated or real).")
+    timeout: Duration = Field(timedelta(seconds=10), description="Longest one reading may take; a command is killed then.")
+    min: float | None = Field(None, description="A reading below this is refused.")
+    max: float | None = Field(None, description="A reading above this is refused.")
+    max_jump: float | None = Field(
+        None, gt=0, description="Largest relative change from the metric's last recorded value (0.5: ±50 %); a "
+                                "larger jump is refused as a likely broken reading.")
+
+    @property
+    def kind(self) -> Literal["command", "http"]:
+        """How `metric.recorded` and `metric.refused` name this source."""
+        return "command" if self.command else "http"
+
+
 class Metric(_Strict):
     """A number a venture tracks, and which way is good."""
 
@@ -243,6 +274,9 @@ class Metric(_Strict):
     initial: float | None = Field(None, description="Starting value, where the venture already has history.")
     stock: bool = Field(False, description="A level that accumulates (customers, MRR): a decision shows in how "
                         "fast it changes, so attribution judges decisions by its daily change.")
+    source: MetricSource | None = Field(
+        None, description="Read the value on a schedule from a command or a URL; the simulated market then "
+                          "leaves this metric to it.")
 
 
 class Agent(_Strict):

@@ -94,6 +94,9 @@ class Status(_Row):
     open_escalations: int
     urgent_escalations: int = Field(description="Open escalations with urgency 2 or more.")
     stuck_agents: list[str]
+    failing_sources: list[str] = Field(default_factory=list, description=(
+        "Metric sources whose last reading was refused, as 'venture/metric: reason' (conductor events --kind "
+        "metric.refused has each refusal)."))
     ventures: list[VentureStatus]
     last_event_id: int
 
@@ -405,8 +408,26 @@ def status(conn: sqlite3.Connection, db_path: str | os.PathLike[str], *, budget_
         clock_kind=meta.get("org.clock"), clock=now, day=day, run=run, paused=meta.get("org.paused") == "1",
         spend_today=round(sum(spend_by_venture.values()), 6), budget_per_day=budget_per_day,
         calls_today=calls_today, open_escalations=sum(int(v) for v in open_by_venture.values()),
-        urgent_escalations=int(urgent), stuck_agents=stuck, ventures=ventures, last_event_id=last_event_id(conn),
+        urgent_escalations=int(urgent), stuck_agents=stuck, failing_sources=failing_sources(conn), ventures=ventures,
+        last_event_id=last_event_id(conn),
     )
+
+
+def failing_sources(conn: sqlite3.Connection) -> list[str]:
+    """Metric sources whose last reading was refused (no value recorded for the metric since): something for the
+    founder to look at, since the agents keep seeing the last good value. 'venture/metric: reason', by name."""
+    rows = conn.execute(
+        "SELECT venture, json_extract(payload, '$.metric') AS metric, max(id) AS id, "
+        "json_extract(payload, '$.reason') AS reason FROM events WHERE kind = 'metric.refused' "
+        "GROUP BY venture, metric ORDER BY venture, metric").fetchall()
+    out = []
+    for r in rows:
+        since = conn.execute(
+            "SELECT 1 FROM events WHERE kind = 'metric.recorded' AND id > ? AND venture IS ? "
+            "AND json_extract(payload, '$.metric') = ? LIMIT 1", (r["id"], r["venture"], r["metric"])).fetchone()
+        if since is None:
+            out.append(printable(f"{r['venture']}/{r['metric']}: {r['reason']}", one_line=True, limit=160))
+    return out
 
 
 _AGENT_KINDS = ("agent.woke", "agent.concluded", "agent.idle", "agent.stuck", "agent.interrupted",

@@ -76,7 +76,8 @@ def kind_family(event: EventRow) -> str:
     kind, p = event.kind, event.payload
     if event.by == "founder" or kind.startswith("founder.") or kind.startswith("directive."):
         return "founder"
-    if kind in ("agent.stuck", "agent.budget_stopped", "agent.interrupted", "task.refused", "message.refused") or (
+    if kind in ("agent.stuck", "agent.budget_stopped", "agent.interrupted", "task.refused", "message.refused",
+                "metric.refused") or (
             kind == "call.recorded" and not p.get("ok", True)) or (kind == "decision.executed" and not p.get("ok", True)):
         return "problem"
     if kind.startswith("escalation."):
