@@ -48,12 +48,12 @@ def _prompts(days: int) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
     real = direct.respond
 
-    def spy(messages: list, profile: Any) -> Any:
+    def spy(messages: list, profile: Any, tools: list | None = None) -> Any:
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
         if len(messages) == 2 and "# Your role" in user:
             agent = user.split("Agent id: ", 1)[1].split("\n", 1)[0]
             seen.append((agent, "\n".join(m["content"] for m in messages)))
-        return real(messages, profile)
+        return real(messages, profile, tools)
 
     direct.respond = spy
     try:

@@ -133,7 +133,7 @@ def test_paired_statistics_match_textbook_values() -> None:
 def test_every_arm_differs_from_full_in_one_named_way() -> None:
     full = ENGINE_ARMS["full"]
     for name, arm in ENGINE_ARMS.items():
-        changed = [f for f in ("ablate_brief", "ablate_insights", "paraphrase", "control_share")
+        changed = [f for f in ("ablate_brief", "ablate_insights", "paraphrase", "control_share", "no_tools")
                    if getattr(arm, f) != getattr(full, f)]
         assert name == "full" or changed, name
         assert arm.description
@@ -197,10 +197,10 @@ def test_an_arm_changes_what_every_wake_up_prompt_shows(arm: str, tmp_path: Path
     prompts: list[str] = []
     real = direct.respond
 
-    def spy(messages: list, profile: object) -> object:
+    def spy(messages: list, profile: object, tools: list | None = None) -> object:
         if len(messages) == 2 and "# Your role" in messages[1]["content"]:
             prompts.append(messages[1]["content"])
-        return real(messages, profile)
+        return real(messages, profile, tools)
 
     monkeypatch.setattr(direct, "respond", spy)
     org = load_org(STUDIO).reseeded(5)

@@ -60,11 +60,11 @@ def studio_wakes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, li
     seen: list[tuple[str, list[dict[str, Any]]]] = []
     real = direct.respond
 
-    def spy(messages: list, profile: object) -> object:
+    def spy(messages: list, profile: object, tools: list | None = None) -> object:
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
         if len(messages) == 2 and user.startswith("# Your role"):
             seen.append((user.split("Agent id: ", 1)[1].split("\n", 1)[0], [dict(m) for m in messages]))
-        return real(messages, profile)
+        return real(messages, profile, tools)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(direct, "respond", spy)
