@@ -337,8 +337,8 @@ async def test_an_unreachable_url_is_refused(tmp_path: Path, run: Run, stub: _St
 # -- 5. a bad declaration is one line naming the venture and the metric --------------------------------------------
 @pytest.mark.parametrize(("source", "where", "words"), [
     ({"command": ["x"], "url": "http://127.0.0.1/x"}, "ventures[0].metrics[0].source",
-     "give a command or a url, not both"),
-    ({"path": "a.b"}, "ventures[0].metrics[0].source", "a source needs a command (an argv list) or a url"),
+     "give one of a command, a url or a tool, not command and url"),
+    ({"path": "a.b"}, "ventures[0].metrics[0].source", "a source needs a command (an argv list), a url or a tool"),
     ({"command": ["x"], "path": "data..count"}, "ventures[0].metrics[0].source.path",
      "path 'data..count' has an empty part"),
     ({"command": ["x"], "path": "data.my count"}, "ventures[0].metrics[0].source.path", "holds a space"),
@@ -374,7 +374,8 @@ def test_org_check_prints_the_line(tmp_path: Path) -> None:
     path.write_text(org_text(command=["x"], url="http://127.0.0.1/x"), encoding="utf-8")
     result = CliRunner(env=ENV).invoke(app, ["org", "check", str(path)])
     assert result.exit_code != 0
-    assert "metric 'revenue' of venture 'duo': give a command or a url, not both" in result.output
+    assert "metric 'revenue' of venture 'duo': give one of a command, a url or a tool, not command and url" in \
+        result.output
 
 
 # -- 6. the schedule, on the simulated clock -------------------------------------------------------------------
@@ -671,3 +672,48 @@ def test_the_activity_pane_shows_a_refusal_as_a_problem() -> None:
     row = queries.EventRow(id=1, ts="", sim_time=None, venture="duo", agent=None, kind="metric.refused", by=None,
                            summary="", payload={"metric": "revenue", "source": "command", "reason": "x"})
     assert kind_family(row) == "problem" and ActivityFilter.parse("").matches(row)
+
+
+# -- a source read through an MCP tool of the org's [[tools]] ----------------------------------------------------
+CRM = REPO / "tests" / "data" / "mcp" / "crm_server.py"
+
+
+def with_crm(text: str, policies: str = "{}") -> str:
+    return text.replace("[platform]", f"""[[tools]]
+id = "crm"
+command = [{json.dumps(sys.executable)}, {json.dumps(str(CRM))}]
+policies = {policies}
+
+[platform]""")
+
+
+async def test_a_tool_source_reads_the_number_a_tool_returns(tmp_path: Path, run: Run) -> None:
+    text = with_crm(org_text(tool="crm.lookup", every="1d").replace('"crm.lookup"', '"crm.lookup", args = { customer = "acme" }'))
+    # The CRM answers "acme: 42 seats": not a bare number, so the reading is refused with the tool named...
+    path = tmp_path / "org.toml"
+    path.write_text(text, encoding="utf-8")
+    await run(load_org(path), until=timedelta(hours=1))
+    (refused,) = events(tmp_path / "c.db", "metric.refused")
+    assert refused["payload"]["source"] == "tool" and refused["payload"]["provenance"] == "tool crm.lookup"
+    assert "acme: 42 seats" in refused["payload"]["excerpt"]
+    assert not events(tmp_path / "c.db", "metric.recorded")
+
+    # ...and a tool that answers JSON feeds the metric, with the tool as its provenance.
+    path.write_text(with_crm(org_text(tool="crm.count_customers", path="customers", every="1d")), encoding="utf-8")
+    await run(load_org(path), until=timedelta(hours=1), db=tmp_path / "d.db")
+    (recorded,) = events(tmp_path / "d.db", "metric.recorded")
+    assert recorded["payload"]["value"] == 2 and recorded["payload"]["source"] == "tool"
+    assert recorded["payload"]["provenance"] == "tool crm.count_customers"
+
+
+def test_a_tool_source_must_name_a_declared_allowed_tool(tmp_path: Path) -> None:
+    for policies, words in (("{}", "unknown tool server 'crm'"),
+                            ('{ lookup = "ask" }', "'ask' in its server's policy")):
+        text = org_text(tool="crm.lookup")
+        if "unknown" not in words:
+            text = with_crm(text, policies)
+        path = tmp_path / "org.toml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(OrgFileError) as caught:
+            load_org(path)
+        assert words in str(caught.value), str(caught.value)

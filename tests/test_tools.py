@@ -106,7 +106,8 @@ def test_an_agent_reads_with_a_tool_decides_from_it_and_an_ask_tool_runs_once_af
         assert first.returncode == 0, first.stderr[-2000:]
         lead_hits = stub.of("duo-lead")
         offered = {t["function"]["name"] for t in lead_hits[0].body["tools"]}
-        assert offered == {"crm__lookup", "crm__write_note", "crm__hang", "crm__crash", "crm__huge", "crm__inject"}
+        assert offered == {"crm__lookup", "crm__count_customers", "crm__write_note", "crm__hang", "crm__crash",
+                           "crm__huge", "crm__inject"}
         assert not any(h.body.get("tools") for h in stub.of("duo-ops")), "an agent without tools is offered none"
 
     called = [p for _, _, _, p in events(db, "tool.called")]

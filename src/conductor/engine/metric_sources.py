@@ -96,6 +96,8 @@ def shown_url(url: str) -> str:
 def provenance(source: MetricSource) -> str:
     """What was read, in a few words: the command's program name (and its script's, `python3 signups.py`; never
     the other arguments, which may hold a token), or the URL without its password."""
+    if source.tool:
+        return f"tool {source.tool}"
     if not source.command:
         return shown_url(source.url or "")
     program = PurePath(source.command[0]).name or source.command[0]

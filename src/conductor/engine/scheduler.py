@@ -666,7 +666,7 @@ class Engine:
         due = due_sources(self.sources, self.state.source_reads, self.state.now)
         if not due or self._stopping:
             return False
-        task = asyncio.create_task(read_all(due))
+        task = asyncio.create_task(read_all(due, self.tools))
         self._reading = task
         try:
             while not task.done():

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from conductor import __version__
 from conductor.engine.metric_sources import Declared, Reading, Refused, parse_value, provenance
+from conductor.engine.tools import ToolHub
 from conductor.org.durations import format_duration
 from conductor.org.models import MetricSource
 
@@ -34,17 +35,18 @@ MAX_ANSWER_BYTES = 1_000_000  # a metric is one number; anything longer is kept 
 _CHUNK = 65_536
 
 
-async def read_all(due: list[Declared]) -> list[Reading]:
-    """Read every due source at once; the readings come back in the order given (the commit order)."""
-    return list(await asyncio.gather(*(read(d) for d in due)))
+async def read_all(due: list[Declared], tools: ToolHub | None = None) -> list[Reading]:
+    """Read every due source at once; the readings come back in the order given (the commit order). `tools`
+    reaches the run's tool servers, for sources read through an MCP tool."""
+    return list(await asyncio.gather(*(read(d, tools) for d in due)))
 
 
-async def read(declared: Declared) -> Reading:
+async def read(declared: Declared, tools: ToolHub | None = None) -> Reading:
     """One reading: the number the source gave, or why there is none. Never raises (except cancellation)."""
     source = declared.source
     raw = ""
     try:
-        raw = await (_run(source) if source.command else _fetch(source))
+        raw = await (_run(source) if source.command else _call(source, tools) if source.tool else _fetch(source))
         return Reading(declared, value=parse_value(raw, source.path), raw=raw)
     except Refused as refused:
         return Reading(declared, refusal=refused, raw=refused.raw or raw)
@@ -107,6 +109,17 @@ async def _run(source: MetricSource) -> str:
     return stdout
 
 
+# -- an MCP tool ----------------------------------------------------------------------------------------------
+async def _call(source: MetricSource, tools: ToolHub | None) -> str:
+    if tools is None:
+        raise Refused("no_tools", "tools are off in this run (--no-tools)")
+    server, _, name = (source.tool or "").partition(".")
+    outcome = await tools.call(server, name, dict(source.args), timeout_s=source.timeout.total_seconds())
+    if not outcome.ok:
+        raise Refused("tool_error", outcome.error or "the tool failed", raw=outcome.text)
+    return outcome.text
+
+
 # -- a URL ----------------------------------------------------------------------------------------------------
 async def _fetch(source: MetricSource) -> str:
     timeout = source.timeout.total_seconds()
@@ -165,6 +178,8 @@ def _get(url: str, timeout: float) -> str:
 def describe(source: MetricSource) -> tuple[bool, str]:
     """(looks readable, one line): a command's program found, or a URL well formed. Makes no network call."""
     every = f"every {format_duration(source.every)}" + (f", at {source.path}" if source.path else "")
+    if source.tool:
+        return True, f"tool {source.tool} ({every}): called through its [[tools]] server"
     if source.command:
         program = source.command[0]
         found = _program(program)

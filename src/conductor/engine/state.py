@@ -177,7 +177,7 @@ class DecisionRuntime:
 
 # Decision states between a proposal's routing and its execution or end.
 ON_THEIR_WAY = frozenset({"approved", "in_review", "revising", "escalated"})
-SOURCE_KINDS = frozenset({"command", "http"})  # a `metric.recorded` read from a metric source (org.MetricSource)
+SOURCE_KINDS = frozenset({"command", "http", "tool"})  # a `metric.recorded` read from a metric source (org.MetricSource)
 
 
 def amendment_text(proposed: dict[str, Any], amended: dict[str, Any] | None) -> str:

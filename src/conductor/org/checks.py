@@ -104,6 +104,8 @@ def check_org(org: Org) -> list[Problem]:
                 add(Problem(f"{vwhere}.metrics[{mi}].name", f"duplicate metric '{metric.name}'"))
             metric_names.add(metric.name)
             problems.extend(_source_problems(f"{vwhere}.metrics[{mi}].source", venture, metric))
+            if metric.source is not None and metric.source.tool:
+                problems.extend(_source_tool(org, f"{vwhere}.metrics[{mi}].source.tool", metric.source.tool))
 
         venture_agents = {a.id for a in venture.agents}
         for ai, agent in enumerate(venture.agents):
@@ -167,6 +169,18 @@ def _tool_servers(org: Org) -> list[Problem]:
     return problems
 
 
+def _source_tool(org: Org, where: str, ref: str) -> list[Problem]:
+    """A metric read through a tool: the tool's server is declared and the tool runs without asking."""
+    policy = org.tool_policy(ref)
+    if policy is None:
+        known = _known({t.id for t in org.tools})
+        return [Problem(where, f"unknown tool server '{ref.partition('.')[0]}' (declared: {known})")]
+    if policy != "allowed":
+        return [Problem(where, f"the tool '{ref}' is '{policy}' in its server's policy; a metric source reads "
+                               "only through an allowed tool")]
+    return []
+
+
 def _source_problems(where: str, venture: Venture, metric: Metric) -> list[Problem]:
     """A metric source's fields that do not fit together, each naming the metric: the key path gives only
     indexes, and a founder reads 'signups of venture acme' faster than `ventures[1].metrics[3]`."""
@@ -175,10 +189,11 @@ def _source_problems(where: str, venture: Venture, metric: Metric) -> list[Probl
         return []
     which = f"metric '{metric.name}' of venture '{venture.id}'"
     problems = []
-    if source.command is not None and source.url is not None:
-        problems.append(Problem(where, f"{which}: give a command or a url, not both"))
-    elif source.command is None and source.url is None:
-        problems.append(Problem(where, f"{which}: a source needs a command (an argv list) or a url"))
+    given = [name for name in ("command", "url", "tool") if getattr(source, name) is not None]
+    if len(given) > 1:
+        problems.append(Problem(where, f"{which}: give one of a command, a url or a tool, not {' and '.join(given)}"))
+    elif not given:
+        problems.append(Problem(where, f"{which}: a source needs a command (an argv list), a url or a tool"))
     elif source.command is not None and not source.command[0].strip():
         problems.append(Problem(f"{where}.command[0]", f"{which}: the command's program is empty"))
     if source.path is not None:

@@ -236,7 +236,7 @@ class ModelSettings(_Strict):
 class MetricSource(_Strict):
     """Where a metric's value comes from by itself: a command or a URL, read on a schedule by the running engine.
 
-    Exactly one of `command` and `url` (`org.checks` says so with the metric's name). A reading that fails or
+    Exactly one of `command`, `url` and `tool` (`org.checks` says so with the metric's name). A reading that fails or
     looks absurd (outside `min`/`max`, or a jump beyond `max_jump`) is refused and shown, never recorded: a
     broken export must not teach the agents that revenue fell to zero.
     """
@@ -247,6 +247,9 @@ class MetricSource(_Strict):
     url: str | None = Field(None, pattern=r"^https?://\S+$", max_length=2000,
                             description="An http(s) URL answering JSON (or a bare number). A password in it is "
                                         "sent as basic auth and never stored or logged.")
+    tool: ToolRef | None = Field(None, description="'SERVER.TOOL' of a declared [[tools]] server whose policy is "
+                                 "'allowed': called with `args` at each reading.")
+    args: dict[str, str | int | float | bool] = Field(default_factory=dict, description="The tool's arguments.")
     path: str | None = Field(None, max_length=MAX_NAME_CHARS,
                              description="Dot path to the number in the JSON answer, e.g. data.items.0.count "
                                          "(a negative index counts from the end); absent: the whole answer is the number.")
@@ -259,9 +262,9 @@ class MetricSource(_Strict):
                                 "larger jump is refused as a likely broken reading.")
 
     @property
-    def kind(self) -> Literal["command", "http"]:
+    def kind(self) -> Literal["command", "http", "tool"]:
         """How `metric.recorded` and `metric.refused` name this source."""
-        return "command" if self.command else "http"
+        return "command" if self.command else "tool" if self.tool else "http"
 
 
 class Metric(_Strict):

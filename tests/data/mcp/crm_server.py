@@ -1,6 +1,6 @@
 """A small CRM as an MCP stdio server, written with the official SDK, for the tool tests.
 
-Tools: `lookup` (read: a customer's seats), `write_note` (write: appends to the file named by CRM_NOTES, with
+Tools: `lookup` (read: a customer's seats), `count_customers` (read, JSON), `write_note` (write: appends to the file named by CRM_NOTES, with
 the idempotency key it was given), `hang` (never answers), `crash` (the process dies), `huge` (1 MB of text),
 `inject` (a result that tries to talk the agent into calling the write tool).
 """
@@ -21,6 +21,12 @@ def lookup(customer: str) -> str:
     """How many seats a customer pays for."""
     seats = SEATS.get(customer.lower())
     return f"{customer}: {seats} seats" if seats is not None else f"{customer}: no such customer"
+
+
+@server.tool()
+def count_customers() -> str:
+    """How many customers there are, as JSON."""
+    return json.dumps({"customers": len(SEATS)})
 
 
 @server.tool()
