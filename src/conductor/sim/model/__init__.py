@@ -28,7 +28,7 @@ from conductor.sim.model.lookup import plan
 from conductor.sim.model.profiles import PROFILES, Profile, SimReply, parse_profile
 from conductor.sim.model.prompt import RETRY_MARK, content, original_prompt, prompt_kind, without_record_ids
 from conductor.sim.model.review import review
-from conductor.sim.model.situation import read_wake
+from conductor.sim.model.situation import read_kinds
 from conductor.sim.model.synthesis import synthesis
 from conductor.sim.model.wake import wake
 
@@ -56,7 +56,7 @@ def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = N
         looked_up = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "tool"]
         asked_tools = any(isinstance(m, dict) and m.get("tool_calls") for m in messages)
         if tools and not asked_tools and not retry:
-            calls = plan(read_wake(prompt), prompt, tools, rng)
+            calls = plan(read_kinds(prompt), prompt, tools, rng)
             if calls:
                 text = json.dumps([{"name": c["name"], "arguments": c["arguments"]} for c in calls])
                 completion = max(1, count_tokens(text))

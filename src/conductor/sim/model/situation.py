@@ -134,6 +134,13 @@ def _read_kinds(w: Wake, sec: dict[str, str]) -> None:
                 w.busy = set(re.findall(KIND_ID, line.split(":", 1)[-1]))
 
 
+def read_kinds(prompt: str) -> Wake:
+    """Only the kinds the agent may take: enough to choose what to look up, without reading the brief."""
+    w = Wake()
+    _read_kinds(w, sections(prompt))
+    return w
+
+
 def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     sec = sections(prompt)
     w = Wake()
