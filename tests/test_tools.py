@@ -8,6 +8,7 @@ runs only after approval, exactly once, also when the run is killed (SIGKILL) ri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -218,3 +219,119 @@ def test_an_ask_tool_stays_ask_against_earned_trust_and_an_off_tool_is_never_off
     forged = org.model_copy(update={"decision_kinds": [*org.decision_kinds, DecisionKind(
         id="crm.flood", description="x", action="tool", tool="crm.huge")]})
     assert route_decision(Proposal("crm.flood", {}, "", 1.0), lead[1], forged).action == "refuse"
+
+
+def test_a_streamable_http_server_is_listed_and_called(tmp_path: Path) -> None:
+    """The same CRM served over streamable HTTP on 127.0.0.1, reached by URL."""
+    import asyncio
+    import socket
+
+    from conductor.engine.tools import ToolHub
+    from conductor.org.loader import load_org
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(CRM), "--http", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.connect(("127.0.0.1", port))
+                break
+            time.sleep(0.05)
+        text = org_file(tmp_path, "http://127.0.0.1:9/v1").read_text()
+        text = re.sub(r"command = \[.*\]\nenv = \[\"CRM_NOTES\"\]", f'url = "http://127.0.0.1:{port}/mcp"', text)
+        (tmp_path / "http.toml").write_text(text)
+        org = load_org(tmp_path / "http.toml")
+
+        async def talk() -> tuple[list[str], str]:
+            hub = ToolHub(org)
+            try:
+                names = [t.name for t in await hub.tools("crm")]
+                return names, (await hub.call("crm", "lookup", {"customer": "globex"})).text
+            finally:
+                await hub.close()
+
+        names, answer = asyncio.run(talk())
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    assert "lookup" in names and "write_note" in names
+    assert answer == "globex: 7 seats"
+
+
+def test_a_decision_kind_acts_through_a_tool_once_with_the_decisions_key(tmp_path: Path) -> None:
+    db, notes = tmp_path / "k.db", tmp_path / "notes.jsonl"
+    env = env_for(notes)
+    done = {"first": False}
+
+    def script(hit: Hit) -> Reply:
+        if hit.agent != "duo-lead" or done["first"]:
+            return ok({"summary": "nothing new"})
+        done["first"] = True
+        return ok({"summary": "thanking acme", "decisions": [{
+            "kind": "crm.note", "params": {"customer": "acme", "note": "thanks for renewing"},
+            "rationale": "they renewed", "confidence": 0.9,
+            "expected_effect": {"metric": "revenue", "direction": "up", "size": 0.01}}]})
+
+    with StubOpenAI(script) as stub:
+        org = org_file(tmp_path, stub.base_url, policies="{}")
+        text = org.read_text().replace('decision_kinds = ["note.write", "ad.buy", "vendor.sign", "deploy.run"]',
+                                       'decision_kinds = ["note.write", "ad.buy", "vendor.sign", "deploy.run", '
+                                       '"crm.note"]')
+        text = text.replace("[[tools]]", '''[[decision_kinds]]
+id = "crm.note"
+description = "Write a note on a customer's record."
+action = "tool"
+tool = "crm.write_note"
+[decision_kinds.params.customer]
+type = "string"
+[decision_kinds.params.note]
+type = "string"
+
+[[tools]]''', 1)
+        org.write_text(text)
+        first = conductor("run", str(org), "--db", str(db), "--days", "0.3", env=env)
+        assert first.returncode == 0, first.stderr[-2000:]
+        again = conductor("run", str(org), "--db", str(db), "--days", "0.6", env=env)
+        assert again.returncode == 0, again.stderr[-2000:]
+    (decision_id, proposed) = next((i, p) for i, _, _, p in events(db, "decision.proposed") if p["kind"] == "crm.note")
+    executed = [p for _, _, _, p in events(db, "decision.executed") if p["decision_id"] == decision_id]
+    assert len(executed) == 1 and executed[0]["ok"] and executed[0]["result"]["tool"] == "crm.write_note"
+    lines = [json.loads(line) for line in notes.read_text().splitlines()]
+    assert len(lines) == 1 and lines[0]["note"] == "thanks for renewing"
+    assert lines[0]["key"].startswith("conductor-") and lines[0]["key"].endswith(f"decision-{decision_id}")
+
+
+def test_tools_check_names_a_tool_kind_that_does_not_fit_its_tool(tmp_path: Path) -> None:
+    from conductor.engine.tool_check import kind_problems
+    from conductor.engine.tools import ToolSpec
+    from conductor.org.loader import load_org
+
+    text = org_file(tmp_path, "http://127.0.0.1:9/v1", policies="{}").read_text()
+    text = text.replace("[[tools]]", '''[[decision_kinds]]
+id = "crm.note"
+description = "Write a note."
+action = "tool"
+tool = "crm.write_note"
+[decision_kinds.params.text]
+type = "string"
+
+[[decision_kinds]]
+id = "crm.gone"
+description = "A tool that is not there."
+action = "tool"
+tool = "crm.vanished"
+
+[[tools]]''', 1)
+    (tmp_path / "kinds.toml").write_text(text)
+    org = load_org(tmp_path / "kinds.toml")
+    schema = {"type": "object", "properties": {"customer": {}, "note": {}, "idempotency_key": {}},
+              "required": ["customer", "note"]}
+    problems = kind_problems(org, "crm", [ToolSpec("crm", "write_note", "", schema, "allowed")])
+    assert problems == ["decision kind crm.note: write_note takes no text",
+                        "decision kind crm.note: write_note needs customer, note, which the kind's params do not "
+                        "declare",
+                        "decision kind crm.gone: crm has no tool 'vanished'"]

@@ -24,7 +24,8 @@ def check(file: Annotated[Path, typer.Argument(help="The org file, e.g. orgs/stu
           as_json: JsonOption = False) -> None:
     """Start each declared tool server, list its tools with their policies and the agents that may use them.
 
-    Exits with 1 when a server cannot start or list its tools.
+    Exits with 1 when a server cannot start or list its tools, or a decision kind that acts through one of them
+    names a tool it lacks or params the tool does not take.
 
     Example: conductor tools check orgs/studio.toml
     """
@@ -52,7 +53,9 @@ def check(file: Annotated[Path, typer.Argument(help="The org file, e.g. orgs/stu
             out.print(grid)
             users = ", ".join(report.agents) or "no agent lists it yet"
             out.print(f"  [dim]used by:[/] {cell(users, 300)}")
-    if not all(r.ok for r in reports):
+            for problem in report.problems:
+                out.print(f"  [red]problem[/] {cell(problem, 300)}")
+    if not all(r.ok and not r.problems for r in reports):
         raise typer.Exit(1)
 
 

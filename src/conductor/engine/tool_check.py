@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from conductor.engine.actions import ActionRunner
-from conductor.engine.tools import ToolFault, ToolHub
+from conductor.engine.tools import ToolFault, ToolHub, ToolSpec
 from conductor.org.models import Org, ToolServer
 from conductor.redaction import redact
 
@@ -34,6 +34,7 @@ class ServerReport:
     error: str | None = None
     tools: list[ToolLine] = field(default_factory=list)
     agents: list[str] = field(default_factory=list)  # the agents that may use some of its tools
+    problems: list[str] = field(default_factory=list)  # decision kinds that act through it and do not fit
 
 
 def _source(server: ToolServer) -> str:
@@ -63,14 +64,40 @@ async def check_tools(org: Org) -> list[ServerReport]:
                 continue
             reports.append(ServerReport(server.id, _source(server), True, time.monotonic() - started,
                                         tools=[ToolLine(s.name, s.policy, s.description) for s in specs],
-                                        agents=users))
+                                        agents=users, problems=kind_problems(org, server.id, specs)))
     finally:
         await hub.close()
     return reports
+
+
+def kind_problems(org: Org, server_id: str, specs: list[ToolSpec]) -> list[str]:
+    """Decision kinds acting through this server's tools (`action = "tool"`) whose tool is missing, or whose
+    params the tool does not take (the decision's params are the tool's arguments), or that leave out an
+    argument the tool requires."""
+    problems: list[str] = []
+    by_name = {s.name: s for s in specs}
+    for kind in org.decision_kinds:
+        if kind.action != "tool" or not kind.tool or kind.tool.partition(".")[0] != server_id:
+            continue
+        name = kind.tool.partition(".")[2]
+        spec = by_name.get(name)
+        if spec is None:
+            problems.append(f"decision kind {kind.id}: {server_id} has no tool {name!r}")
+            continue
+        takes = set((spec.input_schema.get("properties") or {}))
+        needs = set(spec.input_schema.get("required") or []) - {"idempotency_key"}
+        extra = sorted(set(kind.params) - takes)
+        missing = sorted(needs - set(kind.params))
+        if extra:
+            problems.append(f"decision kind {kind.id}: {name} takes no {', '.join(extra)}")
+        if missing:
+            problems.append(f"decision kind {kind.id}: {name} needs {', '.join(missing)}, which the kind's params "
+                            "do not declare")
+    return problems
 
 
 def check_tools_now(org: Org) -> list[ServerReport]:
     return asyncio.run(check_tools(org))
 
 
-__all__ = ["ServerReport", "ToolLine", "check_tools", "check_tools_now"]
+__all__ = ["ServerReport", "ToolLine", "check_tools", "check_tools_now", "kind_problems"]
