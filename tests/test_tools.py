@@ -297,7 +297,7 @@ type = "string"
         assert first.returncode == 0, first.stderr[-2000:]
         again = conductor("run", str(org), "--db", str(db), "--days", "0.6", env=env)
         assert again.returncode == 0, again.stderr[-2000:]
-    (decision_id, proposed) = next((i, p) for i, _, _, p in events(db, "decision.proposed") if p["kind"] == "crm.note")
+    decision_id = next(i for i, _, _, p in events(db, "decision.proposed") if p["kind"] == "crm.note")
     executed = [p for _, _, _, p in events(db, "decision.executed") if p["decision_id"] == decision_id]
     assert len(executed) == 1 and executed[0]["ok"] and executed[0]["result"]["tool"] == "crm.write_note"
     lines = [json.loads(line) for line in notes.read_text().splitlines()]

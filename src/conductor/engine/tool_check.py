@@ -84,7 +84,7 @@ def kind_problems(org: Org, server_id: str, specs: list[ToolSpec]) -> list[str]:
         if spec is None:
             problems.append(f"decision kind {kind.id}: {server_id} has no tool {name!r}")
             continue
-        takes = set((spec.input_schema.get("properties") or {}))
+        takes = set(spec.input_schema.get("properties") or {})
         needs = set(spec.input_schema.get("required") or []) - {"idempotency_key"}
         extra = sorted(set(kind.params) - takes)
         missing = sorted(needs - set(kind.params))
