@@ -119,6 +119,13 @@ async def run_job(
             for requested in call.tool_calls:
                 answer = await tools.run(requested)
                 messages.append({"role": "tool", "tool_call_id": requested.id, "content": answer})
+            # The call that reads the results is paid like a retry: it must fit the caps the first one fitted.
+            scope = job.budget_check(_chars(messages), sum(c.cost for c in result.calls)) if job.budget_check else None
+            if scope is not None:
+                result.failure = f"the call reading its tool results would exceed the {scope} budget"
+                result.budget_scope = scope
+                result.transcript = _transcript(messages, 6)
+                return result
             continue
         try:
             if call.tool_calls and not call.text.strip():
@@ -139,7 +146,7 @@ async def run_job(
             scope = None
             if job.budget_check is not None:
                 spent = sum(c.cost for c in result.calls)
-                scope = job.budget_check(sum(len(str(m.get("content") or "")) for m in messages), spent)
+                scope = job.budget_check(_chars(messages), spent)
             if scope is not None:
                 result.failure = f"invalid output, and a retry would exceed the {scope} budget: {exc}"
                 result.budget_scope = scope
@@ -148,6 +155,10 @@ async def run_job(
             attempt += 1
             logger.warning("retry for=%s %s model=%s attempt=%d/%d reason=%r backoff=0s", job.agent_id, job.kind,
                            job.model, attempt + 1, org.engine.max_retries + 1, _clip(f"invalid output: {exc}", 300))
+
+
+def _chars(messages: list[dict[str, Any]]) -> int:
+    return sum(len(str(m.get("content") or "")) for m in messages)
 
 
 def _transcript(messages: list[dict[str, Any]], last: int) -> list[dict[str, str]]:
