@@ -335,3 +335,30 @@ tool = "crm.vanished"
                         "decision kind crm.note: write_note needs customer, note, which the kind's params do not "
                         "declare",
                         "decision kind crm.gone: crm has no tool 'vanished'"]
+
+
+def test_log_calls_writes_every_request_and_answer_with_the_key_redacted(tmp_path: Path) -> None:
+    db, notes, log = tmp_path / "l.db", tmp_path / "notes.jsonl", tmp_path / "calls.jsonl"
+    env = env_for(notes)
+    lead = lead_script()
+
+    def script(hit: Hit) -> Reply:  # the other agent echoes the key it was given, as a leaky model might
+        return ok({"summary": "my key is sk-stub-tools-123456"}) if hit.agent == "duo-ops" else lead(hit)
+
+    with StubOpenAI(script) as stub:
+        org = org_file(tmp_path, stub.base_url)
+        done = conductor("run", str(org), "--db", str(db), "--days", "0.3", "--log-calls", str(log), env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        hits = len(stub.hits)
+        bad = conductor("run", str(org), "--db", str(db), "--days", "0.4", "--log-calls",
+                        str(tmp_path / "nowhere" / "c.jsonl"), env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--log-calls" in bad.stderr
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == hits, "one line per call the model server answered"
+    assert any(line["for"] == "duo-ops wake" and "[redacted]" in line["answer"] for line in lines)
+    lead = [line for line in lines if line["for"] == "duo-lead wake"]
+    assert lead[0]["tools"][:2] == ["crm__lookup", "crm__count_customers"]
+    assert lead[0]["tool_calls"][0]["name"] == "crm__lookup" and lead[0]["messages"][0]["role"] == "system"
+    assert any(m.get("role") == "tool" and "acme: 42 seats" in str(m.get("content")) for m in lead[1]["messages"])
+    assert "acme renews 42 seats" in lead[-1]["answer"]
+    assert "sk-stub-tools-123456" not in log.read_text()

@@ -154,6 +154,9 @@ def run_command(
     headless: Annotated[bool, typer.Option("--headless", help="No control room (the only mode of `run`).")] = True,
     no_brief: Annotated[bool, typer.Option("--no-brief", help="Ablation: withhold the brain brief from prompts.")] = False,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Ablation: offer agents no tools ([[tools]] unused).")] = False,
+    log_calls: Annotated[Path | None, typer.Option("--log-calls", help="Append every model call's full request and "
+                                                   "answer to this file, one JSON line each, credentials redacted.",
+                                                   show_default=False)] = None,
     seed: SeedOption = None,
     mock_response: MockOption = None,
     log_level: LogLevelOption = LogLevel.INFO,
@@ -169,8 +172,8 @@ def run_command(
 
     path = resolve_db_path(db)
     run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
-                 ablate_brief=no_brief, no_tools=no_tools, seed=seed, extra=mock_extra(mock_response),
-                 log_level=log_level.value)
+                 ablate_brief=no_brief, no_tools=no_tools, log_calls=log_calls, seed=seed,
+                 extra=mock_extra(mock_response), log_level=log_level.value)
     print_summary(path)
 
 

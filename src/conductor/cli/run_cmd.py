@@ -79,6 +79,7 @@ def run_headless(
     concurrency: int | None = None,
     ablate_brief: bool = False,
     no_tools: bool = False,
+    log_calls: Path | None = None,
     live: bool = True,
     extra: dict[str, Any] | None = None,
     seed: int | None = None,
@@ -96,6 +97,10 @@ def run_headless(
     from conductor.store.lock import RunLock
 
     org = load_org(org_file)
+    if log_calls is not None and not log_calls.parent.is_dir():
+        raise BadInput(f"--log-calls {log_calls}: no directory {log_calls.parent}")
+    if log_calls is not None and log_calls.resolve() == db.resolve():
+        raise BadInput(f"--log-calls {log_calls}: that is the database")
     if concurrency is not None and concurrency < 1:
         raise BadInput(f"--concurrency {concurrency}: must be at least 1")
     if pace < 0:
@@ -108,7 +113,9 @@ def run_headless(
         conn.close()
     tally = Tally()
     console = Console(stderr=False)
-    with RunLock(db), logging_to(db, log_level):
+    from conductor.engine.provider import logging_calls
+
+    with RunLock(db), logging_to(db, log_level), logging_calls(log_calls):
         engine = Engine(org, db, EngineOptions(model=model, concurrency=concurrency, pace=pace, until=end,
                                                ablate_brief=ablate_brief, no_tools=no_tools,
                                                extra_call_kwargs=extra),

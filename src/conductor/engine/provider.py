@@ -31,6 +31,68 @@ _litellm: Any = None
 _lock = threading.Lock()
 
 
+class CallLog:
+    """`--log-calls FILE`: every model call's full request and answer as one JSON line, credentials redacted.
+
+    Off unless asked for: a full prompt is long and may hold what the founder typed. Lines are written whole and
+    flushed, so a killed run leaves no half line; each holds the wall-clock time, whom the call was for, the model,
+    the messages, the names of the tools offered, and the answer (text, tool calls, tokens, cost) or the error.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by `close`
+        self._lock = threading.Lock()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = redact(json.dumps(record, ensure_ascii=False, default=str))
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+_call_log: CallLog | None = None
+
+
+@contextlib.contextmanager
+def logging_calls(path: str | os.PathLike[str] | None) -> Any:
+    """Within this block, every call of `call_model` is written to `path` (nothing when `path` is None)."""
+    global _call_log
+    if path is None:
+        yield None
+        return
+    log = CallLog(path)
+    previous, _call_log = _call_log, log
+    try:
+        yield log
+    finally:
+        _call_log = previous
+        log.close()
+
+
+def _log_exchange(label: str, model: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+                  result: CallResult | None, error: str | None) -> None:
+    if _call_log is None:
+        return
+    record: dict[str, Any] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "for": label or "-",
+                              "model": model, "messages": messages,
+                              "tools": [t.get("function", {}).get("name") for t in tools or []]}
+    if result is not None:
+        record.update(answer=result.text, tool_calls=[c.__dict__ for c in result.tool_calls],
+                      prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                      cost=result.cost, attempts=result.attempts)
+    if error is not None:
+        record["error"] = error
+    try:
+        _call_log.write(record)
+    except (OSError, ValueError) as exc:  # a full disk must not stop the run; the log line says why
+        logger.error("could not write the call log path=%s error=%r", _call_log.path, str(exc))
+
+
 def load_litellm() -> Any:
     """Import litellm once, safely from any thread, after setting the environment it must see first."""
     global _litellm
@@ -335,6 +397,35 @@ async def call_model(
     call, one per retry, one when it gives up. They go to the log only, never into an event. `tools` (OpenAI
     function declarations) offers the model tools; the calls it asks for come back in `CallResult.tool_calls`.
     """
+    if _call_log is None:
+        return await _call_model(model, messages, org=org, retry=retry, response_format=response_format,
+                                 api_base=api_base, max_tokens=max_tokens, rng=rng, extra=extra, label=label,
+                                 tools=tools)
+    try:
+        result = await _call_model(model, messages, org=org, retry=retry, response_format=response_format,
+                                   api_base=api_base, max_tokens=max_tokens, rng=rng, extra=extra, label=label,
+                                   tools=tools)
+    except ProviderFault as fault:
+        _log_exchange(label, model, messages, tools, None, str(fault))
+        raise
+    _log_exchange(label, model, messages, tools, result, None)
+    return result
+
+
+async def _call_model(
+    model: str,
+    messages: list[dict[str, str]],
+    *,
+    org: Org | None,
+    retry: RetryPolicy | None,
+    response_format: dict | None,
+    api_base: str | None,
+    max_tokens: int,
+    rng: random.Random | None,
+    extra: dict[str, Any] | None,
+    label: str,
+    tools: list[dict[str, Any]] | None,
+) -> CallResult:
     retry = retry or RetryPolicy()
     if is_simulated(model) and not extra:  # in this process: no litellm (a mock response still goes through it)
         return await _call_simulated(model, messages, org=org, retry=retry, label=label, tools=tools)

@@ -78,7 +78,8 @@ def kind_family(event: EventRow) -> str:
         return "founder"
     if kind in ("agent.stuck", "agent.budget_stopped", "agent.interrupted", "task.refused", "message.refused",
                 "metric.refused") or (
-            kind == "call.recorded" and not p.get("ok", True)) or (kind == "decision.executed" and not p.get("ok", True)):
+            kind == "call.recorded" and not p.get("ok", True)) or (kind == "decision.executed" and not p.get("ok", True)) or (
+            kind == "tool.called" and not p.get("ok", True)):
         return "problem"
     if kind.startswith("escalation."):
         return "escalation"
