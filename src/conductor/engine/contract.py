@@ -228,3 +228,74 @@ def link_revisions(proposed: list[tuple[str, int | None]], returned: dict[int, s
                 linked[n] = found
                 taken.add(found)
     return linked
+
+
+# -- the schema a decoder can hold an agent to -----------------------------------------------------------------
+_JSON_TYPES = {"string": "string", "number": "number", "integer": "integer", "boolean": "boolean"}
+
+
+def _param_schema(spec: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": _JSON_TYPES.get(spec.type, "string")}
+    if spec.choices:
+        out["enum"] = list(spec.choices)
+    if spec.min is not None:
+        out["minimum"] = spec.min
+    if spec.max is not None:
+        out["maximum"] = spec.max
+    return out
+
+
+def agent_output_schema(org: Org, agent_kinds: Collection[str]) -> dict[str, Any]:
+    """The wake-up answer's JSON schema for one agent: each of its kinds with its own params (types, choices,
+    ranges), `kind` an enum of its kinds, the effect's size a relative change. No length limits: a grammar-
+    constrained decoder (llama.cpp) compiles a length limit into a grammar that grows with it, so lengths stay in
+    validation (`parse_agent_output`), which also names every problem for the retry."""
+    expected = {"type": "object", "properties": {
+        "metric": {"type": "string"}, "direction": {"enum": ["up", "down"]},
+        "size": {"type": "number", "minimum": -1.0, "maximum": MAX_RELATIVE_EFFECT}},
+        "required": ["metric", "direction", "size"], "additionalProperties": False}
+    variants = []
+    for kind_id in agent_kinds:
+        kind = org.kind(kind_id)
+        if kind is None:
+            continue
+        params = {name: _param_schema(spec) for name, spec in kind.params.items()}
+        variants.append({"type": "object", "properties": {
+            "kind": {"const": kind.id},
+            "params": {"type": "object", "properties": params,
+                       "required": [n for n, spec in kind.params.items() if spec.required],
+                       "additionalProperties": False},
+            "rationale": {"type": "string"}, "expected_effect": expected,
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1}, "reversible": {"type": "boolean"},
+            "revises": {"type": ["integer", "null"]}},
+            "required": ["kind", "params", "rationale", "expected_effect", "confidence"],
+            "additionalProperties": False})
+    decision: dict[str, Any] = {"anyOf": variants} if variants else {"not": {}}
+    named = {"type": "object", "properties": {"to": {"type": "string"}, "title": {"type": "string"},
+                                              "body": {"type": "string"}},
+             "required": ["to", "title"], "additionalProperties": False}
+    message = {"type": "object", "properties": {"to": {"type": "string"}, "text": {"type": "string"}},
+               "required": ["to", "text"], "additionalProperties": False}
+    done = {"type": "object", "properties": {"task_id": {"type": "integer"}, "result": {"type": "string"}},
+            "required": ["task_id", "result"], "additionalProperties": False}
+    return {"type": "object", "properties": {
+        "summary": {"type": "string"},
+        "decisions": {"type": "array", "items": decision, "maxItems": 5},
+        "tasks": {"type": "array", "items": named, "maxItems": 5},
+        "messages": {"type": "array", "items": message, "maxItems": 5},
+        "completed_tasks": {"type": "array", "items": done, "maxItems": 10}},
+        "required": ["summary"], "additionalProperties": False}
+
+
+def review_output_schema() -> dict[str, Any]:
+    """The review answer's schema, without length limits (see `agent_output_schema`)."""
+    return _without_lengths(ReviewOutput.model_json_schema())
+
+
+def _without_lengths(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_lengths(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
+    if isinstance(schema, list):
+        return [_without_lengths(v) for v in schema]
+    return schema
+

@@ -30,7 +30,13 @@ from conductor.engine import provider as provider_module
 from conductor.engine import snapshot
 from conductor.engine.actions import ActionRunner
 from conductor.engine.context import build_review_context, build_wake_context
-from conductor.engine.contract import AgentOutput, ReviewOutput, link_revisions
+from conductor.engine.contract import (
+    AgentOutput,
+    ReviewOutput,
+    agent_output_schema,
+    link_revisions,
+    review_output_schema,
+)
 from conductor.engine.jobs import Job, JobResult, run_job
 from conductor.engine.metric_sources import declared_sources, due_sources, next_due, reading_event, remember_credentials
 from conductor.engine.notify import Notifier
@@ -138,6 +144,7 @@ class Engine:
                       if org.tools and not self.opts.no_tools else None)
         self.actions.tools = self.tools
         self._tool_problems_told: set[str] = set()  # servers whose listing failure is already in the log
+        self._schemas: dict[tuple[str, ...], dict[str, Any]] = {}  # the answer schema of each set of kinds
         self.rng = random.Random(self.opts.seed if self.opts.seed is not None else org.seed)
         self._slots = self.opts.concurrency or org.engine.concurrency
         self.semaphore = asyncio.Semaphore(self._slots)
@@ -820,11 +827,26 @@ class Engine:
             "state": "proposed"}, venture=job.venture, agent=job.agent_id) for asked in session.asked]
 
     def _response_format(self, job: Job) -> dict[str, Any] | None:
-        """The provider's JSON-schema mode where litellm says the model has one; else the prompt's schema only."""
-        if not supports_response_schema(job.model):
+        """How this job asks for its JSON, by the model's `structured_output` in the org file: the agent's own
+        schema (`json_schema`; `auto` where litellm says the model takes one), any JSON object, or nothing."""
+        settings = self.org.models.get(job.model)
+        mode = settings.structured_output if settings is not None else "auto"
+        if mode == "off" or (mode == "auto" and not supports_response_schema(job.model)):
             return None
-        output = AgentOutput if job.kind == "wake" else ReviewOutput
-        return schema_response_format(output.__name__, output.model_json_schema())
+        if mode == "json_object":
+            return {"type": "json_object"}
+        if job.kind == "wake":
+            found = self.org.agent(job.agent_id)
+            kinds = list(found[1].decision_kinds) if found else []
+            return schema_response_format(AgentOutput.__name__, self._agent_schema(tuple(kinds)))
+        return schema_response_format(ReviewOutput.__name__, review_output_schema())
+
+    def _agent_schema(self, kinds: tuple[str, ...]) -> dict[str, Any]:
+        """One schema per set of kinds, built once per run (agents of one role share theirs)."""
+        cached = self._schemas.get(kinds)
+        if cached is None:
+            cached = self._schemas[kinds] = agent_output_schema(self.org, kinds)
+        return cached
 
     def _budget_for_retry(self, job: Job, view: list[tuple[str, float, float]]) -> Callable[[int, float], str | None]:
         """A check run before each retry of a job: the cap the longer prompt's call may break, or None.

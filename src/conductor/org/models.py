@@ -231,6 +231,11 @@ class ModelSettings(_Strict):
     max_output_tokens: int | None = Field(None, ge=16, le=200_000)
     temperature: float | None = Field(None, ge=0, le=2)
     timeout: Duration | None = Field(None, description="Longest one call may take (default: [engine] call_timeout).")
+    structured_output: Literal["auto", "json_schema", "json_object", "off"] = Field(
+        "auto", description="How to ask for the answer's JSON: 'json_schema' sends each agent's own schema (its "
+        "kinds, their params, types, choices and ranges; no length limits, so grammar-constrained local servers "
+        "take it), 'json_object' asks for any JSON object, 'off' asks for nothing, 'auto' sends the schema where "
+        "litellm says the model takes one.")
 
 
 class MetricSource(_Strict):
