@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from stub_openai import Hit, Reply, StubOpenAI, call_tools, ok
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +71,9 @@ def events(db: Path, *kinds: str) -> list[tuple[int, str, str | None, dict[str, 
         conn.close()
 
 
+KEY_WITH_QUOTES = 'sk-"stub\\tools-123456'  # JSON escapes both: a redaction of the encoded line would miss it
+
+
 def tool_messages(hit: Hit) -> list[str]:
     return [str(m.get("content") or "") for m in hit.body.get("messages", []) if m.get("role") == "tool"]
 
@@ -107,8 +112,8 @@ def test_an_agent_reads_with_a_tool_decides_from_it_and_an_ask_tool_runs_once_af
         assert first.returncode == 0, first.stderr[-2000:]
         lead_hits = stub.of("duo-lead")
         offered = {t["function"]["name"] for t in lead_hits[0].body["tools"]}
-        assert offered == {"crm__lookup", "crm__count_customers", "crm__write_note", "crm__hang", "crm__crash",
-                           "crm__huge", "crm__inject"}
+        assert offered == {"crm__lookup", "crm__count_customers", "crm__write_note", "crm__hang", "crm__slow",
+                           "crm__crash", "crm__huge", "crm__inject"}
         assert not any(h.body.get("tools") for h in stub.of("duo-ops")), "an agent without tools is offered none"
 
     called = [p for _, _, _, p in events(db, "tool.called")]
@@ -262,7 +267,10 @@ def test_a_streamable_http_server_is_listed_and_called(tmp_path: Path) -> None:
     assert answer == "globex: 7 seats"
 
 
-def test_a_decision_kind_acts_through_a_tool_once_with_the_decisions_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [(), ("--no-tools",)], ids=["tools", "no-tools"])
+def test_a_decision_kind_acts_through_a_tool_once_with_the_decisions_key(tmp_path: Path, flags: tuple[str, ...]
+                                                                         ) -> None:
+    """With `--no-tools` too: it only stops offering tools to wake-ups."""
     db, notes = tmp_path / "k.db", tmp_path / "notes.jsonl"
     env = env_for(notes)
     done = {"first": False}
@@ -293,9 +301,9 @@ type = "string"
 
 [[tools]]''', 1)
         org.write_text(text)
-        first = conductor("run", str(org), "--db", str(db), "--days", "0.3", env=env)
+        first = conductor("run", str(org), "--db", str(db), "--days", "0.3", *flags, env=env)
         assert first.returncode == 0, first.stderr[-2000:]
-        again = conductor("run", str(org), "--db", str(db), "--days", "0.6", env=env)
+        again = conductor("run", str(org), "--db", str(db), "--days", "0.6", *flags, env=env)
         assert again.returncode == 0, again.stderr[-2000:]
     decision_id = next(i for i, _, _, p in events(db, "decision.proposed") if p["kind"] == "crm.note")
     executed = [p for _, _, _, p in events(db, "decision.executed") if p["decision_id"] == decision_id]
@@ -339,11 +347,11 @@ tool = "crm.vanished"
 
 def test_log_calls_writes_every_request_and_answer_with_the_key_redacted(tmp_path: Path) -> None:
     db, notes, log = tmp_path / "l.db", tmp_path / "notes.jsonl", tmp_path / "calls.jsonl"
-    env = env_for(notes)
+    env = {**env_for(notes), "STUB_KEY": KEY_WITH_QUOTES}
     lead = lead_script()
 
     def script(hit: Hit) -> Reply:  # the other agent echoes the key it was given, as a leaky model might
-        return ok({"summary": "my key is sk-stub-tools-123456"}) if hit.agent == "duo-ops" else lead(hit)
+        return ok({"summary": f"my key is {KEY_WITH_QUOTES}"}) if hit.agent == "duo-ops" else lead(hit)
 
     with StubOpenAI(script) as stub:
         org = org_file(tmp_path, stub.base_url)
@@ -361,4 +369,74 @@ def test_log_calls_writes_every_request_and_answer_with_the_key_redacted(tmp_pat
     assert lead[0]["tool_calls"][0]["name"] == "crm__lookup" and lead[0]["messages"][0]["role"] == "system"
     assert any(m.get("role") == "tool" and "acme: 42 seats" in str(m.get("content")) for m in lead[1]["messages"])
     assert "acme renews 42 seats" in lead[-1]["answer"]
-    assert "sk-stub-tools-123456" not in log.read_text()
+    text = log.read_text()
+    assert "tools-123456" not in text and "tools-123456" not in json.dumps([line["answer"] for line in lines
+                                                                           if "answer" in line])
+
+
+def test_a_call_that_times_out_does_not_fail_a_neighbour_in_flight(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from conductor.engine.tools import ToolHub
+    from conductor.org.loader import load_org
+
+    monkeypatch.setenv("CRM_NOTES", str(tmp_path / "notes.jsonl"))
+    org = load_org(org_file(tmp_path, "http://127.0.0.1:9/v1"))
+
+    async def both() -> tuple[Any, Any, Any]:
+        hub = ToolHub(org)
+        try:
+            await hub.tools("crm")  # started and listed first, so both calls share one connection
+            hung, slow = await asyncio.gather(hub.call("crm", "hang", {}, timeout_s=1),
+                                              hub.call("crm", "slow", {"seconds": 2}, timeout_s=20))
+            after = await hub.call("crm", "lookup", {"customer": "acme"})
+            return hung, slow, after
+        finally:
+            await hub.close()
+
+    hung, slow, after = asyncio.run(both())
+    assert not hung.ok and "no answer within 1 s" in (hung.error or "")
+    assert slow.ok and slow.text == "slept 2.0", slow
+    assert after.ok and after.text == "acme: 42 seats"
+
+
+def test_tool_arguments_nested_past_the_parser_are_refused_not_raised() -> None:
+    import asyncio
+
+    from conductor.engine.provider import ToolCall
+    from conductor.engine.tool_loop import ToolSession
+    from conductor.engine.tools import ToolHub, ToolSpec
+    from conductor.org.loader import load_org
+
+    org = load_org(DUO)
+    spec = ToolSpec("crm", "lookup", "", {"type": "object"}, "allowed")
+    session = ToolSession(ToolHub(org), [spec], calls_left=4, time_left_s=60)
+    deep = asyncio.run(session.run(ToolCall("c1", "crm__lookup", "[" * 100_000)))
+    huge = asyncio.run(session.run(ToolCall("c2", "crm__lookup", '{"a": "' + "x" * 30_000 + '"}')))
+    assert deep.startswith("error:") and huge.startswith("error: its arguments are longer")
+    assert [u.ok for u in session.uses] == [False, False]
+
+
+def test_ask_tool_kinds_never_collide_and_an_agent_listing_one_tool_reaches_the_founder(tmp_path: Path) -> None:
+    from conductor.engine.policy import Proposal, route_decision
+    from conductor.org.loader import load_org
+    from conductor.org.models import ask_kind_id
+
+    annual = ask_kind_id("billing_and_customer_rec", "refund_payment_for_subscription_annual")
+    monthly = ask_kind_id("billing_and_customer_rec", "refund_payment_for_subscription_monthly")
+    assert annual != monthly and len(annual) <= 64 and len(ask_kind_id("b" * 24, "x" * 200)) <= 64
+    assert ask_kind_id("crm", "write_note") == "tool.crm.write_note"
+    assert ask_kind_id("crm", "sendEmail") != ask_kind_id("crm", "sendemail")
+
+    text = org_file(tmp_path, "http://127.0.0.1:9/v1", policies="{}").read_text()
+    text = text.replace('policies = {}', 'policy = "ask"').replace('tools = ["crm"]', 'tools = ["crm.sendEmail"]')
+    (tmp_path / "one.toml").write_text(text)
+    org = load_org(tmp_path / "one.toml")
+    lead = org.agent("duo-lead")
+    assert lead is not None
+    kind = ask_kind_id("crm", "sendEmail")
+    route = route_decision(Proposal(kind, {"to": "a@b.c"}, "", 1.0), lead[1], org)
+    assert route.action == "escalate" and route.gates == ("tool_ask",)
+    other = route_decision(Proposal(ask_kind_id("crm", "deleteAll"), {}, "", 1.0), lead[1], org)
+    assert other.action == "refuse", "a tool the agent does not list"

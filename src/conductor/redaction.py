@@ -164,6 +164,10 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
+    if environ is None:  # and as it reads inside a JSON string (a model's raw answer quoting it, escaped)
+        for form in _known.in_json():
+            if form in text:
+                text = text.replace(form, REDACTED)
     if len(text) >= _MIN_PREFIXED:
         text = _TOKEN.sub(_mask_token, text)
     if _has_context_word(text.lower()):

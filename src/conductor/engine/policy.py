@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from conductor.org.durations import format_duration
-from conductor.org.models import Agent, DecisionKind, Org
+from conductor.org.models import Agent, DecisionKind, Org, ask_kind_id
 
 Action = Literal["execute", "review", "escalate", "refuse"]
 
@@ -166,7 +166,10 @@ def _tool_gate(kind: DecisionKind, agent: Agent, org: Org) -> Route | None:
     if policy is None or policy == "off":
         return Route("refuse", f"the tool {ref} is {'off' if policy == 'off' else 'not declared'} in the org file")
     server_id = ref.partition(".")[0]
-    if kind.id not in agent.decision_kinds and server_id not in agent.tools and ref not in agent.tools:
+    listed = any(r in (server_id, ref) or (r.partition(".")[0] == server_id
+                                          and ask_kind_id(server_id, r.partition(".")[2]) == kind.id)
+                 for r in agent.tools)
+    if kind.id not in agent.decision_kinds and not listed:
         return Route("refuse", f"{agent.id} may not use the tool {ref}")
     if policy == "ask":
         return Route("escalate", f"calling {ref} asks the founder first (its policy in the org file)", ("tool_ask",))

@@ -45,7 +45,9 @@ class CallLog:
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
-        line = redact(json.dumps(record, ensure_ascii=False, default=str))
+        # Each string is redacted before it is encoded: JSON escapes a quote or a backslash in a secret, and the
+        # escaped form would no longer match it.
+        line = json.dumps(_redacted(record), ensure_ascii=False, default=str)
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
@@ -56,6 +58,16 @@ class CallLog:
 
 
 _call_log: CallLog | None = None
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
 
 
 @contextlib.contextmanager

@@ -85,7 +85,7 @@ class EngineOptions:
     pace: float = 0.0
     until: datetime | None = None
     ablate_brief: bool = False
-    no_tools: bool = False  # an evaluation arm or `--no-tools`: no tool is offered to any agent
+    no_tools: bool = False  # an evaluation arm or `--no-tools`: no tool is offered to a wake-up
     # Evaluation arms (`conductor eval`): platform insights withheld, or the brief rewritten before each prompt.
     ablate_insights: bool = False
     brief_transform: Callable[[str], str] | None = None
@@ -140,8 +140,8 @@ class Engine:
         self._reading: asyncio.Task[Any] | None = None  # those being read now, for `interrupt`
         self.actions = ActionRunner(org)
         # `[[tools]]`: the MCP servers agents use while they think and decisions act through (`engine.tools`)
-        self.tools = (ToolHub(org, builtins={"market": self.actions.market_tools})
-                      if org.tools and not self.opts.no_tools else None)
+        # `--no-tools` offers wake-ups nothing; decisions that act through a tool and metric sources still reach it.
+        self.tools = ToolHub(org, builtins={"market": self.actions.market_tools}) if org.tools else None
         self.actions.tools = self.tools
         self._tool_problems_told: set[str] = set()  # servers whose listing failure is already in the log
         self._schemas: dict[tuple[str, ...], dict[str, Any]] = {}  # the answer schema of each set of kinds
@@ -577,6 +577,9 @@ class Engine:
         policy = self.org.escalation
         if self.state.streaks[key] < policy.trust_after or key in self.state.trust or key in self.state.proposed_trust:
             return
+        kind = self.org.kind(d.kind)
+        if kind is not None and kind.action == "tool" and self.org.tool_policy(kind.tool or "") == "ask":
+            return  # an ask tool asks the founder every time: no trust can lift it (`policy._tool_gate`)
         limit = min(policy.trust_spend_limit, max(policy.spend_threshold, 0.0))
         detail = {"agent": d.agent, "kind": d.kind, "spend_limit": limit, "streak": self.state.streaks[key]}
         await self.emit([self._event("escalation.opened", {
@@ -772,7 +775,8 @@ class Engine:
             rng = random.Random(f"{self.org.seed}:{job.agent_id}:{iso(self.state.now)}:{job.kind}")
             started = asyncio.get_running_loop().time()
             try:
-                if job.kind == "wake" and self.tools is not None and self.org.tools_of(job.agent_id):
+                if (job.kind == "wake" and self.tools is not None and not self.opts.no_tools
+                        and self.org.tools_of(job.agent_id)):
                     job.tools = await self._tool_session(job)
                 result = await run_job(job, self.org, retry=self.retry, rng=rng, extra=self._call_extra(),
                                        response_format=self._response_format(job))
@@ -1110,8 +1114,11 @@ class Engine:
         next_wake = iso(self.state.now + heartbeat)
         events = self._call_events(result) + self._tool_events(job)
         if result.output is None:
+            # An ask tool's call the model was told is proposed is proposed, even if the wake-up went wrong after.
+            events.extend(self._asked_tool_decisions(job))
             events.extend(self._failure_events(result, next_wake))
-            await self.emit(events)
+            stored = await self.emit(events)
+            self.route_queue.extend(e.id for e in stored if e.kind == "decision.proposed")
             return
         output = result.output
         assert isinstance(output, AgentOutput)

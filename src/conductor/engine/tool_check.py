@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from conductor.engine.actions import ActionRunner
-from conductor.engine.tools import ToolFault, ToolHub, ToolSpec
+from conductor.engine.tools import ToolFault, ToolHub, ToolSpec, remember_url_credentials
 from conductor.org.models import Org, ToolServer
 from conductor.redaction import redact
 
@@ -38,11 +39,18 @@ class ServerReport:
 
 
 def _source(server: ToolServer) -> str:
+    """How the server is reached, safe to print: the URL without its credentials, or the command's program and
+    script names (never the other arguments, which may hold a token)."""
     if server.builtin:
         return f"built-in: {server.builtin}"
     if server.url:
+        remember_url_credentials(server.url)
         return redact(server.url)
-    return "command: " + " ".join(server.command or [])
+    argv = server.command or []
+    shown = [PurePath(argv[0]).name] if argv else []
+    if len(argv) > 1 and not argv[1].startswith("-") and PurePath(argv[1]).suffix:
+        shown.append(PurePath(argv[1]).name)
+    return "command: " + " ".join(shown)
 
 
 async def check_tools(org: Org) -> list[ServerReport]:

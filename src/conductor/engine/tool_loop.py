@@ -24,6 +24,8 @@ from conductor.redaction import redact
 from conductor.text import printable
 
 EXCERPT_CHARS = 500  # of a result or its arguments, in the event; the model reads up to tool_result_chars
+MAX_ARGUMENT_CHARS = 20_000  # a tool call's arguments, as the model wrote them
+MAX_ASKS = 5  # proposals to the founder one wake-up may make through ask tools (as many as decisions)
 
 
 @dataclass
@@ -88,14 +90,26 @@ class ToolSession:
             known = ", ".join(s.function for s in self.specs) or "none"
             return self._refused("?", call.name[:100], {}, "allowed", f"no tool named {call.name[:100]!r} is "
                                                                        f"offered to you (offered: {known})")
+        if len(call.arguments or "") > MAX_ARGUMENT_CHARS:
+            return self._refused(spec.server, spec.name, {}, spec.policy,
+                                 f"its arguments are longer than {MAX_ARGUMENT_CHARS:,} characters")
         try:
             arguments = json.loads(call.arguments or "{}")
         except json.JSONDecodeError as exc:
             return self._refused(spec.server, spec.name, {}, spec.policy, f"its arguments are not JSON: {exc.msg}")
+        except (ValueError, RecursionError):  # nested past what the parser takes
+            return self._refused(spec.server, spec.name, {}, spec.policy, "its arguments are not usable JSON")
         if not isinstance(arguments, dict):
             return self._refused(spec.server, spec.name, {}, spec.policy, "its arguments must be a JSON object")
         if spec.policy == "ask":
-            self.asked.append(AskedCall(spec.server, spec.name, arguments))
+            asked = AskedCall(spec.server, spec.name, arguments)
+            if asked in self.asked:
+                return self._refused(spec.server, spec.name, arguments, "ask", "this exact call is already "
+                                     "proposed to the founder in this wake-up")
+            if len(self.asked) >= MAX_ASKS:
+                return self._refused(spec.server, spec.name, arguments, "ask", f"at most {MAX_ASKS} calls of "
+                                     "ask tools may be proposed in one wake-up")
+            self.asked.append(asked)
             self.uses.append(ToolUse(spec.server, spec.name, arguments, "ask", True,
                                      "proposed to the founder", 0.0))
             return (f"Not run: {spec.ref} asks the founder first. The call is proposed to the founder as a "

@@ -15,7 +15,6 @@ Public API: `ToolSpec`, `ToolOutcome`, `ToolHub` (`tools`, `specs_for`, `call`, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -25,9 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from conductor.org.models import Org, ToolPolicy, ToolServer
-from conductor.redaction import redact, remember
+from conductor.redaction import redact, remember, remember_call_options
 from conductor.text import printable
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,18 @@ logger = logging.getLogger(__name__)
 # A model-facing function name: OpenAI and Anthropic take [A-Za-z0-9_-], at most 64 characters.
 _FUNCTION_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 CONNECT_TIMEOUT_S = 20.0
-MAX_RESTARTS = 3  # a server that keeps dying is given up on for the rest of the run
+MAX_RESTARTS = 3  # restarts in a row without a good call between them, before a server is given up on for the run
+DROP_WAIT_S = 10.0  # how long a server is given to stop (the SDK's own stdio shutdown takes up to about 6.5 s)
 STDERR_TAIL = 300
+
+
+def remember_url_credentials(url: str) -> None:
+    """A URL's password, and a user name that is a token (`https://TOKEN@host`), are credentials: remembered
+    for redaction before anything shows or logs the URL."""
+    remember_call_options(url, None)
+    user = urlsplit(url).username
+    if user:
+        remember(unquote(user))
 
 
 def function_name(server: str, tool: str) -> str:
@@ -125,6 +135,8 @@ class _Connection:
     closing: asyncio.Event
     stderr: Any = None  # the stdio server's stderr, kept in a temporary file for the crash message
     client: Any = None
+    in_flight: int = 0  # calls under way on this connection
+    suspect: bool = False  # a call failed on it: replaced at the next call, once nothing is in flight on it
 
 
 @dataclass
@@ -140,6 +152,7 @@ class ToolHub:
     _listed: dict[str, list[ToolSpec]] = field(default_factory=dict)
     _restarts: dict[str, int] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _stopping: set[asyncio.Task[None]] = field(default_factory=set)  # owner tasks still shutting their server down
 
     # -- what there is ------------------------------------------------------------------------------------
     async def tools(self, server_id: str) -> list[ToolSpec]:
@@ -180,7 +193,12 @@ class ToolHub:
     # -- calling ------------------------------------------------------------------------------------------
     async def call(self, server_id: str, tool: str, arguments: dict[str, Any], *, timeout_s: float | None = None
                    ) -> ToolOutcome:
-        """Call one tool; never raises. A timeout or a broken connection restarts the server at the next call."""
+        """Call one tool; never raises (but for cancellation). The timeout covers starting the server too.
+
+        A call that times out or breaks the connection has the server restarted at the next call, once the
+        calls still in flight on that connection have ended: a slow call does not fail its neighbours. A server
+        is given up on for the run after `MAX_RESTARTS` restarts in a row without a good call between them.
+        """
         limit = self.org.engine.tool_result_chars
         timeout_s = timeout_s if timeout_s is not None else self.org.engine.tool_timeout.total_seconds()
         started = time.monotonic()
@@ -188,33 +206,48 @@ class ToolHub:
         def elapsed() -> float:
             return round((time.monotonic() - started) * 1000, 1)
 
-        try:
-            server = self._server(server_id)
-            client = await self._client(server)
-        except ToolFault as fault:
-            return ToolOutcome(False, "", elapsed(), error=str(fault))
+        conn: _Connection | None = None
         try:
             async with asyncio.timeout(timeout_s):
-                result = await client.call_tool(tool, arguments)
+                server = self._server(server_id)
+                conn = await self._connection(server)
+                conn.in_flight += 1
+                try:
+                    result = await conn.client.call_tool(tool, arguments)
+                finally:
+                    conn.in_flight -= 1
+        except ToolFault as fault:
+            return ToolOutcome(False, "", elapsed(), error=str(fault))
         except TimeoutError:
-            await self._drop(server_id)
-            return ToolOutcome(False, "", elapsed(), error=f"no answer within {timeout_s:g} s (the server is "
-                                                            "restarted at its next call)")
+            duration = elapsed()
+            if conn is not None:
+                await self._retire(server_id, conn)
+            return ToolOutcome(False, "", duration, error=f"no answer within {timeout_s:g} s (the server is "
+                                                          "restarted at its next call)")
         except Exception as exc:
-            tail = self._stderr_tail(server_id)
-            await self._drop(server_id)
+            duration = elapsed()
+            tail = self._tail(conn.stderr) if conn is not None else ""
+            if conn is not None:
+                await self._retire(server_id, conn)
             why = self._why(exc) + (f"; its last words: {tail}" if tail else "")
-            return ToolOutcome(False, "", elapsed(), error=why)
+            return ToolOutcome(False, "", duration, error=why)
+        self._restarts[server_id] = 0  # a good call: the server is healthy again
         text, cut, chars = _bounded(_result_text(result), limit)
         if getattr(result, "is_error", False):
-            return ToolOutcome(False, text, elapsed(), error=f"the tool reported an error: {text[:300]}",
-                               truncated=cut, chars=chars)
-        return ToolOutcome(True, text, elapsed(), truncated=cut, chars=chars)
+            outcome = ToolOutcome(False, text, elapsed(), error=f"the tool reported an error: {text[:300]}",
+                                  truncated=cut, chars=chars)
+        else:
+            outcome = ToolOutcome(True, text, elapsed(), truncated=cut, chars=chars)
+        if conn.suspect and conn.in_flight == 0:  # the last call on a connection another call failed on
+            await self._drop(server_id, conn)
+        return outcome
 
     async def close(self) -> None:
-        """Stop every server this run started."""
+        """Stop every server this run started (each given `DROP_WAIT_S` to stop)."""
         for server_id in list(self._connections):
             await self._drop(server_id)
+        if self._stopping:
+            await asyncio.wait(set(self._stopping), timeout=DROP_WAIT_S)
 
     # -- connections --------------------------------------------------------------------------------------
     def _server(self, server_id: str) -> ToolServer:
@@ -224,13 +257,17 @@ class ToolHub:
         return server
 
     async def _client(self, server: ToolServer) -> Any:
+        return (await self._connection(server)).client
+
+    async def _connection(self, server: ToolServer) -> _Connection:
         lock = self._locks.setdefault(server.id, asyncio.Lock())
         async with lock:
             conn = self._connections.get(server.id)
-            if conn is not None and not conn.task.done():
-                return await asyncio.shield(conn.ready)
+            if conn is not None and not conn.task.done() and not conn.suspect:
+                await asyncio.shield(conn.ready)
+                return conn
             if conn is not None:
-                await self._drop(server.id)
+                await self._drop(server.id, conn)
             if self._restarts.get(server.id, 0) > MAX_RESTARTS:
                 raise ToolFault(f"{server.id}: given up on after {MAX_RESTARTS} restarts in this run")
             self._restarts[server.id] = self._restarts.get(server.id, 0) + 1
@@ -238,12 +275,13 @@ class ToolHub:
             self._connections[server.id] = conn
             try:
                 async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                    return await asyncio.shield(conn.ready)
+                    await asyncio.shield(conn.ready)
+                    return conn
             except TimeoutError:
-                await self._drop(server.id)
+                await self._drop(server.id, conn)
                 raise ToolFault(f"{server.id}: did not start within {CONNECT_TIMEOUT_S:g} s") from None
             except ToolFault:
-                await self._drop(server.id)
+                await self._drop(server.id, conn)
                 raise
 
     def _start(self, server: ToolServer) -> _Connection:
@@ -286,6 +324,7 @@ class ToolHub:
                 raise ToolFault(f"no built-in tool server '{server.builtin}' in this run")
             return factory()
         if server.url is not None:
+            remember_url_credentials(server.url)
             return server.url
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
@@ -301,25 +340,35 @@ class ToolHub:
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=env)
         return stdio_client(params, errlog=stderr)
 
-    async def _drop(self, server_id: str) -> None:
-        conn = self._connections.pop(server_id, None)
-        self._listed.pop(server_id, None)
+    async def _retire(self, server_id: str, conn: _Connection) -> None:
+        """A connection a call failed on: restarted at the next call, once no other call is in flight on it."""
+        conn.suspect = True
+        if conn.in_flight == 0:
+            await self._drop(server_id, conn)
+
+    async def _drop(self, server_id: str, conn: _Connection | None = None) -> None:
+        """Close a server's connection (`conn`, if it is still the current one; else the current one).
+
+        The owner task leaves the SDK's client itself, which stops a stdio server gently and then by force; it is
+        never cancelled from outside (that would defeat the SDK's shielded shutdown). A shutdown that takes longer
+        than `DROP_WAIT_S` is left to finish in the background (`close` waits for it once more)."""
+        current = self._connections.get(server_id)
+        if conn is None:
+            conn = current
         if conn is None:
             return
+        if current is conn:
+            del self._connections[server_id]
+            self._listed.pop(server_id, None)
         conn.closing.set()
-        try:
-            async with asyncio.timeout(5):
-                await asyncio.shield(conn.task)
-        except (TimeoutError, asyncio.CancelledError, Exception):
-            conn.task.cancel()
-            with contextlib.suppress(BaseException):
-                await conn.task
+        done, _ = await asyncio.wait({conn.task}, timeout=DROP_WAIT_S)  # our own cancellation still propagates
+        if not done:
+            logger.warning("tool server slow to stop server=%s", server_id)
+            self._stopping.add(conn.task)
+            conn.task.add_done_callback(self._stopping.discard)
+            return
         if conn.stderr is not None:
             conn.stderr.close()
-
-    def _stderr_tail(self, server_id: str) -> str:
-        conn = self._connections.get(server_id)
-        return self._tail(conn.stderr) if conn is not None else ""
 
     @staticmethod
     def _tail(stderr: Any) -> str:

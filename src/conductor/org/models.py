@@ -33,6 +33,7 @@ ToolPolicy = Literal["allowed", "ask", "off"]
 # "server.tool": the server's id, then the tool's name as its server spells it (MCP names allow A-Z, 0-9, _ - .).
 ToolRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_.-]{1,128}$", max_length=200)]
 ASK_KIND_PREFIX = "tool."
+MAX_TOOL_SERVER_ID = 24
 
 Stage = Literal["idea", "mvp", "launch", "growth", "scale"]
 STAGES: tuple[Stage, ...] = ("idea", "mvp", "launch", "growth", "scale")
@@ -88,7 +89,8 @@ class ToolServer(_Strict):
     server starts and never stored.
     """
 
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    # Short enough that `tool.SERVER.NAME` (an ask tool's decision kind) fits a kind id's 64 characters.
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_TOOL_SERVER_ID)]
     description: str = ""
     command: list[str] | None = Field(None, min_length=1, description="argv of a stdio MCP server.")
     env: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]] = Field(
@@ -105,11 +107,16 @@ class ToolServer(_Strict):
 
 
 def ask_kind_id(server: str, tool: str) -> str:
-    """The decision kind an `ask` tool's call becomes: `tool.SERVER.NAME`, NAME lowered to the kinds' alphabet."""
+    """The decision kind an `ask` tool's call becomes: `tool.SERVER.NAME`, NAME the tool's own name where it is
+    already in the kinds' alphabet and short enough, else its lowered prefix and a checksum of the whole name,
+    so that two tools never share a kind (`refund_payment_annual` and `..._monthly` cut short would)."""
     name = re.sub(r"[^a-z0-9_]", "_", tool.lower()).strip("_") or "tool"
     if not name[0].isalpha():
         name = "t" + name
-    return f"{ASK_KIND_PREFIX}{server}.{name}"[:64]
+    room = 64 - len(ASK_KIND_PREFIX) - len(server) - 1
+    if name != tool or len(name) > room:
+        name = f"{name[: max(1, room - 9)].rstrip('_')}_{zlib.crc32(tool.encode()):08x}"
+    return f"{ASK_KIND_PREFIX}{server}.{name}"
 
 
 class ShellCommand(_Strict):
@@ -335,7 +342,9 @@ class Venture(_Strict):
 
 
 def ask_kind(server: str, tool: str) -> DecisionKind:
-    """The decision a call of an `ask` tool becomes: its arguments are the params, the founder decides."""
+    """The decision a call of an `ask` tool becomes: its arguments are the params, the founder decides. `tool` is
+    the tool's name, or, for a kind found by its id alone (a server-wide `ask`), the name part of the id: the
+    engine then finds the tool whose `ask_kind_id` is this kind's."""
     return DecisionKind(id=ask_kind_id(server, tool), action="tool", tool=f"{server}.{tool}",
                         description=f"call {server}'s tool {tool} (its policy asks the founder first)")
 

@@ -51,6 +51,13 @@ def hang() -> str:
 
 
 @server.tool()
+def slow(seconds: float) -> str:
+    """Answers after a while."""
+    time.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@server.tool()
 def crash() -> str:
     """Dies."""
     print("crm: the database is gone", file=sys.stderr, flush=True)
