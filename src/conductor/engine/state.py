@@ -36,6 +36,19 @@ def _utc_day(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+def failure_reason(result: Any) -> str:
+    """Why an execution failed, in one short line: the error, the market's note, or the command's exit."""
+    if not isinstance(result, dict):
+        return "no reason given"
+    for key in ("error", "note", "stderr"):
+        value = result.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:200]
+    if result.get("exit_code") is not None:
+        return f"the command exited with code {result['exit_code']}"
+    return "no reason given"
+
+
 @dataclass
 class Mailbox:
     """What an agent has not yet seen: the reasons a heartbeat is worth a model call."""
@@ -559,6 +572,12 @@ class EngineState:
             d.state = "executed" if e.payload.get("ok", True) else "failed"
             self._track_revising(d)
             d.executed_day = e.payload.get("day", self.day_index(self._at(e)))
+            rt = self.agents.get(d.agent)
+            if not e.payload.get("ok", True) and rt is not None:
+                # Its author learns that it was not carried out, and why, like an outcome of its own.
+                item = (d.id, f"{d.kind}: could not be carried out: {failure_reason(e.payload.get('result'))}")
+                rt.inbox().outcomes.append(item)
+                rt.recent_outcomes.append(item)
         market = e.payload.get("market")
         if market and e.venture:
             self.market_log[e.venture].append(("apply", market))
