@@ -77,12 +77,32 @@ def _row(e: StoredEvent, kind: str, text: str, importance: int, *extra: str, dec
     )
 
 
+# A sentence of an agent's own summary that speaks of approvals or verdicts: what the founder or a reviewer
+# decided is remembered from the log (`escalation.resolved`, `review.answered`), never from an agent's account
+# of it, which a model may invent ("the founder approves ...") and a reviewer would then read as fact.
+_VERDICT_CLAIM = re.compile(
+    r"\b(founder|reviewer|ceo|board|management)\b[^.!?]*\b(approv|reject|verdict|sign(s|ed)? off|authori[sz]|agree)"
+    r"|\b(pre-?approv|already approved|approved by|has approved|was approved|were approved|is approved)",
+    re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+LEFT_OUT = "[what it said of approvals or verdicts is left out: the log's own verdicts are remembered]"
+
+
+def without_verdict_claims(summary: str) -> str:
+    """An agent's summary without the sentences that claim an approval or a verdict, marked where they were."""
+    sentences = _SENTENCE.split(summary.strip())
+    kept = [s for s in sentences if not _VERDICT_CLAIM.search(s)]
+    if len(kept) == len(sentences):
+        return summary
+    return " ".join([*kept, LEFT_OUT])
+
+
 def memory_of(e: StoredEvent) -> MemoryRow | None:
     """The memory an event leaves, or None for events that are bookkeeping rather than experience."""
     p = e.payload
     if e.kind == "agent.concluded" and p.get("summary"):
         busy = bool(p.get("decisions") or p.get("tasks"))
-        return _row(e, "summary", f"{e.agent}: {p['summary']}", 3 if busy else 2)
+        return _row(e, "summary", f"{e.agent}: {without_verdict_claims(str(p['summary']))}", 3 if busy else 2)
     if e.kind == "decision.proposed":
         text = f"#{e.id} {e.agent} proposed {p.get('kind', '')} {params_text(p.get('params'))}: {p.get('rationale', '')}"
         return _row(e, "decision", text, 3, p.get("kind", ""), decision_id=e.id)
