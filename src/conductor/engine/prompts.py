@@ -101,13 +101,42 @@ def _section(title: str, lines: list[str], empty: str) -> str:
 
 
 ANSWER_CONTRACT = (
-    "One JSON object: {\"summary\": what you concluded in one or two sentences, \"decisions\": [{\"kind\", "
-    "\"params\", \"rationale\", \"expected_effect\": {\"metric\", \"direction\": \"up\"|\"down\", \"size\": "
-    "relative change such as 0.05}, \"confidence\": 0..1, \"reversible\": true|false, \"revises\": id or null}], "
-    "\"tasks\": [{\"to\": agent id or role, \"title\", \"body\"}], \"messages\": [{\"to\": agent id, \"text\"}], "
-    "\"completed_tasks\": [{\"task_id\", \"result\"}]}. Take at most two decisions, and only of the kinds the user "
-    "message says are yours; none when nothing is worth doing: the founder prefers fewer, better decisions."
+    "One JSON object with these keys: summary (what you concluded, in one or two sentences); decisions (a list; "
+    "each has kind, params, rationale, expected_effect with metric, direction up or down and size, a relative "
+    "change such as 0.05 for +5 %, then confidence from 0 to 1, reversible true or false, and revises: the id of "
+    "a decision returned to you for revision, or null); tasks (each: to, an agent id or role; title; body); "
+    "messages (each: to, an agent id; text); completed_tasks (each: task_id; result). Every key but summary may be "
+    "left out. Take at most two decisions, and only of the kinds the user message says are yours; none when "
+    "nothing is worth doing: the founder prefers fewer, better decisions. The user message shows an answer in "
+    "this shape, with example values."
 )
+
+
+def example_answer(kinds: list[DecisionKind], metric: str, direction: str) -> str:
+    """A complete, valid answer for an agent with these kinds, as one line of JSON: a model imitates the shape of
+    what it is shown, and a concrete answer of its own kinds is a better shape to imitate than a description
+    (small models copied a pseudo-JSON description literally). Values are placeholders to replace."""
+    kind = next((k for k in kinds if k.params), kinds[0] if kinds else None)
+    answer: dict[str, Any] = {"summary": "What you concluded, in one or two sentences."}
+    if kind is not None:
+        params: dict[str, Any] = {}
+        for name, spec in kind.params.items():
+            if spec.choices:
+                params[name] = spec.choices[0]
+            elif spec.type in ("number", "integer"):
+                lo = spec.min if spec.min is not None else 0.0
+                hi = spec.max if spec.max is not None else lo + 100.0
+                value = lo + (hi - lo) / 4
+                params[name] = int(value) if spec.type == "integer" else round(value, 2)
+            elif spec.type == "boolean":
+                params[name] = True
+            else:
+                params[name] = f"the {name}"
+        answer["decisions"] = [{
+            "kind": kind.id, "params": params, "rationale": "Why this, now, in a sentence or two.",
+            "expected_effect": {"metric": metric, "direction": direction, "size": 0.05}, "confidence": 0.7,
+            "reversible": True}]
+    return json.dumps(answer)
 
 # The heading where a wake-up's volatile part begins: everything above it changes only with the org file, a
 # brain version or the agent's own set-up, so a provider's prompt cache can reuse it (`cache_breakpoints`).
@@ -198,7 +227,9 @@ def wake_messages(ctx: WakeContext, *, with_schema: bool = True) -> list[dict[st
         f"Venture goal: {ctx.goal}\nMission: {ctx.mission}\n"
         f"You report to: {ctx.reports_to or 'the founder'}\nReporting to you: {reports}",
         "# Decisions you may take\n"
-        + (f"Yours, described under Decision kinds: {yours}." if yours else "None: you advise, the others decide."),
+        + (f"Yours, described under Decision kinds: {yours}." if yours else "None: you advise, the others decide.")
+        + "\nAn answer looks like this (example values; leave decisions out when none is worth taking):\n"
+        + example_answer(ctx.kinds, ctx.owned_metric, ctx.metric_direction),
         f"# Platform insights\n{ctx.platform_insights.strip() or 'None yet.'}",
         _section("Founder directives", [f"- {d}" for d in ctx.directives], "None."),
         f"# Venture brief\n{ctx.venture_brief.strip() or 'No brief yet: this venture has no learned lessons so far.'}",
