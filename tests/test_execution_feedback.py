@@ -37,3 +37,20 @@ def test_the_reason_is_one_short_line() -> None:
     assert failure_reason({"exit_code": 3, "stderr": "", "stdout": "x"}) == "the command exited with code 3"
     assert failure_reason(None) == "no reason given"
     assert len(failure_reason({"error": "x" * 1000})) == 200
+
+
+async def test_a_retry_cuts_the_broken_answer_short_and_shows_a_valid_answers_shape(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small model given its whole broken answer back copied it verbatim three times (captured runs): the
+    retry sends back only its start, the error quoting the offending part, and an answer of the right shape."""
+    broken = '{"summary": "x", "decisions": [{"kind": "note.write", "params": {"text": tally-ceo}}]} ' + "y" * 5000
+    fake = Scripted(lambda call: broken if call.agent == "duo-lead" and not call.retry else {"summary": "ok"})
+    monkeypatch.setattr(jobs_module, "call_model", fake)
+    await run_engine(tmp_path / "c.db", load_org(DUO), timedelta(hours=1))
+    retry = next(c for c in fake.of("duo-lead") if c.retry)
+    replayed, follow_up = retry.messages[-2], retry.messages[-1]
+    assert replayed["role"] == "assistant" and len(replayed["content"]) < 1300 and "more characters" in \
+        replayed["content"]
+    assert follow_up["content"].startswith("# Your previous answer could not be used\nError: ")
+    assert 'A valid answer looks like this (example values):\n{"summary": ' in follow_up["content"]
+    assert '"kind": "note.write"' in follow_up["content"].split("example values", 1)[1]

@@ -29,13 +29,15 @@ class BriefSource(Protocol):
                  subject: str | None = None) -> tuple[str, str, int | None]: ...
 
 
-def retry_message(error: str) -> dict[str, str]:
+def retry_message(error: str, example: str | None = None) -> dict[str, str]:
     """The follow-up that quotes why the previous answer could not be used: the one wire convention of every
     ask-again loop (wake-ups in `engine.jobs`, syntheses in `brain.synthesis`; the simulated model's
-    `RETRY_MARK` reads the same heading). It lives here, below both, so neither copies it."""
+    `RETRY_MARK` reads the same heading). It lives here, below both, so neither copies it. `example` is a valid
+    answer's shape, shown again so the model mends toward it rather than copying its broken answer back."""
+    shape = f"\nA valid answer looks like this (example values):\n{example}" if example else ""
     return {
         "role": "user",
-        "content": f"# Your previous answer could not be used\nError: {error}\n"
+        "content": f"# Your previous answer could not be used\nError: {error}{shape}\n"
         "Answer again with one JSON object that fits the schema, and nothing else.",
     }
 

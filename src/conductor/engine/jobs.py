@@ -22,6 +22,7 @@ from conductor.engine.contract import (
     parse_agent_output,
     parse_review_output,
 )
+from conductor.engine.prompts import example_answer
 from conductor.engine.provider import CallResult, ProviderFault, RetryPolicy, call_model
 from conductor.engine.tool_loop import ToolSession, assistant_turn
 from conductor.org.models import Org
@@ -30,6 +31,7 @@ from conductor.store.calls import CallRecord
 logger = logging.getLogger(__name__)
 
 TRANSCRIPT_CHARS = 2000
+REPLAYED_CHARS = 1200  # of a refused answer, sent back with the retry
 
 
 @dataclass
@@ -67,6 +69,18 @@ class JobResult:
 
 def _clip(text: str, limit: int = TRANSCRIPT_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + f" … [{len(text) - limit} more characters]"
+
+
+def _example(org: Org, job: Job) -> str | None:
+    """A valid answer's shape for the retry of a wake-up (reviews have a two-key answer: no example needed)."""
+    if job.kind != "wake":
+        return None
+    found = org.agent(job.agent_id)
+    if found is None:
+        return None
+    kinds = [k for k in (org.kind(i) for i in found[1].decision_kinds) if k is not None]
+    metric = found[0].metric(found[1].owns_metric)
+    return example_answer(kinds, found[1].owns_metric, metric.direction if metric else "up")
 
 
 def _kinds_of(org: Org, agent_id: str) -> list[str]:
@@ -138,7 +152,10 @@ async def run_job(
         except OutputError as exc:
             record.ok = False
             record.error = _clip(f"invalid output: {exc}", 500)
-            messages = [*messages, {"role": "assistant", "content": _clip(call.text, 4000)}, retry_message(str(exc))]
+            # Its broken answer goes back cut short (a model given its whole answer copies it back verbatim),
+            # with the error, which quotes the offending part, and a valid answer's shape.
+            messages = [*messages, {"role": "assistant", "content": _clip(call.text, REPLAYED_CHARS)},
+                        retry_message(str(exc), _example(org, job))]
             if attempt >= org.engine.max_retries:
                 result.failure = f"invalid output after {attempt + 1} attempts: {exc}"
                 result.transcript = _transcript(messages, 6)
