@@ -133,8 +133,9 @@ def assert_stuck_once(out: Outcome, *, failure: str, transcript: str | None = No
 # -- faults at the HTTP level: retried by the provider layer, bounded, then stuck ---------------------------
 TRANSPORT = {
     "429 with Retry-After": (lambda h: status(429, "rate limited", Retry_After="0.2"), "RateLimitError (429)"),
-    "500": (lambda h: status(500, "boom"), "InternalServerError (500)"),
-    "503": (lambda h: status(503, "overloaded"), "ServiceUnavailableError (503)"),
+    # A server's own words reach the stuck escalation (llama.cpp's 500 says which schema it could not compile).
+    "500": (lambda h: status(500, "boom: json_schema not supported"), "json_schema not supported"),
+    "503": (lambda h: status(503, "model is loading"), "model is loading"),
     "slow past the timeout": (lambda h: stall(3.0), "timed out"),
     "dropped connection": (lambda h: drop(), "the server closed the connection without answering"),
     "connection reset": (lambda h: reset(), "connection reset by the server"),

@@ -376,7 +376,8 @@ def _classify(exc: BaseException) -> tuple[bool, float | None, str]:
         "APIError", "BadGatewayError", "MidStreamFallbackError",
     }
     if name in retryable_names or status in (408, 409, 429, 500, 502, 503, 504) or isinstance(exc, ConnectionError):
-        return True, retry_after, f"{name} ({status})" if status else name
+        # With the server's own words (a 500's body says why: a schema it cannot compile, a model not loaded).
+        return True, retry_after, (f"{name} ({status})" if status else name) + _detail(exc)
     return False, None, name + _detail(exc)
 
 
