@@ -12,7 +12,7 @@ import io
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import BaseModel
@@ -199,10 +199,67 @@ def _source_checks(org: Org) -> list[DoctorCheck]:
     return out
 
 
+PROBE = 'Answer with exactly this JSON object and nothing else: {"ok": true}'
+
+
+def _call_checks(org: Org, credentials: list[DoctorCheck]) -> list[DoctorCheck]:
+    """`--call`: one short call to each model whose credentials are there, and what litellm says it supports."""
+    import asyncio
+    import json
+    import time
+
+    from conductor.engine.contract import extract_json
+    from conductor.engine.provider import ProviderFault, RetryPolicy, call_model, load_litellm
+    from conductor.sim.direct import is_simulated
+
+    ready = {c.check.removeprefix("model ") for c in credentials if c.status == "ok"}
+    out = []
+    for model in _models(org):
+        if model not in ready:
+            continue
+        settings = org.models.get(model)
+        timeout = settings.timeout.total_seconds() if settings is not None and settings.timeout else 60.0
+        started = time.monotonic()
+        try:
+            result = asyncio.run(call_model(model, [{"role": "user", "content": PROBE}], org=org, max_tokens=40,
+                                            retry=RetryPolicy(max_retries=0, timeout_s=timeout), label="doctor"))
+        except ProviderFault as fault:
+            out.append(DoctorCheck(check=f"call {model}", status="fail", detail=str(fault)))
+            continue
+        seconds = time.monotonic() - started
+        try:
+            parsed = extract_json(result.text)
+        except Exception:
+            parsed = None
+        good = parsed == {"ok": True} or (is_simulated(model) and isinstance(parsed, dict))
+        answered = ("answered valid JSON" if good else
+                    f"answered, but not the JSON asked for: {json.dumps(result.text[:80])}")
+        if is_simulated(model):
+            supports = "simulated: answers the contract from the prompt"
+        else:
+            litellm = load_litellm()
+            try:
+                schema = bool(litellm.supports_response_schema(model=model))
+                tools = bool(litellm.supports_function_calling(model=model))
+                supports = (f"litellm says: JSON schema {'yes' if schema else 'no'}, tool calls "
+                            f"{'yes' if tools else 'no'}")
+            except Exception:
+                supports = "unknown to litellm: say structured_output in its [models] entry"
+        out.append(DoctorCheck(check=f"call {model}", status="ok" if good else "warn",
+                               detail=f"{answered} in {seconds:.2f} s ({result.prompt_tokens}+"
+                                      f"{result.completion_tokens} tokens); {supports}"))
+    return out
+
+
 @cli_errors
-def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False) -> None:
+def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False,
+           call: Annotated[bool, typer.Option("--call", help="Call each model once (a few tokens) and say what it "
+                                                              "answered and supports.")] = False) -> None:
     """Check the org file, the database (integrity, schema version, WAL), the models' credentials and the metric
     sources (a program that is there, a URL well formed; nothing is run); name the log.
+
+    With --call, each model whose credentials are there is called once with a one-line request, and the check says
+    whether it answered the JSON asked for, how fast, and what litellm says it supports (a JSON schema, tool calls).
 
     Exit code 1 when any check fails. Secrets are never printed, only the names of missing variables.
 
@@ -211,8 +268,10 @@ def doctor(org: OrgOption = None, db: DbOption = None, json_: JsonOption = False
     path = db_path(db)
     db_results, recorded = _db_checks(path)
     org_results, found = _org_checks(org, recorded)
-    checks = org_results + db_results + [_log_check(path)] + (
-        _credential_checks(found) + _source_checks(found) if found is not None else [])
+    credentials = _credential_checks(found) if found is not None else []
+    calls = _call_checks(found, credentials) if found is not None and call else []
+    checks = org_results + db_results + [_log_check(path)] + credentials + calls + (
+        _source_checks(found) if found is not None else [])
     if json_:
         print_json(checks)
     else:
