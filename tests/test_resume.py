@@ -210,7 +210,7 @@ def test_a_wave_killed_in_flight_is_done_again_as_the_unbroken_run_did_it(tmp_pa
     is done again exactly once after the restart, with the same reason and news, and (its prompt being the one
     it had) proposes what the same wake-up proposed in a run that was never killed."""
     db = tmp_path / "split.db"
-    in_flight = _kill_mid_wave(db, after=300)
+    in_flight = _kill_mid_wave(db, after=60)
     assert len(in_flight) >= 2, "the kill did not land with a wave in flight"
     conn = _resume(db)
     whole = checks.connect(unbroken)

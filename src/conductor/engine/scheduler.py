@@ -1231,6 +1231,8 @@ class Engine:
         d = self.state.decisions.get(decision_id)
         if d is None or d.state != "proposed":
             return
+        # Its reviewer's approval of this round, committed by a run killed before it routed the decision.
+        reviewer_approved = reviewer_approved or (d.approved_round is not None and d.approved_round == d.review_round)
         found = self.org.agent(d.agent)
         if found is None:
             return

@@ -183,6 +183,9 @@ class DecisionRuntime:
     state: str
     review_round: int = 0
     review_requested: int | None = None  # the `review.requested` of the round in review, until it is answered
+    # The round its reviewer approved, until a new round begins: a run killed between committing that approval
+    # and routing the decision routes it as reviewer-approved after the restart, as the unbroken run did.
+    approved_round: int | None = None
     history: list[str] = field(default_factory=list)
     executed_day: int | None = None
     outcome_done: bool = False
@@ -539,6 +542,8 @@ class EngineState:
             d.params = _in_order(e.payload["params"])
         if d.state != "in_review":
             d.review_requested = None
+        if d.state in ("in_review", "revising"):
+            d.approved_round = None
         for key in ("rationale", "confidence"):
             if key in e.payload:
                 setattr(d, key, e.payload[key])
@@ -560,6 +565,8 @@ class EngineState:
         d = self.decisions.get(e.payload.get("decision_id") or -1)
         if d is not None:
             d.review_requested = None
+            if e.payload.get("verdict") == "approve":
+                d.approved_round = e.payload.get("round", d.review_round)
 
     def _on_decision_executing(self, e: StoredEvent) -> None:
         self.executing.add(e.payload["decision_id"])
