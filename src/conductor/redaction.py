@@ -23,8 +23,9 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 
@@ -229,3 +230,35 @@ def redact_payload(payload: dict[str, Any], dumped: str, *, own: bool = False) -
         return None
     cleaned = _redact_value(payload)
     return None if cleaned == payload else cleaned
+
+
+def remember_url(url: str) -> None:
+    """A URL's credentials from now on: its password, credential-named query values (`?token=...`), and a user
+    name given without a password (`https://TOKEN@host`: a token, as often as not)."""
+    parts = urlsplit(url)
+    remember_call_options(url, dict(parse_qsl(parts.query)))
+    if parts.username and parts.password is None:
+        remember(unquote(parts.username))
+
+
+def shown_url(url: str) -> str:
+    """A URL as events, logs and the CLI show it: the password replaced (a user name alone too, as it is often a
+    token), and anything else a credential (a known token in the query, a key-shaped string) redacted."""
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    user, at, host = netloc.rpartition("@")
+    if at:
+        netloc = f"{user.partition(':')[0]}:{REDACTED}@{host}" if ":" in user else f"{REDACTED}@{host}"
+    return redact(urlunsplit((scheme, netloc, path, query, fragment)))
+
+
+def shown_command(argv: list[str]) -> str:
+    """A command as the CLI and events show it: its program's name, and its script's (`python3 signups.py`),
+    never the other arguments, which may hold a token."""
+    if not argv:
+        return ""
+    program = PurePath(argv[0]).name or argv[0]
+    script = argv[1] if len(argv) > 1 else ""
+    if script and not script.startswith("-") and "=" not in script and ("/" in script or PurePath(script).suffix):
+        program += " " + PurePath(script).name
+    return redact(program)
+

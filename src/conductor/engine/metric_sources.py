@@ -14,13 +14,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePath
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from conductor.org.json_path import INDEX, parse_path
 from conductor.org.models import MetricSource, Org
-from conductor.redaction import REDACTED, redact, remember, remember_call_options
+from conductor.redaction import remember_url, shown_command, shown_url
 from conductor.store.events import NewEvent, iso
 from conductor.text import printable
 
@@ -71,28 +69,14 @@ def declared_sources(org: Org) -> list[Declared]:
 
 
 def remember_credentials(org: Org) -> None:
-    """A URL's password and credential-named query values (`?token=...`) are credentials from now on: the store
-    and the log redact them wherever they appear, an echo in a server's answer included."""
+    """The credentials of every source URL (`redaction.remember_url`): the store and the log redact them wherever
+    they appear, an echo in a server's answer included."""
     for d in declared_sources(org):
         if d.source.url:
-            parts = urlsplit(d.source.url)
-            remember_call_options(d.source.url, dict(parse_qsl(parts.query)))
-            if parts.username and parts.password is None:  # `https://TOKEN@host`: a token as the user name
-                remember(unquote(parts.username))
+            remember_url(d.source.url)
 
 
 # -- where a reading came from --------------------------------------------------------------------------------
-def shown_url(url: str) -> str:
-    """The URL as events, logs and `conductor doctor` show it: the password replaced (a user name alone too, as
-    it is often a token), and anything else a credential (a known token in the query, a key-shaped string)
-    redacted."""
-    scheme, netloc, path, query, fragment = urlsplit(url)
-    user, at, host = netloc.rpartition("@")
-    if at:
-        netloc = f"{user.partition(':')[0]}:{REDACTED}@{host}" if ":" in user else f"{REDACTED}@{host}"
-    return redact(urlunsplit((scheme, netloc, path, query, fragment)))
-
-
 def provenance(source: MetricSource) -> str:
     """What was read, in a few words: the command's program name (and its script's, `python3 signups.py`; never
     the other arguments, which may hold a token), or the URL without its password."""
@@ -100,11 +84,7 @@ def provenance(source: MetricSource) -> str:
         return f"tool {source.tool}"
     if not source.command:
         return shown_url(source.url or "")
-    program = PurePath(source.command[0]).name or source.command[0]
-    script = source.command[1] if len(source.command) > 1 else ""
-    if script and not script.startswith("-") and "=" not in script and ("/" in script or PurePath(script).suffix):
-        program += " " + PurePath(script).name
-    return redact(printable(program, limit=120, one_line=True))
+    return printable(shown_command(source.command), limit=120, one_line=True)
 
 
 def excerpt(raw: str) -> str:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from pathlib import PurePath
 
 from conductor.engine.actions import ActionRunner
-from conductor.engine.tools import ToolFault, ToolHub, ToolSpec, remember_url_credentials
+from conductor.engine.tools import ToolFault, ToolHub, ToolSpec
 from conductor.org.models import Org, ToolServer
-from conductor.redaction import redact
+from conductor.redaction import remember_url, shown_command, shown_url
 
 
 @dataclass
@@ -44,13 +43,9 @@ def _source(server: ToolServer) -> str:
     if server.builtin:
         return f"built-in: {server.builtin}"
     if server.url:
-        remember_url_credentials(server.url)
-        return redact(server.url)
-    argv = server.command or []
-    shown = [PurePath(argv[0]).name] if argv else []
-    if len(argv) > 1 and not argv[1].startswith("-") and PurePath(argv[1]).suffix:
-        shown.append(PurePath(argv[1]).name)
-    return "command: " + " ".join(shown)
+        remember_url(server.url)
+        return shown_url(server.url)
+    return "command: " + shown_command(server.command or [])
 
 
 async def check_tools(org: Org) -> list[ServerReport]:

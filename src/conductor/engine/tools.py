@@ -24,10 +24,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from conductor.org.models import Org, ToolPolicy, ToolServer
-from conductor.redaction import redact, remember, remember_call_options
+from conductor.redaction import redact, remember, remember_url
 from conductor.text import printable
 
 logger = logging.getLogger(__name__)
@@ -38,15 +37,6 @@ CONNECT_TIMEOUT_S = 20.0
 MAX_RESTARTS = 3  # restarts in a row without a good call between them, before a server is given up on for the run
 DROP_WAIT_S = 10.0  # how long a server is given to stop (the SDK's own stdio shutdown takes up to about 6.5 s)
 STDERR_TAIL = 300
-
-
-def remember_url_credentials(url: str) -> None:
-    """A URL's password, and a user name that is a token (`https://TOKEN@host`), are credentials: remembered
-    for redaction before anything shows or logs the URL."""
-    remember_call_options(url, None)
-    user = urlsplit(url).username
-    if user:
-        remember(unquote(user))
 
 
 def function_name(server: str, tool: str) -> str:
@@ -324,7 +314,7 @@ class ToolHub:
                 raise ToolFault(f"no built-in tool server '{server.builtin}' in this run")
             return factory()
         if server.url is not None:
-            remember_url_credentials(server.url)
+            remember_url(server.url)  # a password or token in it is a credential
             return server.url
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
