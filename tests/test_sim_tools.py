@@ -46,8 +46,9 @@ def test_analytics_report_only_options_that_ran_and_are_the_same_whatever_is_dec
     assert feedback_text(market) == feedback_text(market) and support_queue_text(market) == support_queue_text(market)
 
 
-def test_analytics_lift_follows_the_hidden_effect_as_evidence_accumulates() -> None:
-    """Over many seeds, the option the report ranks first is the better of the two run more often than not."""
+def test_sign_ups_by_source_rank_channels_as_their_hidden_effects_do_more_often_than_not() -> None:
+    """Two channels run side by side every day: the one that brings more people gets more tags, in most
+    markets (last-touch credit and counting noise blur it; a channel that keeps people away still gets some)."""
     right = 0
     for seed in range(40):
         market = make_market(2, "acme", seed, {"signups": 40, "activation_rate": 30, "paying_customers": 100,
@@ -63,7 +64,38 @@ def test_analytics_lift_follows_the_hidden_effect_as_evidence_accumulates() -> N
                 lifts[option] = float(line.split(": ")[1].split("%")[0])
         truth = market.params.effects["campaign"]
         right += (max(lifts, key=lifts.get) == max(("seo", "ads"), key=truth.get))
-    assert right >= 30, right
+    assert 26 <= right < 40, right
+
+
+def test_analytics_read_only_what_the_business_recorded_never_the_hidden_market() -> None:
+    """Every report is the same when the market's hidden parameters and effects are swapped for another
+    market's after the days were recorded: it reads the recorded metrics, tags and decision days alone."""
+    market = stepped_market(40)
+    for day in range(40, 60):
+        market.apply("feature", {"area": ["core", "mobile"][day // 7 % 2], "effort_days": 5}, 1000 + day)
+        market.apply("support", {"action": "docs", "hours": 20}, 2000 + day)
+        market.step()
+    reports = {lever: analytics_text(market, lever, 56) for lever in ("campaign", "feature", "support", "discount")}
+    other = make_market(2, "acme", 99, {"signups": 40, "activation_rate": 30, "paying_customers": 100,
+                                        "mrr": 4900, "arpu": 49, "churn_rate": 4, "support_backlog": 12})
+    market.params, market.effects = other.params, []
+    assert {lever: analytics_text(market, lever, 56) for lever in reports} == reports
+    feature = {line.split(":")[0]: line for line in reports["feature"].splitlines()[1:]}
+    assert "activation_rate" in feature["- feature area=core"] and "no data" in feature["- feature area=reporting"]
+
+
+def test_a_dashboard_compares_the_week_after_each_decision_with_the_week_before() -> None:
+    market = stepped_market(30)
+    market.apply("feature", {"area": "mobile", "effort_days": 5}, 500)
+    taken = market.day
+    for _ in range(7):
+        market.step()
+    obs = market.observed
+    before = sum(obs[d]["activation_rate"] for d in range(taken - 6, taken + 1)) / 7
+    after = sum(obs[d]["activation_rate"] for d in range(taken + 1, taken + 8)) / 7
+    expected = 100 * ((after + 1) / (before + 1) - 1)
+    line = next(line for line in analytics_text(market, "feature", 28).splitlines() if "area=mobile" in line)
+    assert f"{expected:+.1f}% activation_rate" in line and "1 decision)" in line
 
 
 def test_the_market_server_speaks_mcp_and_leaves_logging_alone() -> None:
@@ -127,7 +159,8 @@ def test_looked_up_lifts_become_evidence_weighed_by_their_noise() -> None:
         "- campaign.launch channel=community: no data (not run in these days)",
         "- support.improve action=docs: -30.0% support_backlog (+/- 5%, 9 decision-days)"]), w)
     scores = w.know.scores("campaign.launch", "channel")
-    assert scores["seo"] > 2 and scores["ads"] < -2 and 0 < scores["email"] < 0.1 and "community" not in scores
+    assert scores["seo"] > 2 and scores["ads"] < -2 and "community" not in scores
+    assert abs(scores.get("email", 0.0)) < 0.1, "read against the others: within its noise of their mean"
     assert w.know.scores("support.improve", "action")["docs"] > 0, "fewer tickets is better"
 
 

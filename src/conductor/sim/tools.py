@@ -6,9 +6,10 @@ exercises the whole tool path (listing, calling, limits, events) with no key, an
 its tokens: each tool answers with something no prompt holds.
 
 * `analytics(venture, lever, days)`: for each option of a lever (campaign channels, content channels, feature
-  areas, discount segments, support actions, budget areas), how much its metric moved per decision-day while
-  that option was running, from the market's attribution ledger, with noise that shrinks as the option was
-  run more. Only options that ran have numbers: an analytics tool measures what was done.
+  areas, discount segments, support actions, budget areas), how its metric changed from the week before each
+  of its decisions to the week after, computed only from the metrics the business recorded and the days it
+  took its decisions: a dashboard's before-and-after, with everything else of those weeks in it. Only options
+  that ran have numbers: an analytics tool measures what was done, and never the market's hidden effects.
 * `feedback(venture, days)`: what customers asked for lately, a small sample of comments drawn toward the
   product areas that would help them most.
 * `support_queue(venture)`: the open tickets by the kind of support work that would answer them.
@@ -26,6 +27,7 @@ import math
 import random
 from typing import Any, Literal
 
+from conductor.sim.market.market import TAGGED_LEVERS
 from conductor.sim.market.world import OPTION_LEVERS
 
 LEVERS = ("campaign", "content", "feature", "discount", "support", "allocate")
@@ -33,7 +35,7 @@ LEVERS = ("campaign", "content", "feature", "discount", "support", "allocate")
 METRIC_OF_DRIVER = {"demand": "signups", "activation": "activation_rate", "conversion": "trial_conversion",
                     "load": "support_backlog"}
 ALLOCATE_DRIVERS = {"marketing": "demand", "product": "activation", "support": "load", "sales": "conversion"}
-NOISE = 0.25  # log units of noise on one decision-day's lift; a week of running halves it about 2.6 times
+WEEK = 7  # days on each side of a decision that the analytics compare
 FEEDBACK_COMMENTS = 8
 QUEUE_TICKETS = 40
 TEMPERATURE = 0.35  # how closely comments and tickets follow the true effects (smaller: closer; a hint, not an oracle)
@@ -49,36 +51,84 @@ def _no_market(venture: str, markets: dict[str, Any]) -> str | None:
     if market is None:
         known = ", ".join(sorted(markets)) or "none"
         return f"no venture {venture!r} here (ventures: {known})"
-    if not hasattr(market, "ledger"):
+    if not hasattr(market, "observed"):
         return f"{venture}'s market keeps no analytics (a run recorded before them)"
     return None
 
 
-def analytics_text(market: Any, lever: str, days: int, kind: str = "") -> str:
-    """The per-option report of one lever over the last `days` stepped days; `kind` names the org's decision
-    kind that pulls the lever (the lever's own name when the org has none)."""
+def _week_change(observed: dict[int, dict[str, float]], metric: str, day: int) -> float | None:
+    """log(mean of the week after `day` / mean of the week up to it), or None where a week is not recorded.
+    Two whole weeks, so the weekday swing cancels; the rest of the noise, and everything else that happened
+    in those weeks, stays in."""
+    before = [observed[d].get(metric) for d in range(day - WEEK + 1, day + 1) if d in observed]
+    after = [observed[d].get(metric) for d in range(day + 1, day + WEEK + 1) if d in observed]
+    if len(before) < WEEK or len(after) < WEEK or None in before or None in after:
+        return None
+    return math.log(sum(after) / WEEK + 1.0) - math.log(sum(before) / WEEK + 1.0)  # type: ignore[arg-type]
+
+
+def _sources_text(market: Any, lever: str, days: int, kind: str) -> str:
+    """Sign-ups by source for a channel lever: what the tracking credited each channel with per day it ran,
+    against the window's average day of sign-ups. Last touch credits a channel with some who would have come
+    anyway, so every channel that ran shows a little, even one that kept people away."""
     spec = OPTION_LEVERS[lever]
-    kind = kind or lever
-    days = max(7, min(56, int(days)))
     since = market.day - days + 1
-    lines = [f"{kind} by {spec.param}, {market.venture_id}, days {max(since, 1)}-{market.day} "
-             f"(lift of the metric per decision-day while the option ran; +/- is the noise of so few days):"]
+    window = [market.observed[d]["signups"] for d in range(since, market.day + 1) if d in market.observed]
+    per_day = max(1.0, sum(window) / len(window)) if window else 1.0
+    lines = [f"{kind} by {spec.param}, {market.venture_id}, days {max(since, 1)}-{market.day}: sign-ups tagged "
+             f"with each {spec.param} per day it ran, against an average day of {per_day:.0f} sign-ups (last touch; "
+             f"+/- is the noise of counting):"]
     for option in spec.options:
         key = f"{lever}:{option}"
-        added = running = 0.0
-        for day, entries in market.ledger.items():
-            if day >= since and key in entries:
-                added += entries[key][0]
-                running += entries[key][1]
-        driver = ALLOCATE_DRIVERS[option] if lever == "allocate" else spec.driver
-        metric = METRIC_OF_DRIVER[driver]
+        count, running = 0, 0.0
+        for day in range(since, market.day + 1):
+            tags, ran = market.tagged.get(day, {}).get(key, (0, 0.0))
+            count, running = count + tags, running + ran
         if running < 1.0:
             lines.append(f"- {kind} {spec.param}={option}: no data (not run in these days)")
             continue
-        sd = NOISE / math.sqrt(running)
-        lift = added / running + _rng(market, "analytics", key).gauss(0.0, sd)
+        share = count / running / per_day
+        band = math.sqrt(count + 1.0) / running / per_day
+        lines.append(f"- {kind} {spec.param}={option}: {100 * share:+.1f}% signups (+/- {100 * band:.1f}%, "
+                     f"{running:.0f} decision-days, {count} sign-ups tagged)")
+    return "\n".join(lines)
+
+
+def analytics_text(market: Any, lever: str, days: int, kind: str = "") -> str:
+    """The per-option report of one lever for the decisions taken in the last `days` days whose following week
+    has been recorded; `kind` names the org's decision kind that pulls the lever (the lever's name if none).
+
+    Computed only from what the business records: each day's metrics and the day each decision was taken.
+    Per option, the mean change of its metric from the week before each decision to the week after; the band
+    is how much that change moves on its own (its spread over every day of the window) over the square root of
+    the number of decisions. Confounded as a real dashboard is: the trend, the other decisions of those weeks
+    and an effect that shows after the week all land in it."""
+    spec = OPTION_LEVERS[lever]
+    kind = kind or lever
+    days = max(7, min(56, int(days)))
+    if lever in TAGGED_LEVERS:
+        return _sources_text(market, lever, days, kind)
+    since, until = market.day - days + 1, market.day - WEEK
+    observed = market.observed
+    lines = [f"{kind} by {spec.param}, {market.venture_id}, decisions of days {max(since, 1)}-{max(until, 0)} "
+             f"(the metric's mean in the week after each decision against the week before; +/- is how much "
+             f"such a change moves on its own, over the root of the number of decisions):"]
+    for option in spec.options:
+        driver = ALLOCATE_DRIVERS[option] if lever == "allocate" else spec.driver
+        metric = METRIC_OF_DRIVER[driver]
+        starts = market.started.get(f"{lever}:{option}", {})
+        changes = [c for start in sorted(starts.values()) if since <= start <= until
+                   and (c := _week_change(observed, metric, start)) is not None]
+        if not changes:
+            lines.append(f"- {kind} {spec.param}={option}: no data (no decision with a recorded week after it)")
+            continue
+        spread = [c for day in range(since, until + 1) if (c := _week_change(observed, metric, day)) is not None]
+        mean = sum(spread) / len(spread)
+        sd = math.sqrt(sum((c - mean) ** 2 for c in spread) / max(1, len(spread) - 1)) if len(spread) > 1 else 0.1
+        band = max(sd, 0.01) / math.sqrt(len(changes))
+        lift = sum(changes) / len(changes)
         lines.append(f"- {kind} {spec.param}={option}: {100 * (math.exp(lift) - 1):+.1f}% {metric} "
-                     f"(+/- {100 * sd:.0f}%, {running:.0f} decision-days)")
+                     f"(+/- {100 * band:.1f}%, {len(changes)} decision{'s' if len(changes) != 1 else ''})")
     return "\n".join(lines)
 
 
@@ -140,8 +190,9 @@ def market_server(markets: dict[str, Any], kinds: dict[str, str] | None = None) 
     @server.tool()
     def analytics(venture: str, lever: Literal["campaign", "content", "feature", "discount", "support",
                                                "allocate"], days: int = 28) -> str:
-        """Attributed results per option of one lever (campaign or content channels, feature areas, discount
-        segments, support actions, budget areas): how its metric moved per decision-day while each ran."""
+        """Results per option of one lever (campaign or content channels, feature areas, discount segments,
+        support actions, budget areas): how its metric changed from the week before each decision to the week
+        after."""
         problem = _no_market(venture, markets)
         return problem or analytics_text(markets[venture], lever, days, kinds.get(lever, ""))
 

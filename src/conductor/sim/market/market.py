@@ -22,6 +22,7 @@ Pure: imports nothing from conductor outside this package, no global random stat
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 from conductor.sim.market import levers
@@ -30,8 +31,10 @@ from conductor.sim.market.effects import Effect, saturate, shock
 from conductor.sim.market.world import MarketParams, draw_params
 
 TRIAL_WINDOW = 7
-LEDGER_DAYS = 56  # days of per-option attribution the market keeps for its analytics
+OBSERVED_DAYS = 64  # days of recorded metrics and decision starts the market keeps for its analytics (56 + a week)
 VERSION = 2
+TAGGED_LEVERS = ("campaign", "content")  # levers whose sign-ups carry their source, as UTM tags record it
+LAST_TOUCH = 0.03  # share of a day's sign-ups a running campaign is credited with by last touch, whatever it brought
 # Version 2 also reports trial conversion: the share of the week's activated trials that start paying each day.
 # A stock (paying customers) moves too slowly for one decision to show over its window, and the flow into it
 # carries every sign-up and activation change; the conversion rate answers to what sales does.
@@ -85,7 +88,11 @@ class Market:
         self.offers: dict[str, tuple[float, int, int]] = {}  # segment -> (percent, first day, end day)
         self.applied: set[int] = set()
         self.decisions = 0
-        self.ledger: dict[int, dict[str, tuple[float, float]]] = {}  # day -> option -> (added, running strength)
+        # What the business itself records, for the analytics tool (`conductor.sim.tools`): each stepped day's
+        # metrics, and the day each executed decision of an option was taken. Nothing hidden, nothing causal.
+        self.observed: dict[int, dict[str, float]] = {}
+        self.started: dict[str, dict[int, int]] = {}  # "lever:option" -> decision id -> day it was taken
+        self.tagged: dict[int, dict[str, tuple[int, float]]] = {}  # day -> option -> (sign-ups tagged, decision-days)
         self._values: dict[str, float] = {**init, "trial_conversion": round(100.0 * self.conv0, 3)}
 
     # --- public API ---------------------------------------------------------------------------------------
@@ -116,6 +123,8 @@ class Market:
             return
         self.effects.append(Effect(driver, magnitude, self.day + 1 + max(0, delay), max(0, ramp), hold,
                                    half_life, did, option))
+        if option:
+            self.started.setdefault(option, {})[did] = self.day
 
     def paying(self) -> float:
         return self.customers
@@ -130,34 +139,11 @@ class Market:
         return {name: saturate(name, sums.get(name, 0.0)) for name in
                 ("demand", "activation", "conversion", "churn", "load", "arpu", "shock")}
 
-    def _attribute(self, day: int, drv: dict[str, float]) -> None:
-        """What each option added to its driver on `day`, after saturation, and how much of it was running:
-        the raw material of the market's analytics (`conductor.sim.tools`), as a real business's attribution
-        (UTM tags, cohort reports) would see it. Kept for `LEDGER_DAYS`; it changes nothing the market does."""
-        raw: dict[str, float] = {}
-        for effect in self.effects:
-            strength = effect.profile(day)
-            if strength > 0.0:
-                raw[effect.driver] = raw.get(effect.driver, 0.0) + effect.magnitude * strength
-        today: dict[str, tuple[float, float]] = {}
-        for effect in self.effects:
-            strength = effect.profile(day)
-            if strength <= 0.0 or not effect.option:
-                continue
-            total = raw.get(effect.driver, 0.0)
-            share = drv.get(effect.driver, 0.0) / total if abs(total) > 1e-12 else 1.0
-            added, running = today.get(effect.option, (0.0, 0.0))
-            today[effect.option] = (added + effect.magnitude * strength * share, running + strength)
-        self.ledger[day] = today
-        for old in [d for d in self.ledger if d <= day - LEDGER_DAYS]:
-            del self.ledger[old]
-
     def step(self) -> dict[str, float]:
         """Advance one simulated day and return that day's values of the eight metrics."""
         self.day += 1
         d, p = self.day, self.params
         drv = self.drivers(d)
-        self._attribute(d, drv)
         self.effects = [e for e in self.effects if not e.expired(d)]
         self.stage_factor += 0.25 * (self.stage_target - self.stage_factor)
 
@@ -173,6 +159,7 @@ class Market:
         expected = (self.signups0 * math.exp(clamp(p.organic_growth * (d - self.start_day), -1.0, 1.0))
                     * self.stage_factor * word_of_mouth * p.weekday[d % 7] * math.exp(drv["demand"]))
         signups = expected * math.exp(p.signup_noise * z("signups") - p.signup_noise**2 / 2)
+        self._tag(d, signups, drv["demand"])
 
         # Activation: logit-additive effects, observed with the sampling noise of two weeks of sign-ups.
         true_activation = _logistic(_logit(self.activation0 / 100.0) + drv["activation"])
@@ -221,7 +208,40 @@ class Market:
             "support_backlog": round(clamp(backlog, 0.0, 1e9), 1),
             "trial_conversion": round(100.0 * new / pipeline, 3) if pipeline > 1e-9 else 0.0,
         }
+        self._observe(d)
         return dict(self._values)
+
+    def _tag(self, day: int, signups: float, demand: float) -> None:
+        """The day's sign-ups by source, as a business's tracking records them: the people each running channel
+        brought (its share of the sign-ups that demand added today), plus, by last touch, a share of those who
+        would have come anyway. A channel that drives people away brings none and is still credited some, as
+        tags do. Counts have the noise of counting (their own generator, so nothing the market does moves)."""
+        contributions: dict[str, tuple[float, float]] = {}
+        positive = 0.0
+        for effect in self.effects:
+            strength = effect.profile(day) if effect.driver == "demand" else 0.0
+            if strength <= 0.0:
+                continue
+            positive += max(0.0, effect.magnitude * strength)
+            if effect.option.split(":")[0] in TAGGED_LEVERS:
+                added, running = contributions.get(effect.option, (0.0, 0.0))
+                contributions[effect.option] = (added + effect.magnitude * strength, running + strength)
+        brought = signups * (1.0 - math.exp(-max(0.0, demand)))
+        today: dict[str, tuple[int, float]] = {}
+        for option, (added, running) in sorted(contributions.items()):
+            mean = (brought * max(0.0, added) / positive if positive > 0.0 else 0.0) + LAST_TOUCH * running * signups
+            rng = random.Random(f"conductor.sim.market.v2:tags:{self.seed}:{self.venture_id}:{day}:{option}")
+            today[option] = (max(0, round(mean + math.sqrt(mean) * rng.gauss(0.0, 1.0))), running)
+        self.tagged[day] = today
+
+    def _observe(self, day: int) -> None:
+        """Keep the day's metrics and forget what the analytics can no longer look at."""
+        self.observed[day] = dict(self._values)
+        self.observed.pop(day - OBSERVED_DAYS, None)
+        self.tagged.pop(day - OBSERVED_DAYS, None)
+        for starts in self.started.values():
+            for did in [did for did, start in starts.items() if start <= day - OBSERVED_DAYS]:
+                del starts[did]
 
     def values(self) -> dict[str, float]:
         """The current values of the eight metrics (the initial ones before the first step)."""

@@ -3,9 +3,9 @@
 The simulated model uses tools the way a careful person would: before deciding, it looks up what bears on
 the decisions it may take (a tool whose arguments name one of its levers, or whose description speaks of one
 of its kinds or their choice parameters), at most `max_lookups` calls in one turn. It reads the answers as
-tables: a line that names a kind and an option with a lift and its noise band (analytics), or with a count
-out of a total (feedback, tickets). A lift the noise could explain weighs little; options without data stay
-untried, for exploring. It sees only the tool declarations of its request and the results in its messages.
+tables: a line that names a kind and an option with a lift and its noise band (analytics), read against the
+other options of its table, or with a count out of a total (feedback, tickets). A difference the noise could
+explain weighs little; options without data stay untried, for exploring. It sees only the tool declarations of its request and the results in its messages.
 """
 
 from __future__ import annotations
@@ -60,14 +60,22 @@ def plan(w: Wake, prompt: str, tools: list[dict[str, Any]], rng: random.Random,
 
 def read_lookups(text: str, w: Wake, b: Behaviour = BEHAVIOUR) -> None:
     """What the looked-up tables say, as evidence in `w.know` (the same scores the brief feeds)."""
+    tables: dict[tuple[str, str], list[tuple[str, float, str, float]]] = {}
     for kind, param, option, lift, metric, band in _LIFT.findall(text):
-        up = w.metrics.get(metric, True)
-        good = float(lift) * (1 if up else -1)
-        z = good / max(float(band), 0.5)
-        strength = min(b.lookup_max, abs(z)) if abs(z) >= b.lookup_min_z else b.lookup_weak * abs(z)
-        if good and strength > 0:
-            w.know.add(Evidence(kind, param, option.lower(), 1 if good > 0 else -1, strength * b.lookup_weight,
-                                f"the analytics show {option} at {float(lift):+.0f}% {metric}"))
+        tables.setdefault((kind, param), []).append((option, float(lift), metric, float(band)))
+    for (kind, param), table in tables.items():
+        for option, lift, metric, band in table:
+            # An option is read against the others of its table, as a person reads a dashboard: "which did
+            # better", not the absolute number, which the trend, last-touch credit or the season may set.
+            others = [other for o, other, _, _ in table if o != option]
+            reference = sum(others) / len(others) if others else 0.0
+            up = w.metrics.get(metric, True)
+            good = (lift - reference) * (1 if up else -1)
+            z = good / max(band, 0.5)
+            strength = min(b.lookup_max, abs(z)) if abs(z) >= b.lookup_min_z else b.lookup_weak * abs(z)
+            if good and strength > 0:
+                w.know.add(Evidence(kind, param, option.lower(), 1 if good > 0 else -1,
+                                    strength * b.lookup_weight, f"the analytics show {option} at {lift:+.0f}% {metric}"))
     shares: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     for kind, param, option, n, total in _SHARE.findall(text):
         shares.setdefault((kind, param), []).append((option, int(n), int(total)))
