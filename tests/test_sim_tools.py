@@ -38,8 +38,8 @@ def test_analytics_report_only_options_that_ran_and_are_the_same_whatever_is_dec
     market = stepped_market()
     report = analytics_text(market, "campaign", 28, "campaign.launch")
     lines = {line.split(":")[0]: line for line in report.splitlines()[1:]}
-    assert "decision-days" in lines["- campaign.launch channel=seo"]
-    assert "decision-days" in lines["- campaign.launch channel=ads"]
+    assert "booked days" in lines["- campaign.launch channel=seo"]
+    assert "booked days" in lines["- campaign.launch channel=ads"]
     assert "no data" in lines["- campaign.launch channel=email"]
     market.apply("campaign", {"channel": "email", "budget": 900, "days": 14}, 999)  # executed this instant
     assert analytics_text(market, "campaign", 28, "campaign.launch") == report, "a decision of today shows tomorrow"
@@ -93,9 +93,9 @@ def test_a_dashboard_compares_the_week_after_each_decision_with_the_week_before(
     obs = market.observed
     before = sum(obs[d]["activation_rate"] for d in range(taken - 6, taken + 1)) / 7
     after = sum(obs[d]["activation_rate"] for d in range(taken + 1, taken + 8)) / 7
-    expected = 100 * ((after + 1) / (before + 1) - 1)
+    expected = 100 * (after / before - 1)
     line = next(line for line in analytics_text(market, "feature", 28).splitlines() if "area=mobile" in line)
-    assert f"{expected:+.1f}% activation_rate" in line and "1 decision)" in line
+    assert f"{expected:+.1f}% activation_rate" in line and "1 decision in 1 week)" in line
 
 
 def test_the_market_server_speaks_mcp_and_leaves_logging_alone() -> None:
@@ -162,6 +162,20 @@ def test_looked_up_lifts_become_evidence_weighed_by_their_noise() -> None:
     assert scores["seo"] > 2 and scores["ads"] < -2 and "community" not in scores
     assert abs(scores.get("email", 0.0)) < 0.1, "read against the others: within its noise of their mean"
     assert w.know.scores("support.improve", "action")["docs"] > 0, "fewer tickets is better"
+
+
+def test_a_table_of_several_metrics_is_read_per_metric_in_its_good_direction() -> None:
+    """Budget areas move different metrics, which are not compared with each other: each row is alone on its
+    metric, read in that metric's good direction (a backlog 20 % down is good), and weighs little."""
+    w = _wake(CAMPAIGN)
+    read_lookups("\n".join([
+        "- budget.allocate area=support: -20.0% support_backlog (+/- 2%, 3 decisions in 3 weeks)",
+        "- budget.allocate area=marketing: -5.0% signups (+/- 2%, 3 decisions in 3 weeks)",
+        "- budget.allocate area=sales: +1.0% churn_rate (+/- 2%, 3 decisions in 3 weeks)"]), w)
+    scores = w.know.scores("budget.allocate", "area")
+    assert 0 < scores["support"] <= 3 and scores["marketing"] < 0 and scores["sales"] < 0
+    assert abs(scores["sales"]) < abs(scores["marketing"]) < scores["support"]
+    assert max(abs(v) for v in scores.values()) < 3, "alone on its metric, a row never weighs the most"
 
 
 def test_tools_check_lists_the_simulators_tools() -> None:

@@ -64,20 +64,23 @@ def _week_change(observed: dict[int, dict[str, float]], metric: str, day: int) -
     after = [observed[d].get(metric) for d in range(day + 1, day + WEEK + 1) if d in observed]
     if len(before) < WEEK or len(after) < WEEK or None in before or None in after:
         return None
-    return math.log(sum(after) / WEEK + 1.0) - math.log(sum(before) / WEEK + 1.0)  # type: ignore[arg-type]
+    low, high = sum(before) / WEEK, sum(after) / WEEK  # type: ignore[arg-type]
+    if low <= 0.0 or high <= 0.0:
+        return None
+    return math.log(high / low)
 
 
 def _sources_text(market: Any, lever: str, days: int, kind: str) -> str:
-    """Sign-ups by source for a channel lever: what the tracking credited each channel with per day it ran,
-    against the window's average day of sign-ups. Last touch credits a channel with some who would have come
+    """Sign-ups by source for a channel lever: what the tracking credited each channel with per day it was
+    booked (ads up, a post promoted), against the window's average day of sign-ups. Last touch credits a channel with some who would have come
     anyway, so every channel that ran shows a little, even one that kept people away."""
     spec = OPTION_LEVERS[lever]
     since = market.day - days + 1
     window = [market.observed[d]["signups"] for d in range(since, market.day + 1) if d in market.observed]
     per_day = max(1.0, sum(window) / len(window)) if window else 1.0
     lines = [f"{kind} by {spec.param}, {market.venture_id}, days {max(since, 1)}-{market.day}: sign-ups tagged "
-             f"with each {spec.param} per day it ran, against an average day of {per_day:.0f} sign-ups (last touch; "
-             f"+/- is the noise of counting):"]
+             f"with each {spec.param} per day it was booked, against an average day of {per_day:.0f} sign-ups (last "
+             f"touch; +/- is the noise of counting):"]
     for option in spec.options:
         key = f"{lever}:{option}"
         count, running = 0, 0.0
@@ -85,13 +88,22 @@ def _sources_text(market: Any, lever: str, days: int, kind: str) -> str:
             tags, ran = market.tagged.get(day, {}).get(key, (0, 0.0))
             count, running = count + tags, running + ran
         if running < 1.0:
-            lines.append(f"- {kind} {spec.param}={option}: no data (not run in these days)")
+            lines.append(f"- {kind} {spec.param}={option}: no data (not booked in these days)")
             continue
         share = count / running / per_day
         band = math.sqrt(count + 1.0) / running / per_day
         lines.append(f"- {kind} {spec.param}={option}: {100 * share:+.1f}% signups (+/- {100 * band:.1f}%, "
-                     f"{running:.0f} decision-days, {count} sign-ups tagged)")
+                     f"{running:.0f} booked days, {count} sign-ups tagged)")
     return "\n".join(lines)
+
+
+def _spread(observed: dict[int, dict[str, float]], metric: str, since: int, until: int) -> float:
+    """The standard deviation of the week-on-week change over every day of the window: what it does alone."""
+    changes = [c for day in range(since, until + 1) if (c := _week_change(observed, metric, day)) is not None]
+    if len(changes) < 2:
+        return 0.1
+    mean = sum(changes) / len(changes)
+    return max(0.01, math.sqrt(sum((c - mean) ** 2 for c in changes) / (len(changes) - 1)))
 
 
 def analytics_text(market: Any, lever: str, days: int, kind: str = "") -> str:
@@ -101,18 +113,20 @@ def analytics_text(market: Any, lever: str, days: int, kind: str = "") -> str:
     Computed only from what the business records: each day's metrics and the day each decision was taken.
     Per option, the mean change of its metric from the week before each decision to the week after; the band
     is how much that change moves on its own (its spread over every day of the window) over the square root of
-    the number of decisions. Confounded as a real dashboard is: the trend, the other decisions of those weeks
+    the number of weeks with such decisions (decisions of one week share their before and after). Confounded as a real dashboard is: the trend, the other decisions of those weeks
     and an effect that shows after the week all land in it."""
     spec = OPTION_LEVERS[lever]
     kind = kind or lever
     days = max(7, min(56, int(days)))
     if lever in TAGGED_LEVERS:
         return _sources_text(market, lever, days, kind)
+    days = max(days, 2 * WEEK)  # a decision needs its week after: a shorter window would hold none
     since, until = market.day - days + 1, market.day - WEEK
     observed = market.observed
     lines = [f"{kind} by {spec.param}, {market.venture_id}, decisions of days {max(since, 1)}-{max(until, 0)} "
              f"(the metric's mean in the week after each decision against the week before; +/- is how much "
-             f"such a change moves on its own, over the root of the number of decisions):"]
+             f"such a change moves on its own, over the root of the number of weeks with such decisions):"]
+    bands: dict[str, float] = {}
     for option in spec.options:
         driver = ALLOCATE_DRIVERS[option] if lever == "allocate" else spec.driver
         metric = METRIC_OF_DRIVER[driver]
@@ -122,13 +136,15 @@ def analytics_text(market: Any, lever: str, days: int, kind: str = "") -> str:
         if not changes:
             lines.append(f"- {kind} {spec.param}={option}: no data (no decision with a recorded week after it)")
             continue
-        spread = [c for day in range(since, until + 1) if (c := _week_change(observed, metric, day)) is not None]
-        mean = sum(spread) / len(spread)
-        sd = math.sqrt(sum((c - mean) ** 2 for c in spread) / max(1, len(spread) - 1)) if len(spread) > 1 else 0.1
-        band = max(sd, 0.01) / math.sqrt(len(changes))
+        if metric not in bands:
+            bands[metric] = _spread(observed, metric, since, until)
+        # Decisions of one week share their weeks before and after: they are one observation, not several.
+        weeks = len({start // WEEK for start in starts.values() if since <= start <= until})
+        band = bands[metric] / math.sqrt(max(1, weeks))
         lift = sum(changes) / len(changes)
         lines.append(f"- {kind} {spec.param}={option}: {100 * (math.exp(lift) - 1):+.1f}% {metric} "
-                     f"(+/- {100 * band:.1f}%, {len(changes)} decision{'s' if len(changes) != 1 else ''})")
+                     f"(+/- {100 * band:.1f}%, {len(changes)} decision{'s' if len(changes) != 1 else ''} "
+                     f"in {weeks} week{'s' if weeks != 1 else ''})")
     return "\n".join(lines)
 
 

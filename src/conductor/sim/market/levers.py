@@ -37,6 +37,7 @@ STAGE_DEMAND: dict[str, float] = {"idea": 0.9, "mvp": 0.95, "launch": 1.0, "grow
 CAMPAIGN_REF, SUPPORT_REF_HOURS, DISCOUNT_REF, ALLOCATE_REF, EFFORT_REF = 500.0, 20.0, 20.0, 2000.0, 5
 # Each running effect of the same option makes the next one this much weaker (1 / (1 + k * REPEAT_DECAY)).
 REPEAT_DECAY = 0.05
+PROMOTED_DAYS = 14  # how long a published piece is promoted (its link shared, pinned): the days it is booked for
 RAMP = 2  # days from first showing to full strength
 TAIL = 1.5  # half-life in days of an effect's fade once its duration is over
 
@@ -100,6 +101,7 @@ def campaign(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     budget = min(budget, MAX_MONEY)
     days = effort(args.get("days"), 14, 90)
     _option_effect(m, "campaign", channel, _scale(budget, CAMPAIGN_REF, 200.0), did, hold=days)
+    m.book(f"campaign:{channel}", days)
     return accept(f"campaign on {channel} scheduled for {days} days at ${budget:,.0f}")
 
 
@@ -108,6 +110,7 @@ def content(m: Market, args: dict[str, object], did: int) -> dict[str, object]:
     channel = match(raw, PUBLISH_CHANNELS, (("mail", "newsletter"), ("post", "blog"), ("youtube", "video"),
                                              ("twitter", "social"), ("linkedin", "social"))) or "blog"
     _option_effect(m, "content", channel, 1.0, did)
+    m.book(f"content:{channel}", PROMOTED_DAYS)
     topic = text(args.get("topic"))[:40] or "a new piece"
     return accept(f"published {topic} on the {channel}")
 

@@ -34,7 +34,7 @@ TRIAL_WINDOW = 7
 OBSERVED_DAYS = 64  # days of recorded metrics and decision starts the market keeps for its analytics (56 + a week)
 VERSION = 2
 TAGGED_LEVERS = ("campaign", "content")  # levers whose sign-ups carry their source, as UTM tags record it
-LAST_TOUCH = 0.03  # share of a day's sign-ups a running campaign is credited with by last touch, whatever it brought
+LAST_TOUCH = 0.03  # share of a day's sign-ups a running booking is credited with by last touch, whatever it brought
 # Version 2 also reports trial conversion: the share of the week's activated trials that start paying each day.
 # A stock (paying customers) moves too slowly for one decision to show over its window, and the flow into it
 # carries every sign-up and activation change; the conversion rate answers to what sales does.
@@ -92,7 +92,8 @@ class Market:
         # metrics, and the day each executed decision of an option was taken. Nothing hidden, nothing causal.
         self.observed: dict[int, dict[str, float]] = {}
         self.started: dict[str, dict[int, int]] = {}  # "lever:option" -> decision id -> day it was taken
-        self.tagged: dict[int, dict[str, tuple[int, float]]] = {}  # day -> option -> (sign-ups tagged, decision-days)
+        self.tagged: dict[int, dict[str, tuple[int, float]]] = {}  # day -> option -> (sign-ups tagged, bookings running)
+        self.booked: list[tuple[str, int, int]] = []  # (channel option, first day, last day) as the business booked it
         self._values: dict[str, float] = {**init, "trial_conversion": round(100.0 * self.conv0, 3)}
 
     # --- public API ---------------------------------------------------------------------------------------
@@ -124,7 +125,13 @@ class Market:
         self.effects.append(Effect(driver, magnitude, self.day + 1 + max(0, delay), max(0, ramp), hold,
                                    half_life, did, option))
         if option:
-            self.started.setdefault(option, {})[did] = self.day
+            starts = self.started.setdefault(option, {})
+            starts[did if did >= 0 else -2 - len(starts)] = self.day  # a decision without an id is still one
+
+    def book(self, option: str, days: int) -> None:
+        """A channel booked from tomorrow for `days` days: what the business knows it is running (its ads are
+        up, its post is promoted), whatever the effect does and whenever it shows."""
+        self.booked.append((option, self.day + 1, self.day + max(1, int(days))))
 
     def paying(self) -> float:
         return self.customers
@@ -212,11 +219,16 @@ class Market:
         return dict(self._values)
 
     def _tag(self, day: int, signups: float, demand: float) -> None:
-        """The day's sign-ups by source, as a business's tracking records them: the people each running channel
-        brought (its share of the sign-ups that demand added today), plus, by last touch, a share of those who
-        would have come anyway. A channel that drives people away brings none and is still credited some, as
-        tags do. Counts have the noise of counting (their own generator, so nothing the market does moves)."""
-        contributions: dict[str, tuple[float, float]] = {}
+        """The day's sign-ups by source, as a business's tracking records them: the people each channel
+        brought (its share of the sign-ups that demand added today, whenever they arrive), plus, by last touch,
+        a share of those who would have come anyway for each of its bookings running today. A channel that
+        drives people away brings none and is still credited some, as tags do. Counts have the noise of
+        counting (their own generator, so nothing the market does moves)."""
+        running: dict[str, float] = {}
+        for option, first, last in self.booked:
+            if first <= day <= last:
+                running[option] = running.get(option, 0.0) + 1.0
+        contributions: dict[str, float] = {}
         positive = 0.0
         for effect in self.effects:
             strength = effect.profile(day) if effect.driver == "demand" else 0.0
@@ -224,14 +236,14 @@ class Market:
                 continue
             positive += max(0.0, effect.magnitude * strength)
             if effect.option.split(":")[0] in TAGGED_LEVERS:
-                added, running = contributions.get(effect.option, (0.0, 0.0))
-                contributions[effect.option] = (added + effect.magnitude * strength, running + strength)
+                contributions[effect.option] = contributions.get(effect.option, 0.0) + effect.magnitude * strength
         brought = signups * (1.0 - math.exp(-max(0.0, demand)))
         today: dict[str, tuple[int, float]] = {}
-        for option, (added, running) in sorted(contributions.items()):
-            mean = (brought * max(0.0, added) / positive if positive > 0.0 else 0.0) + LAST_TOUCH * running * signups
+        for option in sorted(set(running) | set(contributions)):
+            added = max(0.0, contributions.get(option, 0.0))
+            mean = (brought * added / positive if positive > 0.0 else 0.0) + LAST_TOUCH * running.get(option, 0.0) * signups
             rng = random.Random(f"conductor.sim.market.v2:tags:{self.seed}:{self.venture_id}:{day}:{option}")
-            today[option] = (max(0, round(mean + math.sqrt(mean) * rng.gauss(0.0, 1.0))), running)
+            today[option] = (max(0, round(mean + math.sqrt(mean) * rng.gauss(0.0, 1.0))), running.get(option, 0.0))
         self.tagged[day] = today
 
     def _observe(self, day: int) -> None:
@@ -239,6 +251,7 @@ class Market:
         self.observed[day] = dict(self._values)
         self.observed.pop(day - OBSERVED_DAYS, None)
         self.tagged.pop(day - OBSERVED_DAYS, None)
+        self.booked = [b for b in self.booked if b[2] > day - OBSERVED_DAYS]
         for starts in self.started.values():
             for did in [did for did, start in starts.items() if start <= day - OBSERVED_DAYS]:
                 del starts[did]

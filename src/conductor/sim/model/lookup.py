@@ -4,7 +4,8 @@ The simulated model uses tools the way a careful person would: before deciding, 
 the decisions it may take (a tool whose arguments name one of its levers, or whose description speaks of one
 of its kinds or their choice parameters), at most `max_lookups` calls in one turn. It reads the answers as
 tables: a line that names a kind and an option with a lift and its noise band (analytics), read against the
-other options of its table, or with a count out of a total (feedback, tickets). A difference the noise could
+other options of its table on the same metric (alone, it weighs little), or with a count out of a total
+(feedback, tickets). A difference the noise could
 explain weighs little; options without data stay untried, for exploring. It sees only the tool declarations of its request and the results in its messages.
 """
 
@@ -60,19 +61,20 @@ def plan(w: Wake, prompt: str, tools: list[dict[str, Any]], rng: random.Random,
 
 def read_lookups(text: str, w: Wake, b: Behaviour = BEHAVIOUR) -> None:
     """What the looked-up tables say, as evidence in `w.know` (the same scores the brief feeds)."""
-    tables: dict[tuple[str, str], list[tuple[str, float, str, float]]] = {}
+    tables: dict[tuple[str, str, str], list[tuple[str, float, float]]] = {}
     for kind, param, option, lift, metric, band in _LIFT.findall(text):
-        tables.setdefault((kind, param), []).append((option, float(lift), metric, float(band)))
-    for (kind, param), table in tables.items():
-        for option, lift, metric, band in table:
-            # An option is read against the others of its table, as a person reads a dashboard: "which did
-            # better", not the absolute number, which the trend, last-touch credit or the season may set.
-            others = [other for o, other, _, _ in table if o != option]
-            reference = sum(others) / len(others) if others else 0.0
-            up = w.metrics.get(metric, True)
-            good = (lift - reference) * (1 if up else -1)
+        tables.setdefault((kind, param, metric), []).append((option, float(lift), float(band)))
+    for (kind, param, metric), table in tables.items():
+        up = w.metrics.get(metric, not re.search(r"churn|backlog", metric))
+        for option, lift, band in table:
+            # An option is read against the others of its table on the same metric, as a person reads a
+            # dashboard: "which did better", not the absolute number, which the trend, last-touch credit or the
+            # season may set. Alone on its metric, it says little either way.
+            others = [other for o, other, _ in table if o != option]
+            good = (lift - (sum(others) / len(others) if others else 0.0)) * (1 if up else -1)
             z = good / max(band, 0.5)
-            strength = min(b.lookup_max, abs(z)) if abs(z) >= b.lookup_min_z else b.lookup_weak * abs(z)
+            strong = others and abs(z) >= b.lookup_min_z
+            strength = min(b.lookup_max, abs(z)) if strong else min(b.lookup_max, b.lookup_weak * abs(z))
             if good and strength > 0:
                 w.know.add(Evidence(kind, param, option.lower(), 1 if good > 0 else -1,
                                     strength * b.lookup_weight, f"the analytics show {option} at {lift:+.0f}% {metric}"))
