@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from conductor.cli.main import app, example_org_path
 from conductor.eval.arms import ENGINE_ARMS
 from conductor.eval.replay import oracle_chooser, random_chooser, read_market_logs, replay, true_effect
-from conductor.eval.report import evaluate, gap_closure
+from conductor.eval.report import evaluate, gap_closure, paraphrase_share
 from conductor.eval.run import run_one
 from conductor.eval.stats import paired, spearman, t_quantile
 from conductor.org import load_org
@@ -117,6 +117,19 @@ def test_gap_closure_is_the_share_of_the_random_to_oracle_gap() -> None:
     assert gap["pooled"]["horizon"] == pytest.approx((150 - 110) / (190 - 110))
     assert gap["pooled"]["first"] == pytest.approx((10 - 5) / (25 - 5))
     assert gap["pooled"]["second"] == pytest.approx((40 - 5) / (65 - 5))
+
+
+def test_a_share_of_the_briefs_advantage_is_computed_only_when_there_is_one() -> None:
+    """Kept share = paraphrase's advantage over no-brief / full's; with no advantage beyond chance the ratio is
+    noise over noise (2,886 % once), so none is given and the comparison itself is reported instead."""
+    ahead = {s: {"full": 110.0 + s % 3, "no-brief": 100.0, "paraphrase": 105.0 + s % 2} for s in range(1, 11)}
+    shown = paraphrase_share(ahead)
+    assert shown is not None and shown["share_kept"] == pytest.approx(
+        sum(105.0 + s % 2 - 100.0 for s in range(1, 11)) / sum(110.0 + s % 3 - 100.0 for s in range(1, 11)))
+    level = {s: {"full": 100.0 + (1 if s % 2 else -1), "no-brief": 100.0, "paraphrase": 103.0} for s in range(1, 11)}
+    hidden = paraphrase_share(level)
+    assert hidden is not None and hidden["share_kept"] is None and hidden["full_vs_no_brief_p"] > 0.05
+    assert hidden["paraphrase_vs_no_brief"]["mean"] == pytest.approx(3.0)
 
 
 def test_paired_statistics_match_textbook_values() -> None:

@@ -82,7 +82,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                      f"no-effect decisions called worked: {_share(null)} of {a['no_true_effect']}")
     p = report.get("paraphrase")
     if p:
-        lines.append(f"paraphrased brief keeps {_share(p['share_kept'])} of full's advantage over no-brief")
+        if p["share_kept"] is not None:
+            lines.append(f"paraphrased brief keeps {_share(p['share_kept'])} of full's advantage over no-brief")
+        else:
+            c = p["paraphrase_vs_no_brief"]
+            lines.append(f"paraphrased brief − no-brief: {_money(c['mean'])} (95% {_money(c['low'])} to "
+                         f"{_money(c['high'])}), p = {c['p']:.3g}; no share is computed: full's own advantage over "
+                         f"no-brief is not beyond chance (p = {p['full_vs_no_brief_p']:.3g})")
     for arm, v in (report.get("version_control") or {}).items():
         if v["difference"] is None:
             continue

@@ -18,7 +18,6 @@ Endpoints, fixed before any run (docs/compounding.md says why each):
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -147,8 +146,13 @@ def paraphrase_share(totals: dict[int, dict[str, float]]) -> dict[str, Any] | No
         return None
     full = sum(totals[s]["full"] - totals[s]["no-brief"] for s in seeds) / len(seeds)
     para = sum(totals[s]["paraphrase"] - totals[s]["no-brief"] for s in seeds) / len(seeds)
+    versus = comparison(totals, "full", "no-brief")
+    # A share of an advantage that is not there is noise over noise (it printed 2,886 % once): computed only
+    # when full is ahead of no-brief beyond chance.
+    shown = versus is not None and full > 0 and versus["p"] < 0.05
     return {"seeds": seeds, "full_advantage": full, "paraphrase_advantage": para,
-            "share_kept": para / full if abs(full) > 1e-9 else math.nan,
+            "share_kept": para / full if shown else None,
+            "full_vs_no_brief_p": versus["p"] if versus is not None else None,
             "paraphrase_vs_no_brief": comparison(totals, "paraphrase", "no-brief")}
 
 
