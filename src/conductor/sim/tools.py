@@ -5,11 +5,13 @@ for, what fills the support queue. The simulator offers the same through the off
 exercises the whole tool path (listing, calling, limits, events) with no key, and looking things up is worth
 its tokens: each tool answers with something no prompt holds.
 
-* `analytics(venture, lever, days)`: for each option of a lever (campaign channels, content channels, feature
-  areas, discount segments, support actions, budget areas), how its metric changed from the week before each
-  of its decisions to the week after, computed only from the metrics the business recorded and the days it
-  took its decisions: a dashboard's before-and-after, with everything else of those weeks in it. Only options
-  that ran have numbers: an analytics tool measures what was done, and never the market's hidden effects.
+* `analytics(venture, lever, days)`: for a channel lever (campaign and content channels), the sign-ups tagged
+  with each channel per day it was booked, as tracking records them (last touch, counting noise); for every
+  other lever (feature areas, discount segments, support actions, budget areas), how its metric changed from
+  the week before each of its decisions to the week after, computed only from the metrics the business
+  recorded and the days it took its decisions: a dashboard's before-and-after, with everything else of those
+  weeks in it. Only options that ran have numbers: an analytics tool measures what was done, and never reads
+  the market's hidden effects.
 * `feedback(venture, days)`: what customers asked for lately, a small sample of comments drawn toward the
   product areas that would help them most.
 * `support_queue(venture)`: the open tickets by the kind of support work that would answer them.
@@ -72,8 +74,9 @@ def _week_change(observed: dict[int, dict[str, float]], metric: str, day: int) -
 
 def _sources_text(market: Any, lever: str, days: int, kind: str) -> str:
     """Sign-ups by source for a channel lever: what the tracking credited each channel with per day it was
-    booked (ads up, a post promoted), against the window's average day of sign-ups. Last touch credits a channel with some who would have come
-    anyway, so every channel that ran shows a little, even one that kept people away."""
+    booked (ads up, a post promoted), against the window's average day of sign-ups. Last touch credits a
+    channel with some who would have come anyway, so every channel that ran shows a little, even one that kept
+    people away."""
     spec = OPTION_LEVERS[lever]
     since = market.day - days + 1
     window = [market.observed[d]["signups"] for d in range(since, market.day + 1) if d in market.observed]
@@ -113,8 +116,9 @@ def analytics_text(market: Any, lever: str, days: int, kind: str = "") -> str:
     Computed only from what the business records: each day's metrics and the day each decision was taken.
     Per option, the mean change of its metric from the week before each decision to the week after; the band
     is how much that change moves on its own (its spread over every day of the window) over the square root of
-    the number of weeks with such decisions (decisions of one week share their before and after). Confounded as a real dashboard is: the trend, the other decisions of those weeks
-    and an effect that shows after the week all land in it."""
+    the number of weeks with such decisions (decisions of one week share their before and after). Confounded
+    as a real dashboard is: the trend, the other decisions of those weeks and an effect that shows after the
+    week all land in it."""
     spec = OPTION_LEVERS[lever]
     kind = kind or lever
     days = max(7, min(56, int(days)))

@@ -92,7 +92,8 @@ class Market:
         # metrics, and the day each executed decision of an option was taken. Nothing hidden, nothing causal.
         self.observed: dict[int, dict[str, float]] = {}
         self.started: dict[str, dict[int, int]] = {}  # "lever:option" -> decision id -> day it was taken
-        self.tagged: dict[int, dict[str, tuple[int, float]]] = {}  # day -> option -> (sign-ups tagged, bookings running)
+        # day -> option -> (sign-ups tagged, bookings running)
+        self.tagged: dict[int, dict[str, tuple[int, float]]] = {}
         self.booked: list[tuple[str, int, int]] = []  # (channel option, first day, last day) as the business booked it
         self._values: dict[str, float] = {**init, "trial_conversion": round(100.0 * self.conv0, 3)}
 
@@ -241,7 +242,8 @@ class Market:
         today: dict[str, tuple[int, float]] = {}
         for option in sorted(set(running) | set(contributions)):
             added = max(0.0, contributions.get(option, 0.0))
-            mean = (brought * added / positive if positive > 0.0 else 0.0) + LAST_TOUCH * running.get(option, 0.0) * signups
+            mean = ((brought * added / positive if positive > 0.0 else 0.0)
+                    + LAST_TOUCH * running.get(option, 0.0) * signups)
             rng = random.Random(f"conductor.sim.market.v2:tags:{self.seed}:{self.venture_id}:{day}:{option}")
             today[option] = (max(0, round(mean + math.sqrt(mean) * rng.gauss(0.0, 1.0))), running.get(option, 0.0))
         self.tagged[day] = today

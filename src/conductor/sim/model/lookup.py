@@ -5,8 +5,8 @@ the decisions it may take (a tool whose arguments name one of its levers, or who
 of its kinds or their choice parameters), at most `max_lookups` calls in one turn. It reads the answers as
 tables: a line that names a kind and an option with a lift and its noise band (analytics), read against the
 other options of its table on the same metric (alone, it weighs little), or with a count out of a total
-(feedback, tickets). A difference the noise could
-explain weighs little; options without data stay untried, for exploring. It sees only the tool declarations of its request and the results in its messages.
+(feedback, tickets). A difference the noise could explain weighs little; options without data stay untried,
+for exploring. It sees only the tool declarations of its request and the results in its messages.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def read_lookups(text: str, w: Wake, b: Behaviour = BEHAVIOUR) -> None:
             strong = others and abs(z) >= b.lookup_min_z
             strength = min(b.lookup_max, abs(z)) if strong else min(b.lookup_max, b.lookup_weak * abs(z))
             if good and strength > 0:
-                w.know.add(Evidence(kind, param, option.lower(), 1 if good > 0 else -1,
-                                    strength * b.lookup_weight, f"the analytics show {option} at {lift:+.0f}% {metric}"))
+                w.know.add(Evidence(kind, param, option.lower(), 1 if good > 0 else -1, strength * b.lookup_weight,
+                                    f"the analytics show {option} at {lift:+.0f}% {metric}"))
     shares: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
     for kind, param, option, n, total in _SHARE.findall(text):
         shares.setdefault((kind, param), []).append((option, int(n), int(total)))
