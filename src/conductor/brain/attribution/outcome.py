@@ -17,12 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conductor.brain.attribution.placebo import placebo_scale
 from conductor.brain.attribution.pooled import Exposure, pooled_fit, pooled_verdict
 
 if TYPE_CHECKING:
     from conductor.org.models import Org
 
-METHOD = "pooled-v1"
+# pooled-v2: intervals widened by the series' own placebos (`placebo`); pooled-v1 outcomes in older logs were not.
+METHOD = "pooled-v2"
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,12 @@ def measure(target: Measurable, peers: Sequence[Measurable], series: Mapping[int
         return None
     exposures = [p.exposure for p in peers
                  if p.venture == target.venture and p.metric == target.metric and p.day < close]
-    found = pooled_fit(seen, target.exposure, exposures, stock=target.stock)
+    scale = placebo_scale(seen, target.exposure, exposures, stock=target.stock)
+    found = pooled_fit(seen, target.exposure, exposures, stock=target.stock, widen=scale or 1.0)
     if found is None:
         return None
-    judged = pooled_verdict(found, target.good_direction)
+    # Without placebos to say how wide the interval is, nothing is called beyond noise.
+    judged = pooled_verdict(found, target.good_direction) if scale is not None else "unclear"
     return Outcome(
         metric=target.metric, before=before, after=after, delta=_r(after - before), delta_pct=_r(found.effect),
         good_direction=target.good_direction, expected_direction=target.expected_direction,

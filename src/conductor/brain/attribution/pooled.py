@@ -80,6 +80,7 @@ class PooledFit:
     credit: float  # the target's share of the fitted excess over its window
     days_before: int  # observed days before the target executed
     pooled: int  # decisions of the target's option in the fit (itself included)
+    z: float = 0.0  # the option coefficient over its standard error, before any widening
 
     @property
     def enough_history(self) -> bool:
@@ -179,8 +180,11 @@ def _observations(series: Mapping[int, float], close: int, stock: bool, history:
 
 
 def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Exposure],
-               stock: bool = False) -> PooledFit | None:
+               stock: bool = False, widen: float = 1.0) -> PooledFit | None:
     """The target's option effect from the series up to its window's close; None without usable data.
+
+    `widen` multiplies the standard error the interval is drawn with (`placebo` measures how much a real
+    series needs); `z` stays the fit's own.
 
     `peers` are the venture's other decisions: those of the target's metric by option, and (with an option
     starting with "~") those judged on other metrics, which can move this one too, as nuisance columns.
@@ -221,7 +225,8 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     weights = a_inv[k, :] @ x.T
     if prior is not None and history is not None:
         weights = weights + float(a_inv[k, 1]) * prior[2] * history[2]
-    coef, se = float(beta[k]), math.sqrt(sigma2 * float(weights @ weights))
+    coef, own_se = float(beta[k]), math.sqrt(sigma2 * float(weights @ weights))
+    se = own_se * max(1.0, widen)
     base_only = x[window, :base_cols] @ beta[:base_cols]
     excess = np.abs(x[window, base_cols:] * beta[base_cols:]).sum(axis=0)
     per_decision = excess[0] / max(1.0, float(x[window, k].sum()) / len(window))
@@ -244,7 +249,7 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     pooled = sum(1 for e in running if e.option == target.option)
     days_before = sum(1 for d in days if d <= target.day)
     return PooledFit(effect=effect, low=low, high=high, se=se, baseline=baseline, credit=min(1.0, credit),
-                     days_before=days_before, pooled=pooled)
+                     days_before=days_before, pooled=pooled, z=coef / own_se if own_se > TINY else 0.0)
 
 
 def _timings(series: Mapping[int, float], target: Exposure, peers: Sequence[Exposure], stock: bool
