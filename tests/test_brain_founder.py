@@ -26,11 +26,13 @@ runner = CliRunner()
 
 
 def lab_with_a_full_brain() -> Path:
-    """The first seed's 16-day lab run whose newest brain has a strategy, lessons that failed, and
+    """The first seed's 45-day lab run whose newest brain has a strategy, lessons that failed, and
     open questions: what these tests edit. Found, not assumed, so a change in what the simulated agents decide
-    moves the fixture to another seed instead of emptying it (seed 1 is shared with other tests)."""
+    moves the fixture to another seed instead of emptying it. 45 days: a decision is judged beyond noise only
+    once its metric has two placebo weeks behind it (`brain.attribution.placebo`), so a 16-day run's brain
+    has no lesson that failed."""
     for seed in range(1, 9):
-        path = run_lab(16, seed)
+        path = run_lab(45, seed)
         conn = open_database(path)
         try:
             newest = brain.version(conn, "lab").brain()
