@@ -36,6 +36,7 @@ def recompute_outcomes(conn: sqlite3.Connection, org: Org) -> list[Recomputed]:
     state = EngineState(org, org.start)
     out: list[Recomputed] = []
     peers: dict[str, list] | None = None
+    memo: dict = {}
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
     for row in cursor.execute("SELECT * FROM events ORDER BY id"):
@@ -43,7 +44,7 @@ def recompute_outcomes(conn: sqlite3.Connection, org: Org) -> list[Recomputed]:
         if event.kind == "decision.outcome":
             d = state.decisions.get(event.payload["decision_id"])
             if peers is None:  # one batch of outcomes is measured from the same state
-                peers = peers_by_venture(org, sorted(state.decisions.values(), key=lambda x: x.id))
+                peers = peers_by_venture(org, sorted(state.decisions.values(), key=lambda x: x.id), memo)
             found = measure_decision(org, d, peers, state.metrics) if d is not None else None
             out.append(Recomputed(event.payload["decision_id"], event.payload["outcome"],
                                   found.as_payload() if found is not None else None))

@@ -23,7 +23,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from conductor.brain.attribution import measure_decision, params_text, peers_by_venture
+from conductor.brain.attribution import Measurable, measure_decision, params_text, peers_by_venture
 from conductor.brain.keeper import BrainKeeper
 from conductor.brain.port import BriefSource, ModelCallFailed
 from conductor.engine import provider as provider_module
@@ -184,6 +184,8 @@ class Engine:
         self.snapshot_cursor = 0  # the event the start-up snapshot beside the database was folded to
         self.loaded_snapshot = 0  # that event, when this start began from the snapshot (else 0)
         self._compacting: asyncio.Future[int | None] | None = None
+        # Each executed decision as attribution sees it, computed once (`brain.attribution.peers_by_venture`).
+        self._measurables: dict[tuple[int, str, int | None], Measurable | None] = {}
 
     def shown_briefs(self, brief: str, insights: str) -> tuple[str, str]:
         """The brief and insights as an evaluation arm shows them: insights withheld, or in other words."""
@@ -1518,7 +1520,7 @@ class Engine:
                and d.executed_day + self.org.effect_window_days(d.kind) <= day]  # type: ignore[operator]
         if not due:
             return
-        peers = peers_by_venture(self.org, executed)
+        peers = peers_by_venture(self.org, executed, self._measurables)
         events: list[NewEvent] = []
         for d in due:
             outcome = measure_decision(self.org, d, peers, self.state.metrics)

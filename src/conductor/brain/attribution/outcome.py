@@ -156,11 +156,23 @@ def option_key(org: Org, kind_id: str, params: Mapping[str, Any]) -> str:
     return " ".join([kind_id, *values])
 
 
-def peers_by_venture(org: Org, decisions: Iterable[DecisionLike]) -> dict[str, list[Measurable]]:
-    """Executed decisions grouped by venture: what may share the credit for any of its metrics' moves."""
+def peers_by_venture(org: Org, decisions: Iterable[DecisionLike],
+                     memo: dict[tuple[int, str, int | None], Measurable | None] | None = None
+                     ) -> dict[str, list[Measurable]]:
+    """Executed decisions grouped by venture: what may share the credit for any of its metrics' moves.
+
+    `memo`, kept by a caller that asks every day, holds each decision's `measurable` by (id, state, executed
+    day): an executed decision's answer never changes, and recomputing it for the whole history each day
+    made measuring grow with the square of the run's length."""
     out: dict[str, list[Measurable]] = {}
     for d in decisions:
-        m = measurable(org, d)
+        if memo is None:
+            m = measurable(org, d)
+        else:
+            key = (d.id, d.state, d.executed_day)
+            if key not in memo:
+                memo[key] = measurable(org, d)
+            m = memo[key]
         if m is not None:
             out.setdefault(m.venture, []).append(m)
     return out

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,7 +60,9 @@ class Exposure:
 
     def timed(self, timing: Timing | None) -> Exposure:
         """This exposure acting when its option's estimated timing says it does."""
-        return self if timing is None else replace(self, lag=timing[0], window=timing[1])
+        if timing is None or (self.lag, self.window) == timing:
+            return self
+        return Exposure(self.id, self.option, self.day, timing[1], timing[0])
 
     def coverage(self, timing: Timing | None) -> float:
         """The share of this decision's effect window its option acts on, under `timing`."""
@@ -95,13 +97,18 @@ def _design(days: list[int], close: int, options: list[str], exposures: Sequence
     if weekday:
         dow = np.array([d % 7 for d in days])
         cols += [(dow == k).astype(float) for k in range(1, 7)]
-    day_arr = np.array(days)
+    day_arr = np.array(days)[:, None]
+    spans: dict[str, tuple[list[int], list[int]]] = {option: ([], []) for option in options}
+    for e in exposures:
+        span = spans.get(e.option)
+        if span is not None:
+            span[0].append(e.start)
+            span[1].append(e.end)
     for option in options:
-        x = np.zeros(len(days))
-        for e in exposures:
-            if e.option == option:
-                x += (day_arr > e.start) & (day_arr <= e.end)
-        cols.append(x)
+        starts, ends = spans[option]
+        # how many of the option's decisions act on each day: the count, as the fit reads it
+        running = (day_arr > np.array(starts)[None, :]) & (day_arr <= np.array(ends)[None, :])
+        cols.append(running.sum(axis=1).astype(float))
     return np.column_stack(cols)
 
 
