@@ -377,3 +377,34 @@ def test_a_file_damaged_after_this_process_checked_it_is_checked_again(real_db: 
     db.write_bytes(damaged(db.read_bytes()))
     with pytest.raises(StoreError, match="damaged"):
         open_database(db)
+
+
+def test_a_run_that_closed_cleanly_spares_the_next_open_the_full_check_but_not_a_later_damage(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check reads every page (it grows with the log), so a run notes the file as it closed it, and the next
+    open skips the check while the file is exactly that. Any later write moves the file's identity: checked again."""
+    from conductor.store import database, open_reader
+    from conductor.store.database import StoreError
+
+    db = tmp_path / "c.db"
+    code, _, err = cli("run", str(DUO), "--db", str(db), "--days", "1")
+    assert code == 0, err
+    assert db.with_name(db.name + database.CLOSED_CLEAN).exists()
+    checks: list[Path] = []
+    real_check = database._quick_check
+    monkeypatch.setattr(database, "_quick_check", lambda path, conn: (checks.append(path), real_check(path, conn)))
+    database._checked.clear()  # forget what this process checked: as a new process would
+    open_reader(db).close()
+    assert checks == []
+    pending = sqlite3.connect(db)  # a write left in the WAL (another connection still open): checked
+    pending.execute("INSERT INTO meta(key, value) VALUES ('test.pending', '1')")
+    pending.commit()
+    open_reader(db).close()
+    assert checks == [db]
+    pending.close()
+    for sidecar in SIDECARS:
+        db.with_name(db.name + sidecar).unlink(missing_ok=True)
+    db.write_bytes(damaged(db.read_bytes()))
+    with pytest.raises(StoreError, match="damaged"):
+        open_reader(db)
+    assert checks == [db, db]

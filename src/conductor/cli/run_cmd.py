@@ -93,7 +93,7 @@ def run_headless(
     """
     from conductor.engine.scheduler import Engine, EngineOptions
     from conductor.services.setup import seeded_for_database
-    from conductor.store import open_database
+    from conductor.store import note_clean_close, open_database
     from conductor.store.lock import RunLock
 
     org = load_org(org_file)
@@ -138,6 +138,7 @@ def run_headless(
             await task
 
         asyncio.run(main())
+        note_clean_close(db)  # every connection of the run is closed: the next start need not check it all again
     return tally
 
 

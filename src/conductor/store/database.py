@@ -132,9 +132,54 @@ def _identity(path: Path) -> tuple[int, int, int]:
 
 
 def _checked_unchanged(path: Path) -> bool:
-    """Checked by this process, and the file not written to since (a write, or a replacement, moves its size or
-    mtime or inode; in WAL mode only a checkpoint writes the file itself)."""
-    return _checked.get(str(path.resolve())) == _identity(path)
+    """Checked by this process, or closed cleanly by a run that checked it, and the file not written to since
+    (a write, or a replacement, moves its size or mtime or inode; in WAL mode only a checkpoint writes the file
+    itself, and a -wal file beside it means writes that are not in the file yet)."""
+    identity = _identity(path)
+    if _checked.get(str(path.resolve())) == identity:
+        return True
+    return not _pending_wal(path) and _closed_clean(path) == identity
+
+
+def _pending_wal(path: Path) -> bool:
+    """A -wal file with frames in it: writes not yet in the database file (an empty one, which a read-only
+    connection leaves behind, holds none)."""
+    try:
+        return _sidecar(path, "-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+# A run that checked the file when it opened it, and closed it last with everything checkpointed, notes the
+# file's identity then in this sidecar: the next start finds the file exactly as that run left it and skips
+# the check, which reads every page (half a second at a million events, and it grows with the log). A copy,
+# a restore, an edit or any later write moves the identity, and the check runs again.
+CLOSED_CLEAN = ".closed"
+
+
+def _closed_clean(path: Path) -> tuple[int, int, int] | None:
+    try:
+        fields = _sidecar(path, CLOSED_CLEAN).read_text(encoding="ascii").split()
+        return int(fields[0]), int(fields[1]), int(fields[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def note_clean_close(db: str | os.PathLike[str]) -> bool:
+    """After a run that opened (and so checked) `db` has closed its last connection: note the file as it is now,
+    so the next open need not read it all again. Nothing is noted while a -wal file is beside it (another
+    connection is open, or the last close could not checkpoint). True if noted."""
+    path = Path(db)
+    if _pending_wal(path) or not path.exists():
+        return False
+    record = _sidecar(path, CLOSED_CLEAN)
+    partial = _sidecar(path, CLOSED_CLEAN + ".tmp")
+    try:
+        partial.write_text("{} {} {}\n".format(*_identity(path)), encoding="ascii")
+        os.replace(partial, record)
+    except OSError:
+        return False
+    return True
 
 
 def _quick_check(path: Path, conn: sqlite3.Connection) -> None:
