@@ -46,11 +46,13 @@ SUMMARIES = (
 )
 
 
-def engine_batches(events: int, agents: int = 1000, ventures: int = 20, seed: int = 1) -> Iterator[list[NewEvent]]:
-    """Lists of events as the engine appends them, until `events` events in all (the last list may be cut)."""
+def engine_batches(events: int, agents: int = 1000, ventures: int = 20, seed: int = 1, *,
+                   start: datetime = START, first_id: int = 1) -> Iterator[list[NewEvent]]:
+    """Lists of events as the engine appends them, until `events` events in all (the last list may be cut),
+    a simulated day at a time from `start`; the first gets id `first_id` (decisions refer to earlier ids)."""
     rng = random.Random(seed)
     produced = 0
-    next_id = 1  # ids in a fresh database, appended in this order: decisions and tasks refer to earlier ids
+    next_id = first_id  # ids appended in this order: decisions and tasks refer to earlier ids
     day = 0
 
     def emit(batch: list[NewEvent]) -> list[NewEvent]:
@@ -61,7 +63,7 @@ def engine_batches(events: int, agents: int = 1000, ventures: int = 20, seed: in
         return batch
 
     while produced < events:
-        now = iso(START + timedelta(days=day))
+        now = iso(start + timedelta(days=day))
         for v in range(ventures):
             if produced >= events:
                 return
@@ -168,14 +170,17 @@ def db_bytes(db: Path) -> int:
     return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
 
 
-def write_log(db: Path, events: int) -> None:
-    """A log of `events` events of the engine mix, inserted straight into `events` (no projections)."""
+def write_log(db: Path, events: int, *, start: datetime = START) -> None:
+    """A log of `events` events of the engine mix from the day `start`, inserted straight into `events` (no
+    projections), after whatever the log holds already."""
     conn = open_database(db)
     try:
-        ts = iso(START)
+        ts = iso(start)
         conn.execute("BEGIN IMMEDIATE")
+        first = int(conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]) + 1
         rows: list[tuple] = []
-        for n, event in enumerate((e for batch in engine_batches(events) for e in batch), start=1):
+        batches = engine_batches(events, start=start, first_id=first)
+        for n, event in enumerate((e for batch in batches for e in batch), start=first):
             rows.append((n, ts, event.sim_time, event.venture, event.agent, event.kind, dump_payload(event.payload)))
             if len(rows) >= 50_000:
                 conn.executemany("INSERT INTO events(id, ts, sim_time, venture, agent, kind, payload) "

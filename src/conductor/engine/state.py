@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from conductor.brain.attribution import reach_days
 from conductor.org.models import Org
 from conductor.store.events import StoredEvent, parse_iso
 from conductor.text import with_note
@@ -189,10 +190,12 @@ class DecisionRuntime:
     history: list[str] = field(default_factory=list)
     executed_day: int | None = None
     outcome_done: bool = False
+    last_day: int = 0  # the day (of the org's clock) of its latest event: when it was last touched
 
 
 # Decision states between a proposal's routing and its execution or end.
 ON_THEIR_WAY = frozenset({"approved", "in_review", "revising", "escalated"})
+LIVE = ON_THEIR_WAY | {"proposed"}  # a decision in any other state has ended: executed, failed, rejected, ...
 SOURCE_KINDS = frozenset({"command", "http", "tool"})  # a `metric.recorded` read from a metric source (org.MetricSource)
 
 
@@ -266,6 +269,8 @@ class EngineState:
         self.extra_allowance: dict[tuple[str, str], float] = defaultdict(float)
         self.counts: dict[str, dict[str, int]] = defaultdict(_counter)
         self.stage: dict[str, str] = {v.id: v.stage for v in org.ventures}
+        self.forgotten = 0  # ended decisions no rule reads any more, dropped from this working memory
+        self._day_seen = ""  # the date of the last event folded: a new one is when the old is forgotten
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a start-up snapshot (`engine.snapshot`) without the org, which the loader puts back."""
@@ -324,11 +329,53 @@ class EngineState:
     def observe(self, e: StoredEvent) -> None:
         """Apply one event to the working memory. Unknown kinds are ignored: they change nothing here."""
         self.last_event_id = max(self.last_event_id, e.id)
+        if e.sim_time and e.sim_time[:10] != self._day_seen:
+            self._day_seen = e.sim_time[:10]
+            moment = parse_iso(e.sim_time)
+            self._forget_ended(self.day_index(moment))
+            self._forget_spend(_day_key(moment - timedelta(days=1)))
         handler = getattr(self, "_on_" + e.kind.replace(".", "_"), None)
         if e.venture:
             self.counts[e.venture][e.kind] += 1
         if handler is not None:
             handler(e)
+
+    def _forget_ended(self, today: int) -> None:
+        """Drop the decisions that ended long enough ago that no rule will read them again, so that this working
+        memory (and the start-up snapshot of it) holds what the org is doing, not everything it ever did.
+
+        Every rule that looks back reads less far than `memory_days`: attribution as far as
+        `brain.attribution.reach_days` says, repeats over the org's repeat window, windows in force over a
+        window. The log keeps them all (the projections, the views and `engine.recompute` read it), and a fold
+        from the first event forgets the same decisions on the same day, so a start from a snapshot and one
+        from the whole log still agree.
+        """
+        horizon = today - self.memory_days()
+        gone = {d.id for d in self.decisions.values()
+                if d.state not in LIVE and d.id not in self.executing and d.last_day < horizon}
+        if not gone:
+            return
+        for decision_id in gone:
+            d = self.decisions.pop(decision_id)
+            self.revising[d.agent].discard(decision_id)
+            self.executed_keys.discard(f"decision-{decision_id}")
+        for key, ids in self.by_kind.items():
+            if any(i in gone for i in ids):
+                self.by_kind[key] = [i for i in ids if i not in gone]
+        self.forgotten += len(gone)
+
+    def _forget_spend(self, oldest: str) -> None:
+        """Drop the spend of days before `oldest` (yesterday): budgets are per day, and only today's is read."""
+        stale = [key for key in self.spend if key[0] < oldest]
+        for key in stale:
+            del self.spend[key]
+
+    def memory_days(self) -> int:
+        """How many days an ended decision stays in working memory after its last event."""
+        longest = max([self.org.effect_window_days(k.id) for k in self.org.decision_kinds]
+                      + [int(self.org.brain.outcome_window / timedelta(days=1))])
+        repeats = -(-self.org.escalation.repeat_window // timedelta(days=1))
+        return max(reach_days(longest), repeats + 1)
 
     def _at(self, e: StoredEvent) -> datetime:
         return parse_iso(e.sim_time) if e.sim_time else self.now
@@ -519,7 +566,7 @@ class EngineState:
             rationale=p.get("rationale", ""), expected=dict(p.get("expected", {})),
             confidence=float(p.get("confidence", 0.0)), reversible=bool(p.get("reversible", True)),
             brain_version=p.get("brain_version"), state=p.get("state", "proposed"),
-            review_round=int(p.get("review_round", 0)),
+            review_round=int(p.get("review_round", 0)), last_day=self.day_index(self._at(e)),
         )
         self._track_revising(self.decisions[e.id])
         self.by_kind[(e.venture or "", p["kind"])].append(e.id)
@@ -535,6 +582,7 @@ class EngineState:
         if d is None:
             return
         d.state = e.payload["state"]
+        d.last_day = max(d.last_day, self.day_index(self._at(e)))
         self._track_revising(d)
         if "review_round" in e.payload:
             d.review_round = e.payload["review_round"]
@@ -579,6 +627,7 @@ class EngineState:
             d.state = "executed" if e.payload.get("ok", True) else "failed"
             self._track_revising(d)
             d.executed_day = e.payload.get("day", self.day_index(self._at(e)))
+            d.last_day = max(d.last_day, self.day_index(self._at(e)))
             rt = self.agents.get(d.agent)
             if not e.payload.get("ok", True) and rt is not None:
                 # Its author learns that it was not carried out, and why, like an outcome of its own.

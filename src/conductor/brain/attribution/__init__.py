@@ -22,11 +22,12 @@ from conductor.brain.attribution.outcome import (
     outcome_verdict,
     peers_by_venture,
 )
+from conductor.brain.attribution.placebo import reach_days
 from conductor.brain.attribution.pooled import Exposure, PooledFit, pooled_fit, pooled_verdict
 from conductor.store.memory_rules import params_text
 
 __all__ = [
     "METHOD", "DecisionLike", "Exposure", "Measurable", "Outcome", "PooledFit", "measurable", "measure",
     "measure_decision", "normalized_effect", "option_key", "outcome_effect", "outcome_verdict", "params_text",
-    "peers_by_venture", "pooled_fit", "pooled_verdict",
+    "peers_by_venture", "pooled_fit", "pooled_verdict", "reach_days",
 ]

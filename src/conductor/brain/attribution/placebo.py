@@ -26,10 +26,22 @@ import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from conductor.brain.attribution.pooled import Exposure, pooled_fit
+from conductor.brain.attribution.pooled import MAX_SPAN, Exposure, pooled_fit
+from conductor.brain.attribution.timing import TIMING_HISTORY
 
 PLACEBO_WEEKS = 6
 MIN_PLACEBOS = 2
+# How far before a measured decision's own day a measurement reads other decisions, less their windows: its
+# placebos' weeks, the week its timings start from, and their history (a week to spare). `reach_days` adds the
+# windows: a decision that executed longer ago than that before a measurement never enters it.
+REACH_DAYS = 7 * PLACEBO_WEEKS + 7 + TIMING_HISTORY + 7
+
+
+def reach_days(longest_window: int) -> int:
+    """Days before a measurement beyond which no decision is read, when no kind's window exceeds
+    `longest_window`: the measured decision's own window, then the reach, then the longest span another
+    decision can act over (its window, or the longest box a timing estimate can take)."""
+    return longest_window + REACH_DAYS + max(longest_window, MAX_SPAN)
 PLACEBO_OPTION = "(placebo)"  # an option no decision has: the placebo shares its column with nothing
 _PLACEBO_ID = -1
 
@@ -63,4 +75,4 @@ def _placebo_z(seen: tuple[tuple[int, float], ...], day: int, window: int, befor
     return fit.z
 
 
-__all__ = ["MIN_PLACEBOS", "PLACEBO_WEEKS", "placebo_scale"]
+__all__ = ["MIN_PLACEBOS", "PLACEBO_WEEKS", "REACH_DAYS", "placebo_scale", "reach_days"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from conductor.brain.attribution.timing import TIMING_HISTORY, Timing, estimate_timings, week_start
+from conductor.brain.attribution.timing import LAGS, LENGTHS, TIMING_HISTORY, Timing, estimate_timings, week_start
 
 HISTORY_DAYS = 56
 WEEKDAY_MIN_DAYS = 14
@@ -36,6 +36,7 @@ TREND_MIN_DAYS = 5
 MIN_DAYS_BEFORE = 7  # days observed before the target executed: fewer, and the verdict is "unclear"
 RIDGE = 0.5  # on option coefficients, in day units: an option seen for a day or two is shrunk toward 0
 Z95 = 1.96
+MAX_SPAN = max(LAGS) + max(LENGTHS)  # the latest day any estimated timing reaches after its decision
 TINY = 1e-9
 
 
@@ -271,7 +272,11 @@ def _timings(series: Mapping[int, float], target: Exposure, peers: Sequence[Expo
     recomputation gives them again."""
     upto = week_start(target.day)
     days, y, _, _ = _observations(series, upto, stock, TIMING_HISTORY)
-    known = [e for e in (target, *(p for p in peers if p.id != target.id)) if e.day < upto]
+    # Decisions that could act inside the history read (any box of the grid, or their own window): older
+    # ones say nothing about it, and a measurement must not depend on how long the log is.
+    first = upto - TIMING_HISTORY
+    known = [e for e in (target, *(p for p in peers if p.id != target.id))
+             if e.day < upto and e.day + max(e.window, MAX_SPAN) > first]
     return estimate_timings(days, [float(v) for v in y], [(e.option, e.day, e.window) for e in known])
 
 
