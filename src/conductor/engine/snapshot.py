@@ -7,8 +7,9 @@ written (11 s at a million events here, `bench/startup.py`), and re-run every si
 operations they have taken, and the two things `Engine._recover` carries across the fold (the verdicts still
 waiting for a reaction, and whether any run ever started). Folding the rest of the log onto it gives exactly
 what folding the whole log gives, because it *is* the same fold, stopped and resumed (`tests/test_snapshot.py`
-compares them). What it holds still grows with the history (every decision the engine knows, the spend of
-every day), so loading it is not free: 1.1 s at a million events.
+compares them). What it holds is the engine's working memory, which forgets the decisions no rule reads any
+more (`EngineState.memory_days`) and past days' spend: it grows with what the org did in the last half year
+or so, not with the length of the log.
 
 What a snapshot may be trusted for, and why it is a file beside the database and not a table in it:
 
