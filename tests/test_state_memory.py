@@ -54,7 +54,7 @@ def test_ended_decisions_older_than_the_horizon_are_forgotten_and_no_measurement
     keeping.memory_days = lambda: 10**6  # type: ignore[method-assign]
     log = _log(org)
     measured = 0
-    for i, event in enumerate(log):
+    for event in log:
         forgetting.observe(event)
         keeping.observe(event)
         if event.kind != "metric.recorded" or event.payload["day"] % 30 != 29:

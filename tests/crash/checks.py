@@ -223,10 +223,9 @@ def check_founder_verdicts(conn: sqlite3.Connection, verdicts: list[dict]) -> li
 
 
 def check_spend(conn: sqlite3.Connection, org: Org) -> list[str]:
-    """The spend the engine budgets against (a fold over the log) equals the sum of the call rows, per scope."""
-    state = EngineState(org, org.start)
-    for row in conn.execute("SELECT * FROM events WHERE kind = 'call.recorded' ORDER BY id"):
-        state.observe(StoredEvent.from_row(row))
+    """The spend the engine budgets against (a fold over the log) equals the sum of the call rows, per scope, for
+    every day while it is the day the fold is on (the engine's state forgets the spend of days before yesterday:
+    budgets are per day)."""
     rows: dict[tuple[str, str], float] = defaultdict(float)
     for r in conn.execute("SELECT day, venture, agent, cost FROM calls"):
         rows[(r["day"], "org")] += r["cost"]
@@ -234,11 +233,30 @@ def check_spend(conn: sqlite3.Connection, org: Org) -> list[str]:
             rows[(r["day"], f"venture:{r['venture']}")] += r["cost"]
         if r["agent"]:
             rows[(r["day"], f"agent:{r['agent']}")] += r["cost"]
-    problems = []
-    for key in sorted(set(rows) | set(state.spend)):
-        if abs(rows.get(key, 0.0) - state.spend.get(key, 0.0)) > 1e-9:
-            problems.append(f"spend {key}: call rows say {rows.get(key, 0.0):.6f}, the budget saw "
-                            f"{state.spend.get(key, 0.0):.6f}")
+    state = EngineState(org, org.start)
+    problems: list[str] = []
+    compared: set[str] = set()
+
+    def compare(day: str) -> None:
+        compared.add(day)
+        for key in sorted(k for k in set(rows) | set(state.spend) if k[0] == day):
+            if abs(rows.get(key, 0.0) - state.spend.get(key, 0.0)) > 1e-9:
+                problems.append(f"spend {key}: call rows say {rows.get(key, 0.0):.6f}, the budget saw "
+                                f"{state.spend.get(key, 0.0):.6f}")
+
+    day = None
+    for row in conn.execute("SELECT * FROM events WHERE kind = 'call.recorded' ORDER BY id"):
+        event = StoredEvent.from_row(row)
+        event_day = (event.sim_time or event.ts)[:10]
+        if day is not None and event_day != day:
+            compare(day)  # the day the fold is leaving, while the state still holds it
+        state.observe(event)
+        day = event_day
+    if day is not None:
+        compare(day)
+    missed = sorted({key[0] for key in rows} - compared)
+    if missed:
+        problems.append(f"spend of days no call event was folded on: {missed[:5]}")
     return problems[:10]
 
 
