@@ -167,8 +167,8 @@ def _closed_clean(path: Path) -> tuple[int, int, int] | None:
 
 def note_clean_close(db: str | os.PathLike[str]) -> bool:
     """After a run that opened (and so checked) `db` has closed its last connection: note the file as it is now,
-    so the next open need not read it all again. Nothing is noted while a -wal file is beside it (another
-    connection is open, or the last close could not checkpoint). True if noted."""
+    so the next open need not read it all again. Nothing is noted while the -wal file beside it holds frames
+    (another connection is open, or the last close could not checkpoint). True if noted."""
     path = Path(db)
     if _pending_wal(path) or not path.exists():
         return False
