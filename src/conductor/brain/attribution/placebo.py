@@ -50,12 +50,14 @@ def placebo_scale(series: Mapping[int, float], target: Exposure, exposures: Sequ
                   stock: bool = False) -> float | None:
     """The factor (>= 1) the target's interval must be widened by on this series; None when fewer than
     `MIN_PLACEBOS` placebos could be measured."""
+    points = sorted((d, float(v)) for d, v in series.items())
+    others = [e for e in exposures if e.id != target.id]
     zs = []
     for weeks in range(1, PLACEBO_WEEKS + 1):
         day = target.day - 7 * weeks
         close = day + target.window
-        seen = tuple(sorted((d, float(v)) for d, v in series.items() if d <= close))
-        before = tuple(e for e in exposures if e.day < close and e.id != target.id)
+        seen = tuple(point for point in points if point[0] <= close)
+        before = tuple(e for e in others if e.day < close)
         z = _placebo_z(seen, day, target.window, before, stock)
         if z is not None:
             zs.append(z)
