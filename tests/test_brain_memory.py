@@ -152,3 +152,34 @@ def test_an_agents_account_of_approvals_or_verdicts_never_becomes_a_memory() -> 
     assert plain is not None and plain.text == "ink-cmo: Signups are up 4%. Taking content.publish."
     verdict = memory_of(stored("escalation.resolved", {"verdict": "approved", "decision_id": 9, "by": "founder"}))
     assert verdict is not None and "the founder approved decision #9" in verdict.text
+
+
+def test_candidates_in_one_statement_match_the_window_read_apart(conn: sqlite3.Connection) -> None:
+    """The engine reads a wake-up's candidates in one statement (each is a thread hop from its loop); they must be
+    the window's matches, weighted as `window_relevance` weighs them (the window bounded below by its floor and
+    above by `before`), plus the important and the latest memories. With more terms than one statement takes,
+    the rest are asked after."""
+    from conductor.brain.memory import IMPORTANT_LEVEL, LATEST, MATCHES, WINDOW, candidates_plan
+    from conductor.store import run_plan
+
+    stored = commit_events(conn, [_outcome("ink", d, f"campaign.launch tok{d % 170} tok{(d * 7) % 170}: signups")
+                                  for d in range(WINDOW + 80)])
+    commit_events(conn, [_outcome("other", d, f"tok{d} elsewhere") for d in range(40)])
+    before = stored[-20].id
+    terms = [f"tok{n}" for n in range(0, 170, 1)]  # 340 asks: more than one statement takes
+    found = run_plan(conn, candidates_plan("ink", terms, before=before))
+
+    floor = conn.execute("SELECT id FROM memories WHERE venture = 'ink' AND id < ? ORDER BY id DESC LIMIT 1 "
+                         "OFFSET ?", (before, WINDOW)).fetchone()[0]
+    weights = window_relevance(conn, "ink", terms, floor, before)
+    kept = sorted(weights, key=lambda i: (-weights[i], -i))[:MATCHES]
+    best = max(weights[i] for i in kept)
+    assert kept and all(floor < i < before for i in kept)
+    assert {h.id: round(h.relevance, 9) for h in found if h.relevance > 0} == {
+        i: round(weights[i] / best, 9) for i in kept if weights[i] > 0}
+    latest = [r[0] for r in conn.execute("SELECT id FROM memories WHERE venture = 'ink' AND id < ? ORDER BY id DESC "
+                                         "LIMIT ?", (before, LATEST))]
+    important = [r[0] for r in conn.execute("SELECT id FROM memories WHERE venture = 'ink' AND id < ? AND "
+                                            "importance >= ?", (before, IMPORTANT_LEVEL))]
+    assert set(latest) | set(important[-20:]) <= {h.id for h in found}
+    assert all(h.venture == "ink" and h.id < before for h in found)

@@ -26,6 +26,7 @@ from conductor.engine import jobs as jobs_module
 from conductor.engine import provider as provider_module
 from conductor.engine import scheduler as scheduler_module
 from conductor.engine.tools import ToolHub
+from conductor.store.reads import AsyncReader
 from conductor.store.writer import EventWriter
 from test_demo import rows
 
@@ -57,13 +58,14 @@ def perturb_timing(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
 
     0-20 ms after every model call (wake-ups, reviews and syntheses) before its answer comes back, 0-10 ms after
     every tool call (the market's analytics, while other wake-ups commit), 0-5 ms before every append to the
-    event writer, half of the small commits sent to the writer thread instead of made on
-    the loop's thread, and founder commands polled every millisecond while a call is awaited (none are there).
+    event writer, 0-2 ms before every read of the run's async reader (the brief's memories, founder commands,
+    the brain's syntheses), and founder commands polled every millisecond while a call is awaited (none are
+    there).
     """
     rng = random.Random(seed)
     real_call = provider_module.call_model
     real_append = EventWriter.append
-    real_inline = EventWriter._commit_inline
+    real_read = AsyncReader.rows
     real_options = scheduler_module.EngineOptions
     real_tool = ToolHub.call
 
@@ -81,8 +83,9 @@ def perturb_timing(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
         await asyncio.sleep(rng.uniform(0, 0.005))
         return await real_append(self, events)
 
-    def sometimes_on_thread(self: EventWriter, batch: Any) -> Any:
-        return None if rng.random() < 0.5 else real_inline(self, batch)
+    async def slow_read(self: AsyncReader, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(rng.uniform(0, 0.002))
+        return await real_read(self, *args, **kwargs)
 
     def eager_polling(*args: Any, **kwargs: Any) -> Any:
         return replace(real_options(*args, **kwargs), poll_interval=0.001)
@@ -91,7 +94,7 @@ def perturb_timing(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     monkeypatch.setattr(provider_module, "call_model", slow_call)  # brain syntheses import it from here
     monkeypatch.setattr(ToolHub, "call", slow_tool)
     monkeypatch.setattr(EventWriter, "append", slow_append)
-    monkeypatch.setattr(EventWriter, "_commit_inline", sometimes_on_thread)
+    monkeypatch.setattr(AsyncReader, "rows", slow_read)
     monkeypatch.setattr(scheduler_module, "EngineOptions", eager_polling)  # run_headless imports it at call time
 
 

@@ -4,7 +4,8 @@
 `brain.port.BrainHost` (the scheduler passes itself): the keeper sees the run only through that port, never
 through an engine module or a private member. It sets `engine.brief_source` (called while a wake-up or review
 is prepared) and `day_passed(day)` is awaited once per org-clock day, after outcomes are measured. It reads
-through the run's read connection and writes only through `engine.emit`, so every version, failure and model
+through the run's async reader (`store.reads.AsyncReader`: nothing touches SQLite on the event loop's thread)
+and writes only through `engine.emit`, so every version, failure and model
 call is an event like any other. Synthesis calls take the same provider path as wake-ups
 (`engine.call_model`, with its timeout and retries), on their own budget line: purpose "synthesis", capped by
 `[brain] synthesis_budget_per_day` as well as the org's and the venture's caps.
@@ -16,7 +17,7 @@ import asyncio
 import json
 import logging
 import random
-import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.brief import Brief, assemble_brief, insight_lines
 from conductor.brain.control import Arm, BriefChoice, control_arm, shown_version
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
-from conductor.brain.memory import MemoryHit, retrieve, situation_terms
+from conductor.brain.memory import MemoryHit, retrieve_plan, situation_terms
 from conductor.brain.platform import DecisionOutcome, outcome_table, platform_messages
 from conductor.brain.port import BrainHost
 from conductor.brain.synthesis import (
@@ -33,11 +34,12 @@ from conductor.brain.synthesis import (
     SynthesisResult,
     Validated,
     call_synthesis,
-    load_facts,
+    facts_plan,
     synthesis_messages,
     validate_document,
 )
 from conductor.store.events import NewEvent, iso, parse_iso
+from conductor.store.reads import AsyncReader
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +65,16 @@ class BrainKeeper:
 
     # -- reading the store --------------------------------------------------------------------------------
     @property
-    def conn(self) -> sqlite3.Connection:
+    def reads(self) -> AsyncReader:
         return self.engine.reader
 
     def pinned(self, venture: str) -> int | None:
-        row = self.conn.execute("SELECT version FROM brain_pins WHERE venture = ?", (venture,)).fetchone()
-        return int(row[0]) if row else None
+        """The version the founder pinned, as the run has taken it in (pins are founder commands, folded into the
+        run's state when it polls for them, like every other command)."""
+        return self.engine.state.brain_pins.get(venture)
 
-    def latest(self, venture: str) -> int | None:
-        row = self.conn.execute("SELECT max(version) FROM brain_versions WHERE venture = ?", (venture,)).fetchone()
+    async def latest(self, venture: str) -> int | None:
+        row = await self.reads.row("SELECT max(version) FROM brain_versions WHERE venture = ?", (venture,))
         return int(row[0]) if row and row[0] is not None else None
 
     def in_force(self, venture: str) -> int | None:
@@ -79,13 +82,12 @@ class BrainKeeper:
         pinned = self.pinned(venture)
         return pinned if pinned is not None else self.engine.state.brain_versions.get(venture)
 
-    def document(self, venture: str, version: int | None) -> BrainDocument | None:
+    async def document(self, venture: str, version: int | None) -> BrainDocument | None:
         if version is None:
             return None
         key = (venture, version)
         if key not in self._docs:
-            row = self.conn.execute("SELECT document FROM brain_versions WHERE venture = ? AND version = ?",
-                                    key).fetchone()
+            row = await self.reads.row("SELECT document FROM brain_versions WHERE venture = ? AND version = ?", key)
             if row is None:
                 return None
             try:
@@ -132,7 +134,7 @@ class BrainKeeper:
             texts += list(rt.mailbox.tasks.values())[-2:] + [t for _, t in rt.mailbox.messages[-2:]]
         return situation_terms(*texts, subject)
 
-    def wake_brief(self, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
+    async def wake_brief(self, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
         """A wake-up's brief under the concurrent control (`brain.control`): with probability
         `[brain] control_share` the previous version's brief, or none, instead of the version in force.
 
@@ -142,7 +144,7 @@ class BrainKeeper:
         choice = self.control_choice(venture, agent_id)
         if choice.arm == "none":
             return "", "", choice
-        brief, insights, _ = self.brief(venture, agent_id, version=choice.version, before=self._redo_of(agent_id))
+        brief, insights, _ = await self.brief(venture, agent_id, version=choice.version, before=self._redo_of(agent_id))
         return brief, insights, choice
 
     def _redo_of(self, agent_id: str) -> int | None:
@@ -161,7 +163,7 @@ class BrainKeeper:
                               self.settings.control)
         return BriefChoice(arm, shown_version(arm, in_force), in_force)
 
-    def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
+    async def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
               before: int | None = None, subject: str | None = None) -> tuple[str, str, int | None]:
         """(brief, platform insights, brain version shown) for one wake-up or review, within budget.
 
@@ -171,19 +173,20 @@ class BrainKeeper:
         """
         version = self.in_force(venture) if version == "in force" else version
         assert version is None or isinstance(version, int)
-        doc = self.document(venture, version)
+        doc = await self.document(venture, version)
         found = self.org.agent(agent_id)
         budget = (found[1].context_tokens if found and found[1].context_tokens else None) or self.settings.context_tokens
         model = self.engine.model_for(agent_id)
         insights: list[tuple[float, str]] = []
         if venture != PLATFORM:
             p_version = self.in_force(PLATFORM)
-            insights = insight_lines(self.document(PLATFORM, p_version), venture, self.names, p_version)
+            insights = insight_lines(await self.document(PLATFORM, p_version), venture, self.names, p_version)
         hits: list[MemoryHit] = []
         if self.settings.retrieval_k:
-            hits = retrieve(self.conn, venture, self._situation(venture, agent_id, subject), self.engine.state.now,
-                            k=self.settings.retrieval_k,
-                            half_life_hours=self.settings.recency_half_life.total_seconds() / 3600, before=before)
+            hits = await self.reads.run(retrieve_plan(
+                venture, self._situation(venture, agent_id, subject), self.engine.state.now,
+                k=self.settings.retrieval_k, half_life_hours=self.settings.recency_half_life.total_seconds() / 3600,
+                before=before))
         name = self.names.get(venture, "the platform")
         header = (f"{name} brain v{version}: what this venture has learned, with the decisions behind it."
                   if version is not None else f"{name} has no brain version yet; recent memories only.")
@@ -194,17 +197,17 @@ class BrainKeeper:
         return result.brief, result.insights, version
 
     # -- synthesis ----------------------------------------------------------------------------------------
-    def _watermark(self, venture: str) -> int:
+    async def _watermark(self, venture: str) -> int:
         if venture not in self._watermarks:
-            row = self.conn.execute(
+            row = await self.reads.row(
                 "SELECT memory_ids FROM brain_versions WHERE venture = ? AND memory_ids != '[]' "
-                "ORDER BY version DESC LIMIT 1", (venture,)).fetchone()
+                "ORDER BY version DESC LIMIT 1", (venture,))
             self._watermarks[venture] = max(json.loads(row[0]), default=0) if row else 0
         return self._watermarks[venture]
 
-    def _since_last(self, venture: str) -> timedelta | None:
-        row = self.conn.execute("SELECT created FROM brain_versions WHERE venture = ? ORDER BY version DESC LIMIT 1",
-                                (venture,)).fetchone()
+    async def _since_last(self, venture: str) -> timedelta | None:
+        row = await self.reads.row("SELECT created FROM brain_versions WHERE venture = ? ORDER BY version DESC LIMIT 1",
+                                   (venture,))
         if row is None or not row[0]:
             return None
         return self.engine.state.now - parse_iso(row[0])
@@ -216,12 +219,12 @@ class BrainKeeper:
     def _model(self) -> str:
         return self.synthesis_model()
 
-    def _over_budget(self, venture: str | None, model: str, messages: list[dict[str, str]]) -> str | None:
+    async def _over_budget(self, venture: str | None, model: str, messages: list[dict[str, str]]) -> str | None:
         state = self.engine.state
         day = state.day_key()
         estimate = self.engine.estimate_cost(model, sum(len(m["content"]) for m in messages), MAX_COMPLETION_TOKENS)
-        row = self.conn.execute("SELECT coalesce(sum(cost), 0) FROM calls WHERE day = ? AND purpose = 'synthesis'",
-                                (day,)).fetchone()
+        row = await self.reads.row("SELECT coalesce(sum(cost), 0) FROM calls WHERE day = ? AND purpose = 'synthesis'",
+                                   (day,))
         if float(row[0]) + estimate > self.settings.synthesis_budget_per_day:
             return f"the synthesis budget for {day} (${self.settings.synthesis_budget_per_day:,.2f}) is spent"
         reserved = self.engine.reserved
@@ -234,31 +237,32 @@ class BrainKeeper:
                 return f"the {v.id} budget for {day} is spent"
         return None
 
-    def _due(self, venture: str, new: int, every: timedelta) -> bool:
+    async def _due(self, venture: str, new: int, every: timedelta) -> bool:
         if new <= 0 or self.pinned(venture) is not None:
             return False
         if new >= self.settings.synthesis_threshold:
             return True
-        since = self._since_last(venture)
+        since = await self._since_last(venture)
         return since is not None and since >= every
 
-    def _new_memories(self, venture: str) -> list[MemoryHit]:
-        rows = self.conn.execute(
+    async def _new_memories(self, venture: str) -> list[MemoryHit]:
+        rows = await self.reads.rows(
             "SELECT id, venture, agent, at, kind, text, importance, decision_id FROM memories WHERE venture = ? "
             "AND id > ? ORDER BY id LIMIT ?",
-            (venture, self._watermark(venture), self.settings.synthesis_max_memories)).fetchall()
+            (venture, await self._watermark(venture), self.settings.synthesis_max_memories))
         return [MemoryHit(int(r[0]), r[1], r[2], r[3], r[4], r[5], int(r[6]), decision_id=r[7]) for r in rows]
 
-    def _validator(self, venture: str | None, previous: BrainDocument | None) -> Any:
+    def _validator(self, venture: str | None, previous: BrainDocument | None
+                   ) -> Callable[[str], Awaitable[Validated]]:
         versions = {v.id: self.engine.state.brain_versions[v.id] for v in self.org.ventures
                     if v.id in self.engine.state.brain_versions}
 
-        def validate(text: str) -> Validated:
+        async def validate(text: str) -> Validated:
             try:
                 doc = parse_document(text)
             except DocumentError as exc:
                 raise SynthesisInvalid(str(exc)) from None
-            facts = load_facts(self.conn, doc.decision_ids(), self.main)
+            facts = await self.reads.run(facts_plan(doc.decision_ids(), self.main))
             return validate_document(doc, facts, venture=venture, previous=previous, versions=versions)
 
         return validate
@@ -272,11 +276,11 @@ class BrainKeeper:
         return [self.engine.event("call.recorded", {**c.payload(), "for": venture or PLATFORM}, venture=venture)
                 for c in result.calls]
 
-    def _outcome_events(self, venture: str, result: SynthesisResult, *, author: str, memory_ids: list[int],
-                        extra: dict[str, Any] | None = None) -> list[NewEvent]:
+    async def _outcome_events(self, venture: str, result: SynthesisResult, *, author: str, memory_ids: list[int],
+                              extra: dict[str, Any] | None = None) -> list[NewEvent]:
         event_venture = None if venture == PLATFORM else venture
         events = self._call_events(result, event_venture)
-        latest = self.latest(venture)
+        latest = await self.latest(venture)
         if result.validated is None:
             events.append(self.engine.event("brain.synthesis_failed", {
                 "reason": result.failure or "unknown", "model": self._model(), "memories": len(memory_ids),
@@ -308,31 +312,32 @@ class BrainKeeper:
         venture = self.org.venture(venture_id)
         if venture is None:
             return False
-        memories = self._new_memories(venture_id)
-        if not (force and memories) and not self._due(venture_id, len(memories), self.settings.synthesis_every):
+        memories = await self._new_memories(venture_id)
+        if not (force and memories) and not await self._due(venture_id, len(memories), self.settings.synthesis_every):
             return False
-        prepared = self._prepare_venture(venture_id, memories)
+        prepared = await self._prepare_venture(venture_id, memories)
         if prepared is None:
             return False
         return await self._finish(venture_id, prepared, await self._call(venture_id, prepared[0], prepared[1]))
 
-    def _prepare_venture(self, venture_id: str, memories: list[MemoryHit]) -> tuple[Any, Any, list[int]] | None:
+    async def _prepare_venture(self, venture_id: str, memories: list[MemoryHit]
+                               ) -> tuple[Any, Any, list[int]] | None:
         venture = self.org.venture(venture_id)
         assert venture is not None
-        latest = self.latest(venture_id)
-        previous = self.document(venture_id, latest)
+        latest = await self.latest(venture_id)
+        previous = await self.document(venture_id, latest)
         outcomes = {m.decision_id for m in memories if m.kind == "outcome" and m.decision_id is not None}
         messages = synthesis_messages(
             org_name=self.org.name, venture_id=venture_id, venture_name=venture.name, goal=venture.goal,
             metrics=[(m.name, m.direction) for m in venture.metrics], previous=previous, previous_version=latest,
             memories=memories, main_metric=self.main.get(venture_id),
-            facts=load_facts(self.conn, outcomes, self.main))
+            facts=await self.reads.run(facts_plan(outcomes, self.main)))
         return messages, self._validator(venture_id, previous), [m.id for m in memories]
 
     async def _finish(self, venture: str, prepared: tuple[Any, Any, list[int]], result: SynthesisResult) -> bool:
         memory_ids = prepared[2]
         author = "platform" if venture == PLATFORM else "synthesis"
-        events = self._outcome_events(venture, result, author=author, memory_ids=memory_ids)
+        events = await self._outcome_events(venture, result, author=author, memory_ids=memory_ids)
         stored = await self._emit(events)
         if stored and result.validated is not None and memory_ids:
             self._watermarks[venture] = max(memory_ids)
@@ -351,11 +356,11 @@ class BrainKeeper:
         for venture in self.org.ventures:
             if venture.id in self.engine.state.paused_ventures:
                 continue
-            memories = self._new_memories(venture.id)
-            if not self._due(venture.id, len(memories), self.settings.synthesis_every):
+            memories = await self._new_memories(venture.id)
+            if not await self._due(venture.id, len(memories), self.settings.synthesis_every):
                 continue
-            prepared = self._prepare_venture(venture.id, memories)
-            reason = self._over_budget(venture.id, self._model(), prepared[0]) if prepared else None
+            prepared = await self._prepare_venture(venture.id, memories)
+            reason = await self._over_budget(venture.id, self._model(), prepared[0]) if prepared else None
             if reason is not None:
                 await self._emit([self.engine.event("brain.synthesis_failed", {
                     "reason": reason, "model": self._model(), "memories": len(memories)}, venture=venture.id)])
@@ -368,18 +373,18 @@ class BrainKeeper:
             await self._finish(venture_id, prepared, result)
         await self.synthesize_platform()
 
-    def _platform_due(self) -> bool:
+    async def _platform_due(self) -> bool:
         if self.pinned(PLATFORM) is not None:
             return False
-        since = self._since_last(PLATFORM)
+        since = await self._since_last(PLATFORM)
         if since is None:
             return self.engine.state.now - self.engine.state.origin >= self.settings.platform_every
         return since >= self.settings.platform_every
 
-    def _outcome_rows(self) -> list[DecisionOutcome]:
-        rows = self.conn.execute(
+    async def _outcome_rows(self) -> list[DecisionOutcome]:
+        rows = await self.reads.rows(
             "SELECT id, venture, kind, params, outcome FROM decisions WHERE outcome IS NOT NULL "
-            "ORDER BY id DESC LIMIT 5000").fetchall()
+            "ORDER BY id DESC LIMIT 5000")
         out = []
         for r in rows:
             outcome = json.loads(r[4])
@@ -391,21 +396,21 @@ class BrainKeeper:
 
     async def synthesize_platform(self, *, force: bool = False) -> bool:
         """The platform analyst's periodic pass over every venture's latest brain and outcome table."""
-        if not force and not self._platform_due():
+        if not force and not await self._platform_due():
             return False
         categorical = {k.id: [n for n, spec in k.params.items() if spec.choices] for k in self.org.decision_kinds}
-        table = outcome_table(self._outcome_rows(), categorical)
+        table = outcome_table(await self._outcome_rows(), categorical)
         if not table:
             return False
         ventures = []
         for v in self.org.ventures:
-            version = self.latest(v.id)
-            ventures.append((v.id, v.name, version, self.document(v.id, version)))
-        latest = self.latest(PLATFORM)
-        previous = self.document(PLATFORM, latest)
+            version = await self.latest(v.id)
+            ventures.append((v.id, v.name, version, await self.document(v.id, version)))
+        latest = await self.latest(PLATFORM)
+        previous = await self.document(PLATFORM, latest)
         messages = platform_messages(org_name=self.org.name, ventures=ventures, table=table, previous=previous,
                                      previous_version=latest)
-        reason = self._over_budget(None, self._model(), messages)
+        reason = await self._over_budget(None, self._model(), messages)
         if reason is not None:
             await self._emit([self.engine.event("brain.synthesis_failed", {"reason": reason, "model": self._model(),
                                                                            "for": PLATFORM})])

@@ -9,7 +9,8 @@ latest ones), so its cost does not grow with the length of the history: with rec
 a memory far outside the window could not win anyway.
 
 Public API: `MemoryHit`, `score_hits(...)` (pure), `situation_terms(...)` (pure), `window_relevance(...)`,
-`retrieve(conn, venture, terms, now, ...)`.
+`retrieve(conn, venture, terms, now, ...)`, and `retrieve_plan(...)`, the same read as a `store.reads` plan for
+the async reader of a running engine.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from conductor.store.events import parse_iso
+from conductor.store.reads import Plan, Query, one, run_plan
 
 WINDOW = 150           # newest memories of the venture that lexical matching looks at (~a week of one)
 MATCHES = 40           # best lexical matches kept as candidates
@@ -31,6 +34,7 @@ IMPORTANT = 20         # most recent memories of importance >= IMPORTANT_LEVEL a
 IMPORTANT_LEVEL = 8
 LATEST = 10            # the venture's very latest memories, whatever they say
 RELEVANCE_FLOOR = 0.15  # what a memory that matched no term of the query still counts for
+_PER_STATEMENT = 200    # term matches asked in one statement (SQLite allows 500 SELECTs in a compound)
 _TERM = re.compile(r"[a-z][a-z0-9]{2,}")
 _STOP = frozenset((
     "the", "and", "for", "with", "that", "this", "from", "have", "has", "was", "were", "are", "not", "but", "you",
@@ -100,29 +104,27 @@ def _hit(row: sqlite3.Row | tuple, relevance: float, decision_id: int | None) ->
                      decision_id=decision_id)
 
 
-def window_relevance(conn: sqlite3.Connection, venture: str, terms: list[str], floor: int, bound: int
-                     ) -> dict[int, float]:
-    """Memory id -> how well it fits the situation: for each term it holds, the term's rarity in the window
-    (the venture's memories with ids strictly between `floor` and `bound`), at half weight when the term is
-    only in its keywords.
+_FIELDS = (("keywords", 0.5), ("text", 1.0))  # where a term may match, and what a match there weighs
 
-    Every figure comes from the window alone. FTS5's `bm25()` takes its word statistics from the whole index:
-    every venture's memories and those written after `bound`. A wake-up done again after a restart (the
-    index has grown since it was first prepared) would then rank, and so order, its memories differently.
-    """
-    # each term is quoted in its MATCH, so no word is read as an operator (a quote inside one is dropped)
-    terms = [t for t in dict.fromkeys(t.replace('"', "") for t in terms) if t]
-    if not terms:
-        return {}
-    window = {row[0] for row in conn.execute("SELECT id FROM memories WHERE venture = ? AND id > ? AND id < ?",
-                                             (venture, floor, bound))}
+
+def _asks(terms: list[str]) -> list[str]:
+    """The MATCH expression of each (term, field), terms first: each term quoted, so no word is read as an
+    operator (a quote inside one is dropped)."""
+    return [f'{field} : "{term}"' for term in _unique(terms) for field, _ in _FIELDS]
+
+
+def _unique(terms: list[str]) -> list[str]:
+    return [t for t in dict.fromkeys(t.replace('"', "") for t in terms) if t]
+
+
+def _relevance(asks: int, window: set[int], matches: dict[int, list[int]]) -> dict[int, float]:
+    """Memory id -> relevance, from each ask's matching ids (`matches`, by position in `_asks`): for each term a
+    memory holds, the term's rarity in the window, at half weight when it is only in the keywords."""
     weights: dict[int, float] = {}
-    for term in terms:
+    for t in range(asks // len(_FIELDS)):
         holders: dict[int, float] = {}
-        for column, weight in (("keywords", 0.5), ("text", 1.0)):
-            for (memory_id,) in conn.execute(
-                    "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? AND rowid > ? AND rowid < ?",
-                    (f'{column} : "{term}"', floor, bound)):
+        for f, (_, weight) in enumerate(_FIELDS):
+            for memory_id in matches.get(t * len(_FIELDS) + f, ()):
                 if memory_id in window:  # the index holds every venture's memories
                     holders[memory_id] = weight
         rarity = math.log(1 + (len(window) - len(holders) + 0.5) / (len(holders) + 0.5))
@@ -131,43 +133,111 @@ def window_relevance(conn: sqlite3.Connection, venture: str, terms: list[str], f
     return weights
 
 
+def window_relevance_plan(venture: str, terms: list[str], floor: int, bound: int) -> Plan[dict[int, float]]:
+    """Memory id -> how well it fits the situation: for each term it holds, the term's rarity in the window
+    (the venture's memories with ids strictly between `floor` and `bound`), at half weight when the term is
+    only in its keywords.
+
+    Every figure comes from the window alone. FTS5's `bm25()` takes its word statistics from the whole index:
+    every venture's memories and those written after `bound`. A wake-up done again after a restart (the
+    index has grown since it was first prepared) would then rank, and so order, its memories differently.
+    """
+    asks = _asks(terms)
+    if not asks:
+        return {}
+    window = {row[0] for row in (yield Query("SELECT id FROM memories WHERE venture = ? AND id > ? AND id < ?",
+                                              (venture, floor, bound)))}
+    matches: dict[int, list[int]] = {}
+    for start in range(0, len(asks), _PER_STATEMENT):
+        chunk = asks[start:start + _PER_STATEMENT]
+        sql = " UNION ALL ".join(f"SELECT * FROM (SELECT ? AS ask, rowid FROM memories_fts WHERE {_MATCH} ?)"
+                                 for _ in chunk)
+        for ask, memory_id in (yield Query(sql, [x for n, match in enumerate(chunk, start)
+                                                 for x in (n, match, floor, bound)])):
+            matches.setdefault(ask, []).append(memory_id)
+    return _relevance(len(asks), window, matches)
+
+
+_MATCH = "memories_fts MATCH ? AND rowid > ? AND rowid < "
+
+
+def window_relevance(conn: sqlite3.Connection, venture: str, terms: list[str], floor: int, bound: int
+                     ) -> dict[int, float]:
+    """`window_relevance_plan` on a synchronous connection."""
+    return run_plan(conn, window_relevance_plan(venture, terms, floor, bound))
+
+
 # No memory id reaches this: `before` left out means every memory.
 NO_BOUND = 2**62
 
+_MEMORY = f"{_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ?"
+_FLOOR = "coalesce((SELECT id FROM memories WHERE venture = ? AND id < ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)"
+_NO_MEMORY = ", NULL" * 7
 
-def candidates(conn: sqlite3.Connection, venture: str, terms: list[str], *, before: int | None = None
-               ) -> list[MemoryHit]:
-    """Matches in the window (with `window_relevance`), important memories and the latest ones.
+
+def candidates_plan(venture: str, terms: list[str], *, before: int | None = None) -> Plan[list[MemoryHit]]:
+    """Matches in the window (see `window_relevance_plan`), important memories and the latest ones.
 
     `before` (an event id) keeps to the memories written before it: what an interrupted wake-up saw when it
     was woken, so the wake-up done again after a restart is shown the same memories (memory ids are event ids).
+
+    One statement, as a read from async code is a thread hop per statement: the window's rows (the venture's
+    newest memories, which hold the latest ones and every match), the important ones (one index walk per
+    importance level, newest first, so the cost does not grow with the history), and each term's matches
+    between the window's floor and `bound`. Each row says which part it answers.
     """
     bound = NO_BOUND if before is None else before
-    row = conn.execute(
-        "SELECT id FROM memories WHERE venture = ? AND id < ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-        (venture, bound, WINDOW),
-    ).fetchone()
-    floor = int(row[0]) if row else 0
-    found: dict[int, MemoryHit] = {}
-    weights = window_relevance(conn, venture, terms, floor, bound)
+    asks = _asks(terms)
+    levels = range(IMPORTANT_LEVEL, 11)
+    parts = [f"SELECT * FROM (SELECT 0 AS part, NULL AS ask, {_MEMORY} AND m.id < ? ORDER BY m.id DESC LIMIT ?)"]
+    params: list[Any] = [venture, bound, WINDOW]
+    for level in levels:
+        parts.append(f"SELECT * FROM (SELECT 1 AS part, NULL AS ask, {_MEMORY} AND m.importance = ? AND m.id < ? "
+                     "ORDER BY m.id DESC LIMIT ?)")
+        params += [venture, level, bound, IMPORTANT]
+    for n, match in enumerate(asks):
+        if n and n % _PER_STATEMENT == 0:  # a compound holds at most 500 parts: the rest in further statements
+            break
+        parts.append(f"SELECT * FROM (SELECT 2 AS part, ? AS ask, rowid{_NO_MEMORY} FROM memories_fts "
+                     f"WHERE memories_fts MATCH ? AND rowid > {_FLOOR} AND rowid < ?)")
+        params += [n, match, venture, bound, WINDOW, bound]
+    newest: list[Any] = []
+    important: list[Any] = []
+    matches: dict[int, list[int]] = {}
+    for r in (yield Query(" UNION ALL ".join(parts), params)):
+        if r[0] == 2:
+            matches.setdefault(r[1], []).append(r[2])
+        else:
+            (important if r[0] else newest).append(tuple(r)[2:])
+    if len(asks) > _PER_STATEMENT:
+        floor = one((yield Query(f"SELECT {_FLOOR}", (venture, bound, WINDOW))))[0]
+        for start in range(_PER_STATEMENT, len(asks), _PER_STATEMENT):
+            chunk = asks[start:start + _PER_STATEMENT]
+            sql = " UNION ALL ".join(f"SELECT * FROM (SELECT ? AS ask, rowid FROM memories_fts WHERE {_MATCH} ?)"
+                                     for _ in chunk)
+            for ask, memory_id in (yield Query(sql, [x for n, match in enumerate(chunk, start)
+                                                     for x in (n, match, floor, bound)])):
+                matches.setdefault(ask, []).append(memory_id)
+    newest.sort(key=lambda r: -int(r[0]))  # a compound's order is not promised: newest first, by id
+    window = {int(r[0]): r for r in newest}
+    weights = _relevance(len(asks), set(window), matches)
     kept = heapq.nsmallest(MATCHES, weights, key=lambda i: (-weights[i], -i))
     best = max((weights[i] for i in kept), default=0.0)
-    if kept:
-        marks = ",".join("?" * len(kept))
-        for r in conn.execute(f"SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.id IN ({marks})", kept):
-            found[int(r[0])] = _hit(r, weights[int(r[0])] / best if best > 0 else 0.0, r[7])
-    # One index walk per importance level (newest first), so the cost does not grow with the history.
-    levels = range(IMPORTANT_LEVEL, 11)
-    per_level = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ? AND m.importance = ? "
-        "AND m.id < ? ORDER BY m.id DESC LIMIT ?)" for _ in levels)
-    latest = (f"SELECT * FROM (SELECT {_COLUMNS}, m.decision_id FROM memories m WHERE m.venture = ? AND m.id < ? "
-              "ORDER BY m.id DESC LIMIT ?)")
-    params: list[str | int] = [x for level in levels for x in (venture, level, bound, IMPORTANT)] + [venture, bound, LATEST]
-    rows = conn.execute(f"{per_level} UNION ALL {latest}", params).fetchall()
-    for r in rows:
+    found: dict[int, MemoryHit] = {}
+    for memory_id in sorted(kept):  # every match is in the window, whose rows are already here
+        r = window[memory_id]
+        found[memory_id] = _hit(r, weights[memory_id] / best if best > 0 else 0.0, r[7])
+    for r in important + newest[:LATEST]:
         found.setdefault(int(r[0]), _hit(r, 0.0, r[7]))
     return list(found.values())
+
+
+def retrieve_plan(venture: str, terms: list[str], now: datetime, *, k: int = 12, half_life_hours: float = 72.0,
+                  before: int | None = None) -> Plan[list[MemoryHit]]:
+    """The `k` memories of `venture` that best fit the situation `terms` describe, best first (only those
+    written before event `before`, if given: see `candidates_plan`)."""
+    found = yield from candidates_plan(venture, terms, before=before)
+    return score_hits(found, now, half_life_hours=half_life_hours, k=k)
 
 
 def retrieve(
@@ -180,6 +250,5 @@ def retrieve(
     half_life_hours: float = 72.0,
     before: int | None = None,
 ) -> list[MemoryHit]:
-    """The `k` memories of `venture` that best fit the situation `terms` describe, best first (only those
-    written before event `before`, if given: see `candidates`)."""
-    return score_hits(candidates(conn, venture, terms, before=before), now, half_life_hours=half_life_hours, k=k)
+    """`retrieve_plan` on a synchronous connection (a command's, a test's)."""
+    return run_plan(conn, retrieve_plan(venture, terms, now, k=k, half_life_hours=half_life_hours, before=before))

@@ -2,7 +2,7 @@
 
 The brain sits below the engine (the engine imports it to brief its agents), so it must never import the
 engine back, not even inside a function. Yet the keeper works inside a running org: it reads the run's
-database connection and clock, calls models on the run's provider path and budgets, and writes its versions
+async read connection and clock, calls models on the run's provider path and budgets, and writes its versions
 and failures as the run's events. This module states exactly those needs as a `typing.Protocol`;
 `engine.scheduler.Engine` implements it with public methods and hands itself to `BrainKeeper`. A test can
 hand the keeper anything else that fits.
@@ -11,13 +11,13 @@ hand the keeper anything else that fits.
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from conductor.org.models import Org
 from conductor.store.events import NewEvent
+from conductor.store.reads import AsyncReader
 
 
 class BriefSource(Protocol):
@@ -25,8 +25,8 @@ class BriefSource(Protocol):
     those written before that event: a wake-up or review done again after a restart sees what it first saw.
     `subject` names the decision a review judges, so its memories are chosen for that decision."""
 
-    def __call__(self, venture: str, agent_id: str, *, before: int | None = None,
-                 subject: str | None = None) -> tuple[str, str, int | None]: ...
+    async def __call__(self, venture: str, agent_id: str, *, before: int | None = None,
+                       subject: str | None = None) -> tuple[str, str, int | None]: ...
 
 
 def retry_message(error: str, example: str | None = None) -> dict[str, str]:
@@ -79,6 +79,8 @@ class RunView(Protocol):
     @property
     def brain_versions(self) -> Mapping[str, int]: ...
     @property
+    def brain_pins(self) -> Mapping[str, int]: ...
+    @property
     def directives(self) -> Mapping[str, Sequence[tuple[Any, str]]]: ...
     @property
     def spend(self) -> Mapping[tuple[str, str], float]: ...
@@ -98,8 +100,8 @@ class BrainHost(Protocol):
     @property
     def state(self) -> RunView: ...
     @property
-    def reader(self) -> sqlite3.Connection:
-        """The run's read connection (only while it runs)."""
+    def reader(self) -> AsyncReader:
+        """The run's async read connection (only while it runs): no SQLite on the event loop's thread."""
         ...
     @property
     def reserved(self) -> Mapping[tuple[str, str], float]:

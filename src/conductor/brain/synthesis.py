@@ -6,9 +6,9 @@ dropped, and the metric movement attached to each piece of evidence is the one m
 An answer that is not a document, or that would empty a brain that had content, is invalid: the caller keeps
 the previous version and records the failure.
 
-Public API: `DecisionFact`, `load_facts(conn, ids)`, `SynthesisInvalid`, `synthesis_messages(...)`,
-`validate_document(...)`,
-`call_synthesis(...)` (the one async function: model calls with the bad-output retry loop, through the
+Public API: `DecisionFact`, `load_facts(conn, ids)` (and `facts_plan(ids)`, the same read for the async
+reader), `SynthesisInvalid`, `synthesis_messages(...)`, `validate_document(...)`,
+`call_synthesis(...)` (the async function: model calls with the bad-output retry loop, through the
 `brain.port.BrainHost` the engine implements, so this module never imports the engine).
 """
 
@@ -30,6 +30,7 @@ from conductor.brain.memory import MemoryHit
 from conductor.brain.port import ModelCallFailed, ModelReply, retry_message
 from conductor.store.calls import CallRecord
 from conductor.store.events import iso, parse_iso
+from conductor.store.reads import Plan, Query, one, run_plan
 
 logger = logging.getLogger(__name__)
 
@@ -195,50 +196,50 @@ def validate_document(
     return Validated(doc, dropped, notes)
 
 
-def main_metrics(conn: sqlite3.Connection) -> dict[str, str]:
+def main_metrics_plan() -> Plan[dict[str, str]]:
     """Each venture's main metric: the one its first-listed agent owns (the org file lists the head first)."""
     out: dict[str, str] = {}
-    for venture, metric in conn.execute(
+    for venture, metric in (yield Query(
             "SELECT venture, owns_metric FROM agents WHERE venture IS NOT NULL AND owns_metric IS NOT NULL "
-            "ORDER BY rowid"):
+            "ORDER BY rowid")):
         out.setdefault(venture, metric)
     return out
 
 
-def _move(conn: sqlite3.Connection, venture: str, metric: str, executed: str, window_days: int) -> float | None:
+def _move(venture: str, metric: str, executed: str, window_days: int) -> Plan[float | None]:
     """The relative move of a metric from the day a decision executed to the end of its outcome window."""
-    row = conn.execute("SELECT at, value FROM metric_points WHERE venture = ? AND metric = ? AND at <= ? "
-                       "ORDER BY at DESC LIMIT 1", (venture, metric, executed)).fetchone()
+    row = one((yield Query("SELECT at, value FROM metric_points WHERE venture = ? AND metric = ? AND at <= ? "
+                           "ORDER BY at DESC LIMIT 1", (venture, metric, executed))))
     if row is None:
         return None
     after_at = iso(parse_iso(row[0]) + timedelta(days=window_days))
-    after = conn.execute("SELECT value FROM metric_points WHERE venture = ? AND metric = ? AND at = ?",
-                         (venture, metric, after_at)).fetchone()
+    after = one((yield Query("SELECT value FROM metric_points WHERE venture = ? AND metric = ? AND at = ?",
+                             (venture, metric, after_at))))
     if after is None:
         return None
     base = abs(float(row[1])) if abs(float(row[1])) > 1e-9 else 1.0
     return round((float(after[0]) - float(row[1])) / base, 4)
 
 
-def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | None = None) -> dict[int, DecisionFact]:
+def facts_plan(ids: set[int], main: dict[str, str] | None = None) -> Plan[dict[int, DecisionFact]]:
     """The decisions a document cites, with their measured outcomes (if measured yet) and, for decisions
     judged on another metric in logs from before attribution, what the venture's main metric did meanwhile
     (`main`: venture -> metric)."""
-    main = main_metrics(conn) if main is None else main
+    main = (yield from main_metrics_plan()) if main is None else main
     facts: dict[int, DecisionFact] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        rows = conn.execute(f"SELECT id, venture, kind, outcome, executed FROM decisions WHERE id IN ({marks})", chunk)
-        for row in rows.fetchall():
+        rows = yield Query(f"SELECT id, venture, kind, outcome, executed FROM decisions WHERE id IN ({marks})", chunk)
+        for row in rows:
             outcome = json.loads(row[3]) if row[3] else {}
             side_metric, side_delta = main.get(row[1]), None
             # Only for outcomes from before attribution: beside an effect measured against a forecast, another
             # metric's raw move over the same days says more about the calendar than about the decision.
             raw = outcome and "effect" not in outcome
             if raw and row[4] and side_metric and side_metric != outcome.get("metric"):
-                side_delta = _move(conn, row[1], side_metric, row[4], int(outcome.get("window_days") or 1))
+                side_delta = yield from _move(row[1], side_metric, row[4], int(outcome.get("window_days") or 1))
             facts[row[0]] = DecisionFact(
                 id=row[0], venture=row[1], kind=row[2], metric=outcome.get("metric"),
                 delta=round(effect, 4) if (effect := outcome_effect(outcome)) is not None else None,
@@ -246,6 +247,16 @@ def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | N
                 side_metric=side_metric if side_delta is not None else None, side_delta=side_delta,
             )
     return facts
+
+
+def main_metrics(conn: sqlite3.Connection) -> dict[str, str]:
+    """`main_metrics_plan` on a synchronous connection."""
+    return run_plan(conn, main_metrics_plan())
+
+
+def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | None = None) -> dict[int, DecisionFact]:
+    """`facts_plan` on a synchronous connection (a founder's command checking an edit)."""
+    return run_plan(conn, facts_plan(ids, main))
 
 
 @dataclass
@@ -270,7 +281,7 @@ async def call_synthesis(
     call_model: ModelCall,
     model: str,
     messages: list[dict[str, str]],
-    validate: Any,
+    validate: Callable[[str], Awaitable[Validated]],
     *,
     rng: random.Random,
     max_attempts: int,
@@ -278,7 +289,8 @@ async def call_synthesis(
 ) -> SynthesisResult:
     """Call the model through the host's provider path (`BrainHost.call_model`, so its timeout, retries and
     call options apply); on an invalid answer, ask again quoting why, a few times. `label` names the
-    synthesis in the log lines of its calls and retries."""
+    synthesis in the log lines of its calls and retries. `validate` is awaited: it reads the decisions an
+    answer cites (through the host's async reader) and raises SynthesisInvalid for an answer to ask again."""
     calls: list[CallRecord] = []
     for attempt in range(max(1, max_attempts)):
         try:
@@ -290,7 +302,7 @@ async def call_synthesis(
                           result.latency_ms, cached_tokens=result.cached_tokens, cache_saved=result.cache_saved)
         calls.append(call)
         try:
-            return SynthesisResult(validate(result.text), calls)
+            return SynthesisResult(await validate(result.text), calls)
         except SynthesisInvalid as exc:
             call.ok, call.error = False, f"invalid synthesis: {exc}"[:300]
             if attempt + 1 >= max_attempts:

@@ -2,7 +2,9 @@
 
 Everything is bounded (the last week of values, the last five outcomes and verdicts, the newest tasks), so
 a prompt does not grow with the history of the run. The brain fills the two named slots (venture brief and
-platform insights); with the documented ablation flag they stay empty.
+platform insights); with the documented ablation flag they stay empty. Building a context is async only
+because the brief reads the store through the run's async reader; nothing else here waits, and nothing
+awaited changes the engine's state, so what a wake-up sees still depends only on the commits before it.
 """
 
 from __future__ import annotations
@@ -24,22 +26,22 @@ if TYPE_CHECKING:
 from conductor.store.events import iso
 
 
-def _review_briefs(engine: Engine, d: DecisionRuntime, reviewer: str, before: int | None) -> tuple[str, str, int | None]:
+async def _review_briefs(engine: Engine, d: DecisionRuntime, reviewer: str, before: int | None) -> tuple[str, str, int | None]:
     if engine.opts.ablate_brief or engine.brief_source is None:
         return "", "", engine.state.brain_versions.get(d.venture)
     subject = " ".join([d.kind, *(f"{name} {value}" for name, value in d.params.items())])
-    brief, insights, version = engine.brief_source(d.venture, reviewer, before=before, subject=subject)
+    brief, insights, version = await engine.brief_source(d.venture, reviewer, before=before, subject=subject)
     return (*engine.shown_briefs(brief, insights), version)
 
 
-def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
+async def _wake_briefs(engine: Engine, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
     """A wake-up's briefs and which arm of the brain's concurrent control it drew (reviews always see current)."""
     if engine.opts.ablate_brief:
         return "", "", engine.brain.control_choice(venture, agent_id)
     if engine.brief_source is None:
         version = engine.state.brain_versions.get(venture)
         return "", "", BriefChoice("current", version, version)
-    brief, insights, choice = engine.brain.wake_brief(venture, agent_id)
+    brief, insights, choice = await engine.brain.wake_brief(venture, agent_id)
     return (*engine.shown_briefs(brief, insights), choice)
 
 
@@ -81,7 +83,7 @@ def recent_executions(state: EngineState, venture: str, kinds: list[DecisionKind
             f"{_ON_REPEAT[policy.on_repeat]}.")
 
 
-def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, BriefChoice]:
+async def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[WakeContext, BriefChoice]:
     org, state = engine.org, engine.state
     rt = state.agents[agent_id]
     found = org.agent(agent_id)
@@ -102,13 +104,13 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
             messages=[Item(i, t) for i, t in rt.mailbox.messages],
             tasks=[Item(i, t) for i, t in rt.shown_tasks().items()],
         )
-        brief, insights, choice = _wake_briefs(engine, "platform", agent_id)
+        brief, insights, choice = await _wake_briefs(engine, "platform", agent_id)
         ctx.venture_brief, ctx.platform_insights = brief, insights
         return ctx, choice
     venture, agent = found
     metric = venture.metric(agent.owns_metric)
     latest = state.latest_metrics(venture.id)
-    brief, insights, choice = _wake_briefs(engine, venture.id, agent_id)
+    brief, insights, choice = await _wake_briefs(engine, venture.id, agent_id)
     revisions = []
     for decision_id, note in sorted(rt.mailbox.revisions.items()):
         d = state.decisions.get(decision_id)
@@ -138,7 +140,7 @@ def build_wake_context(engine: Engine, agent_id: str, reason: str) -> tuple[Wake
     return ctx, choice
 
 
-def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent, *,
+async def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent, *,
                          before: int | None = None) -> ReviewContext:
     """What a reviewer sees of one decision. `before` (a review done again after a restart: its first
     `review.requested`) keeps the memories to those the interrupted review was shown."""
@@ -147,7 +149,7 @@ def build_review_context(engine: Engine, d: DecisionRuntime, reviewer: Agent, *,
     kind = org.kind(d.kind)
     assert kind is not None
     venture = org.venture(d.venture)
-    brief, _, _ = _review_briefs(engine, d, reviewer.id, before)
+    brief, _, _ = await _review_briefs(engine, d, reviewer.id, before)
     return ReviewContext(
         org_name=org.name, reviewer_id=reviewer.id, reviewer_role=reviewer.role, reviewer_mission=reviewer.mission,
         venture_name=venture.name if venture else d.venture, author_id=d.agent,

@@ -65,6 +65,7 @@ from conductor.sim.market import VERSION as MARKET_VERSION
 from conductor.store.calls import CallRecord
 from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, utc_now
 from conductor.store.lock import founder_attached
+from conductor.store.reads import AsyncReader
 from conductor.store.writer import EventWriter
 from conductor.text import waiting_for_verdict
 
@@ -165,7 +166,7 @@ class Engine:
         self._jobs: dict[asyncio.Task[JobResult], Job] = {}  # the calls in flight, for `interrupt`
         self._failure: str | None = None
         self._stop_asked = "stopped"
-        self._reader: sqlite3.Connection | None = None
+        self._reader: AsyncReader | None = None
         self.calls_made = 0
         # `[notify]`: urgent escalations, stuck agents and spent budgets reach the founder outside the terminal
         self.notifier = Notifier(org.notify, org.name) if org.notify.enabled else None
@@ -249,7 +250,7 @@ class Engine:
 
     # -- the brain's port (`brain.port.BrainHost`): all the keeper may use of a running engine ------------
     @property
-    def reader(self) -> sqlite3.Connection:
+    def reader(self) -> AsyncReader:
         assert self._reader is not None, "the brain reads through the engine's connection"
         return self._reader
 
@@ -295,8 +296,7 @@ class Engine:
         await asyncio.to_thread(self._preload)
         await self.writer.start()
         try:
-            self._reader = sqlite3.connect(self.db, timeout=10, isolation_level=None, check_same_thread=False)
-            self._reader.row_factory = sqlite3.Row
+            self._reader = await AsyncReader(self.db).open()
             await self._recover()
             await self._loop()
         except asyncio.CancelledError:
@@ -321,7 +321,7 @@ class Engine:
                 if self._compacting is not None:
                     await asyncio.wait([self._compacting])  # a thread cannot be cancelled: let it finish
                 if self._reader is not None:
-                    self._reader.close()
+                    await self._reader.close()
                 await self.writer.close()
         return self.state
 
@@ -342,19 +342,16 @@ class Engine:
         whatever the last run left half done."""
         assert self._reader is not None
         self._org_loaded = org_loaded_payload(self.org, self.org_path)
-        folded, count, from_snapshot = self._fold_log(self._reader, self.state, self.actions)
+        # A thread folds (reading with a connection of its own): nothing else runs yet, and the loop stays free.
+        folded, count, from_snapshot, blob = await asyncio.to_thread(self._fold_at_start)
         self.state = folded.state
         first_run, unanswered = folded.first_run, folded.unanswered
         if self.org.clock == "real":
             self.state.now = self.wall()
         self.cursor = folded.cursor
         self.snapshot_cursor = self.loaded_snapshot = folded.cursor if from_snapshot else 0
-        if count >= self.opts.snapshot_every and self.cursor:
-            # Folded far enough to be worth keeping: the next start begins here. Pickled now, before the state
-            # moves on; written by a thread.
-            blob = self._snapshot_of(self._reader, folded)
-            if blob is not None and await asyncio.to_thread(snapshot.write, self.db, blob):
-                self.snapshot_cursor = self.cursor
+        if blob is not None and await asyncio.to_thread(snapshot.write, self.db, blob):
+            self.snapshot_cursor = self.cursor
         logger.info("folded %d events%s", count, " after the start-up snapshot" if from_snapshot else "")
         started = {"pid": os.getpid(), "model": self.opts.model or self.org.model, "resumed": not first_run,
                    "seed": self.org.seed,
@@ -364,7 +361,7 @@ class Engine:
             started["market_version"] = MARKET_VERSION
             started["studio_seed"] = self.org.seed
         events = [self._event("run.started", started)]
-        row = self._reader.execute("SELECT value FROM meta WHERE key = 'org.digest'").fetchone()
+        row = await self._reader.row("SELECT value FROM meta WHERE key = 'org.digest'")
         loaded = NewEvent(kind=ORG_LOADED, payload=self._org_loaded, sim_time=iso(self.state.now))
         if row is None or row[0] != loaded.payload["digest"]:
             events.insert(0, loaded)
@@ -417,6 +414,21 @@ class Engine:
         snapshot.fold(folded, rows, FOUNDER_KINDS)
         self._replay_markets(folded, actions)
         return folded, len(rows), loaded is not None
+
+    def _fold_at_start(self) -> tuple[snapshot.Folded, int, bool, bytes | None]:
+        """Runs on a thread at start-up: the log folded into the engine's own state and markets (`_fold_log`),
+        and, when it folded far enough to be worth keeping, the snapshot the next start will begin from (pickled
+        here, before the state moves on)."""
+        conn = sqlite3.connect(self.db, timeout=10, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            folded, count, from_snapshot = self._fold_log(conn, self.state, self.actions)
+            blob = None
+            if count >= self.opts.snapshot_every and folded.cursor:
+                blob = self._snapshot_of(conn, folded)
+        finally:
+            conn.close()
+        return folded, count, from_snapshot, blob
 
     def _snapshot_of(self, conn: sqlite3.Connection, folded: snapshot.Folded) -> bytes | None:
         return snapshot.encode(folded, self._org_loaded["digest"], snapshot.event_digest(conn, folded.cursor) or "")
@@ -510,15 +522,17 @@ class Engine:
         """Pick up commands written to the database by the founder (this process, the TUI or the CLI)."""
         assert self._reader is not None
         self.founder_polls += 1
-        # Ids are assigned under the write lock, so commit order is id order: read the ceiling first, then
-        # everything up to it, and nothing committed in between can be skipped.
-        last = self._reader.execute("SELECT max(id) FROM events").fetchone()[0] or 0
-        rows = self._reader.execute(
-            "SELECT * FROM events WHERE id > ? AND id <= ? AND json_extract(payload, '$.by') = 'founder' ORDER BY id",
-            (self.cursor, last),
-        ).fetchall()
+        # Ids are assigned under the write lock, so commit order is id order: the log's ceiling and the founder's
+        # events up to it come from one statement (one snapshot), and nothing committed later can be skipped.
+        rows = await self._reader.rows(
+            "SELECT top.last, e.* FROM (SELECT max(id) AS last FROM events) AS top LEFT JOIN events AS e "
+            "ON e.id > ? AND e.id <= top.last AND json_extract(e.payload, '$.by') = 'founder' ORDER BY e.id",
+            (self.cursor,))
+        last = (rows[0]["last"] if rows else None) or 0
         handled = 0
         for row in rows:
+            if row["id"] is None:
+                continue  # the one row of a look that found no founder command
             event = StoredEvent.from_row(row)
             # Only the first verdict on an escalation counts (as in the projection): a second one, written
             # by a founder who saw it pending a moment before it expired or was answered, changes nothing.
@@ -533,11 +547,11 @@ class Engine:
         self.cursor = max(self.cursor, last)
         return handled
 
-    def _first_resolution(self, escalation_id: int) -> StoredEvent | None:
+    async def _first_resolution(self, escalation_id: int) -> StoredEvent | None:
         assert self._reader is not None
-        row = self._reader.execute(
+        row = await self._reader.row(
             "SELECT * FROM events WHERE kind = 'escalation.resolved' AND json_extract(payload, '$.escalation_id') = ? "
-            "ORDER BY id LIMIT 1", (escalation_id,)).fetchone()
+            "ORDER BY id LIMIT 1", (escalation_id,))
         return StoredEvent.from_row(row) if row is not None else None
 
     async def _react_to_founder(self, e: StoredEvent) -> None:
@@ -736,7 +750,7 @@ class Engine:
         reviews, self.review_queue = self.review_queue, []
         jobs: list[tuple[str | None, int | None]] = [(a, None) for a in due] + [(None, d) for d in reviews]
         for agent_id, decision_id in self._redos_first(jobs):
-            job = self._prepare_wake(agent_id, batch) if agent_id is not None else self._prepare_review(
+            job = await self._prepare_wake(agent_id, batch) if agent_id is not None else await self._prepare_review(
                 decision_id or 0, batch)
             prepared = True
             if job is not None:
@@ -972,8 +986,13 @@ class Engine:
         noise = statistics.pstdev(diffs) if len(diffs) > 1 else abs(diffs[0])
         return abs(values[-1] - rt.metric_at_wake) > max(2.5 * noise, 1e-9)
 
-    def _prepare_wake(self, agent_id: str, batch: list[NewEvent]) -> Job | None:
-        """Decide whether a due agent calls its model; events go to the wave's batch, nothing is awaited."""
+    async def _prepare_wake(self, agent_id: str, batch: list[NewEvent]) -> Job | None:
+        """Decide whether a due agent calls its model; events go to the wave's batch.
+
+        Only the brief's reads are awaited (the run's async reader). While they are, the jobs already started
+        make their calls and change nothing the preparation reads (on the simulated clock a retry checks the
+        budget view taken when its job was prepared), and nothing commits: the wave's events are emitted after
+        every job is prepared. So the same seed still prepares the same jobs, however long a read takes."""
         rt = self.state.agents[agent_id]
         found = self.org.agent(agent_id)
         agent = found[1] if found else None
@@ -999,7 +1018,7 @@ class Engine:
             logger.debug("idle agent=%s at=%s next_wake=%s", agent_id, _minute(self.state.now), _minute(next_wake))
             return None
         reason = redo.reason if redo is not None else self._wake_reason(agent_id, first)
-        ctx, choice = build_wake_context(self, agent_id, reason)
+        ctx, choice = await build_wake_context(self, agent_id, reason)
         brain_version = choice.version
         model = self._model_for(agent_id)
         messages = wake_messages(ctx)
@@ -1051,7 +1070,7 @@ class Engine:
         reasons = [text for attr, text in self._NEWS if getattr(box, attr)]
         return ", ".join(reasons) or "your heartbeat (your metric moved)"
 
-    def _prepare_review(self, decision_id: int, batch: list[NewEvent]) -> Job | None:
+    async def _prepare_review(self, decision_id: int, batch: list[NewEvent]) -> Job | None:
         d = self.state.decisions.get(decision_id)
         if d is None or d.state != "in_review":
             return None
@@ -1062,7 +1081,7 @@ class Engine:
         if reviewer is None:
             return None
         redoes = self.review_redos.pop(d.id, None)
-        ctx = build_review_context(self, d, reviewer[1], before=redoes)
+        ctx = await build_review_context(self, d, reviewer[1], before=redoes)
         model = self._model_for(reviewer[1].id)
         messages = review_messages(ctx)
         estimate = estimate_cost(self.org, model, sum(len(m["content"]) for m in messages), MAX_TOKENS)
@@ -1379,7 +1398,7 @@ class Engine:
             return
         params = {**d.params, **(amended or {})}
         if kind.action == "tool" and not self.actions.key_prefix:
-            self.actions.key_prefix = self._database_key()
+            self.actions.key_prefix = await self._database_key()
         if kind.action in ("shell", "tool"):  # at most once: a restart never runs it again unasked
             await self.emit([*first, self._event("decision.executing", {"decision_id": d.id, "idempotency_key": key},
                                                  venture=d.venture, agent=d.agent)])
@@ -1393,9 +1412,9 @@ class Engine:
         await self.emit([*first, self._event("decision.executed", payload, venture=d.venture, agent=d.agent)])
         _log_execution(d, ok, result)
 
-    def _database_key(self) -> str:
+    async def _database_key(self) -> str:
         """A short key unique to this database and stable across its restarts: when its log began."""
-        row = self.reader.execute("SELECT ts FROM events ORDER BY id LIMIT 1").fetchone()
+        row = await self.reader.row("SELECT ts FROM events ORDER BY id LIMIT 1")
         digits = "".join(ch for ch in str(row[0] if row else "") if ch.isdigit())
         return f"{digits[:20]}-" if digits else ""
 
@@ -1544,7 +1563,7 @@ class Engine:
                 "decision_id": esc.decision_id, "note": "nobody acted before it expired", "by": "policy"},
                 venture=esc.venture, agent=esc.agent)])
             _log_verdict(expiry.payload)
-            first = self._first_resolution(esc.id)
+            first = await self._first_resolution(esc.id)
             if first is not None and first.id != expiry.id:
                 # The founder's verdict was committed just before the expiry (not yet polled): it stands.
                 await self._react_to_founder(first)

@@ -264,6 +264,8 @@ class EngineState:
         self.market_log: dict[str, list[tuple[str, Any]]] = defaultdict(list)
         self.directives: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.brain_versions: dict[str, int] = {}
+        # venture (or "platform") -> the version the founder pinned: the brief reads it here, not from the store
+        self.brain_pins: dict[str, int] = {}
         self.spend: dict[tuple[str, str], float] = defaultdict(float)
         self.budget_escalated: set[tuple[str, str]] = set()
         self.extra_allowance: dict[tuple[str, str], float] = defaultdict(float)
@@ -525,6 +527,12 @@ class EngineState:
         for rt in self.agents.values():
             if rt.venture == venture or venture == "platform":
                 rt.inbox().brain += 1
+
+    def _on_brain_pinned(self, e: StoredEvent) -> None:
+        self.brain_pins[e.venture or "platform"] = int(e.payload["version"])
+
+    def _on_brain_unpinned(self, e: StoredEvent) -> None:
+        self.brain_pins.pop(e.venture or "platform", None)
 
     def _on_venture_stage(self, e: StoredEvent) -> None:
         if e.venture:

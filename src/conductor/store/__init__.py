@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         resolve_db_path,
     )
     from conductor.store.events import NewEvent, OwnPayload, StoredEvent, iso, parse_iso, utc_now
+    from conductor.store.reads import AsyncReader, Plan, Query, run_plan
     from conductor.store.writer import EventWriter, commit_events
 
 _WHERE = {
@@ -41,15 +42,22 @@ _WHERE = {
     "parse_iso": "conductor.store.events",
     "utc_now": "conductor.store.events",
     "EventWriter": "conductor.store.writer",
+    "AsyncReader": "conductor.store.reads",
+    "Plan": "conductor.store.reads",
+    "Query": "conductor.store.reads",
+    "run_plan": "conductor.store.reads",
     "commit_events": "conductor.store.writer",
 }
 
 __all__ = [
     "DEFAULT_DB",
+    "AsyncReader",
     "EventWriter",
     "ForeignDatabase",
     "NewEvent",
     "OwnPayload",
+    "Plan",
+    "Query",
     "StoreError",
     "StoredEvent",
     "commit_events",
@@ -61,6 +69,7 @@ __all__ = [
     "open_reader",
     "parse_iso",
     "resolve_db_path",
+    "run_plan",
     "utc_now",
 ]
 
