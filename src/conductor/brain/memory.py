@@ -198,15 +198,18 @@ def candidates_plan(venture: str, terms: list[str], *, before: int | None = None
     for n, match in enumerate(asks):
         if n and n % _PER_STATEMENT == 0:  # a compound holds at most 500 parts: the rest in further statements
             break
-        parts.append(f"SELECT * FROM (SELECT 2 AS part, ? AS ask, rowid{_NO_MEMORY} FROM memories_fts "
-                     f"WHERE memories_fts MATCH ? AND rowid > {_FLOOR} AND rowid < ?)")
-        params += [n, match, venture, bound, WINDOW, bound]
+        # one row per term and field: its matching ids joined by commas (a row per match costs more to build)
+        parts.append(f"SELECT 2 AS part, ? AS ask, group_concat(rowid){_NO_MEMORY} FROM memories_fts "
+                     "WHERE memories_fts MATCH ? AND rowid > (SELECT f FROM floor) AND rowid < ?")
+        params += [n, match, bound]
     newest: list[Any] = []
     important: list[Any] = []
     matches: dict[int, list[int]] = {}
-    for r in (yield Query(" UNION ALL ".join(parts), params)):
+    # the window's floor (the newest memory just below it), computed once for every term's match
+    floor_cte = f"WITH floor(f) AS MATERIALIZED (SELECT {_FLOOR}) "
+    for r in (yield Query(floor_cte + " UNION ALL ".join(parts), [venture, bound, WINDOW, *params])):
         if r[0] == 2:
-            matches.setdefault(r[1], []).append(r[2])
+            matches[r[1]] = [int(i) for i in r[2].split(",")] if r[2] else []
         else:
             (important if r[0] else newest).append(tuple(r)[2:])
     if len(asks) > _PER_STATEMENT:
