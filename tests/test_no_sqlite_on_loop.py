@@ -40,48 +40,31 @@ def _check() -> None:
     _violations.append(f"{Path(where.filename).name}:{where.lineno} {where.name}")
 
 
+def _guarded(method: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _check()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class GuardedCursor(sqlite3.Cursor):
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        _check()
-        return super().execute(*args, **kwargs)
-
-    def executemany(self, *args: Any, **kwargs: Any) -> Any:
-        _check()
-        return super().executemany(*args, **kwargs)
-
-    def fetchall(self) -> Any:
-        _check()
-        return super().fetchall()
-
-    def fetchone(self) -> Any:
-        _check()
-        return super().fetchone()
+    execute = _guarded(sqlite3.Cursor.execute)
+    executemany = _guarded(sqlite3.Cursor.executemany)
+    fetchall = _guarded(sqlite3.Cursor.fetchall)
+    fetchone = _guarded(sqlite3.Cursor.fetchone)
 
 
 class Guarded(sqlite3.Connection):
+    execute = _guarded(sqlite3.Connection.execute)
+    executemany = _guarded(sqlite3.Connection.executemany)
+    executescript = _guarded(sqlite3.Connection.executescript)
+    commit = _guarded(sqlite3.Connection.commit)
+    close = _guarded(sqlite3.Connection.close)
+
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         _check()
         return super().cursor(*args, **(kwargs or {"factory": GuardedCursor}))
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        _check()
-        return super().execute(*args, **kwargs)
-
-    def executemany(self, *args: Any, **kwargs: Any) -> Any:
-        _check()
-        return super().executemany(*args, **kwargs)
-
-    def executescript(self, *args: Any, **kwargs: Any) -> Any:
-        _check()
-        return super().executescript(*args, **kwargs)
-
-    def commit(self) -> None:
-        _check()
-        super().commit()
-
-    def close(self) -> None:
-        _check()
-        super().close()
 
 
 @pytest.fixture

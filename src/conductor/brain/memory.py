@@ -148,17 +148,21 @@ def window_relevance_plan(venture: str, terms: list[str], floor: int, bound: int
     window = {row[0] for row in (yield Query("SELECT id FROM memories WHERE venture = ? AND id > ? AND id < ?",
                                               (venture, floor, bound)))}
     matches: dict[int, list[int]] = {}
-    for start in range(0, len(asks), _PER_STATEMENT):
-        chunk = asks[start:start + _PER_STATEMENT]
-        sql = " UNION ALL ".join(f"SELECT * FROM (SELECT ? AS ask, rowid FROM memories_fts WHERE {_MATCH} ?)"
-                                 for _ in chunk)
-        for ask, memory_id in (yield Query(sql, [x for n, match in enumerate(chunk, start)
-                                                 for x in (n, match, floor, bound)])):
-            matches.setdefault(ask, []).append(memory_id)
+    yield from _matches_plan(asks, 0, floor, bound, matches)
     return _relevance(len(asks), window, matches)
 
 
-_MATCH = "memories_fts MATCH ? AND rowid > ? AND rowid < "
+def _matches_plan(asks: list[str], start: int, floor: int, bound: int, matches: dict[int, list[int]]) -> Plan[None]:
+    """Each ask's matching ids between `floor` and `bound`, from the `start`-th ask on, into `matches` (by the
+    ask's position): one statement per `_PER_STATEMENT` asks, one row per ask, its ids joined by commas (a row
+    per match costs more to build)."""
+    for first in range(start, len(asks), _PER_STATEMENT):
+        chunk = asks[first:first + _PER_STATEMENT]
+        sql = " UNION ALL ".join("SELECT ? AS ask, group_concat(rowid) FROM memories_fts "
+                                 "WHERE memories_fts MATCH ? AND rowid > ? AND rowid < ?" for _ in chunk)
+        for ask, ids in (yield Query(sql, [x for n, match in enumerate(chunk, first)
+                                          for x in (n, match, floor, bound)])):
+            matches[ask] = [int(i) for i in ids.split(",")] if ids else []
 
 
 def window_relevance(conn: sqlite3.Connection, venture: str, terms: list[str], floor: int, bound: int
@@ -212,15 +216,9 @@ def candidates_plan(venture: str, terms: list[str], *, before: int | None = None
             matches[r[1]] = [int(i) for i in r[2].split(",")] if r[2] else []
         else:
             (important if r[0] else newest).append(tuple(r)[2:])
-    if len(asks) > _PER_STATEMENT:
+    if len(asks) > _PER_STATEMENT:  # the asks the first statement had no room for
         floor = one((yield Query(f"SELECT {_FLOOR}", (venture, bound, WINDOW))))[0]
-        for start in range(_PER_STATEMENT, len(asks), _PER_STATEMENT):
-            chunk = asks[start:start + _PER_STATEMENT]
-            sql = " UNION ALL ".join(f"SELECT * FROM (SELECT ? AS ask, rowid FROM memories_fts WHERE {_MATCH} ?)"
-                                     for _ in chunk)
-            for ask, memory_id in (yield Query(sql, [x for n, match in enumerate(chunk, start)
-                                                     for x in (n, match, floor, bound)])):
-                matches.setdefault(ask, []).append(memory_id)
+        yield from _matches_plan(asks, _PER_STATEMENT, floor, bound, matches)
     newest.sort(key=lambda r: -int(r[0]))  # a compound's order is not promised: newest first, by id
     window = {int(r[0]): r for r in newest}
     weights = _relevance(len(asks), set(window), matches)
