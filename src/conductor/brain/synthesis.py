@@ -249,11 +249,6 @@ def facts_plan(ids: set[int], main: dict[str, str] | None = None) -> Plan[dict[i
     return facts
 
 
-def main_metrics(conn: sqlite3.Connection) -> dict[str, str]:
-    """`main_metrics_plan` on a synchronous connection."""
-    return run_plan(conn, main_metrics_plan())
-
-
 def load_facts(conn: sqlite3.Connection, ids: set[int], main: dict[str, str] | None = None) -> dict[int, DecisionFact]:
     """`facts_plan` on a synchronous connection (a founder's command checking an edit)."""
     return run_plan(conn, facts_plan(ids, main))
