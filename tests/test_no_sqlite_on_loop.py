@@ -119,6 +119,7 @@ def test_a_run_and_its_resume_touch_sqlite_only_off_the_loop(guarded: list[str],
 
     assert guarded == []
     kinds = {r["kind"] for r in rows(db, "SELECT DISTINCT kind FROM events")}
-    assert {"agent.woke", "review.requested", "brain.version", "directive.added", "clock.advanced"} <= kinds
+    assert {"agent.woke", "review.requested", "brain.version", "directive.added", "clock.advanced",
+            "escalation.resolved", "decision.executed"} <= kinds  # expiries read the first verdict back
     assert [r["resumed"] for r in rows(db, "SELECT json_extract(payload, '$.resumed') AS resumed FROM events "
                                            "WHERE kind = 'run.started' ORDER BY id")] == [0, 1]
