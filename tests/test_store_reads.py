@@ -61,3 +61,8 @@ async def test_the_reader_never_writes_and_says_so_in_one_line(db: Path) -> None
         assert conn.execute("SELECT count(*) FROM meta WHERE key = 'written'").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+async def test_a_file_the_reader_cannot_open_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"nowhere/r\.db: cannot open the database file"):
+        await AsyncReader(tmp_path / "nowhere" / "r.db").open()

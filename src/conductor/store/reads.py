@@ -67,9 +67,19 @@ class AsyncReader:
         self._conn: aiosqlite.Connection | None = None
 
     async def open(self) -> AsyncReader:
-        conn = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA query_only = ON")
+        """Connect; a file that cannot be opened is one `StoreError` line, and no thread is left behind."""
+        try:
+            conn = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _friendly(Path(self.path), exc) from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA query_only = ON")
+        except BaseException as exc:
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _friendly(Path(self.path), exc) from exc
+            raise
         self._conn = conn
         return self
 
