@@ -154,15 +154,23 @@ def window_relevance_plan(venture: str, terms: list[str], floor: int, bound: int
 
 def _matches_plan(asks: list[str], start: int, floor: int, bound: int, matches: dict[int, list[int]]) -> Plan[None]:
     """Each ask's matching ids between `floor` and `bound`, from the `start`-th ask on, into `matches` (by the
-    ask's position): one statement per `_PER_STATEMENT` asks, one row per ask, its ids joined by commas (a row
-    per match costs more to build)."""
+    ask's position): one statement per `_PER_STATEMENT` asks, one row per ask (`_MATCHING`)."""
     for first in range(start, len(asks), _PER_STATEMENT):
         chunk = asks[first:first + _PER_STATEMENT]
-        sql = " UNION ALL ".join("SELECT ? AS ask, group_concat(rowid) FROM memories_fts "
-                                 "WHERE memories_fts MATCH ? AND rowid > ? AND rowid < ?" for _ in chunk)
+        sql = " UNION ALL ".join(f"SELECT ? AS ask, group_concat(rowid) {_MATCHING.format(floor='?')}"
+                                 for _ in chunk)
         for ask, ids in (yield Query(sql, [x for n, match in enumerate(chunk, first)
                                           for x in (n, match, floor, bound)])):
-            matches[ask] = [int(i) for i in ids.split(",")] if ids else []
+            matches[ask] = _ids(ids)
+
+
+# An ask's matches between a floor (`floor` is SQL) and a bound; each ask is read as one row, its ids joined by
+# commas with `group_concat` (a row per match costs more to build).
+_MATCHING = "FROM memories_fts WHERE memories_fts MATCH ? AND rowid > {floor} AND rowid < ?"
+
+
+def _ids(joined: str | None) -> list[int]:
+    return [int(i) for i in joined.split(",")] if joined else []
 
 
 def window_relevance(conn: sqlite3.Connection, venture: str, terms: list[str], floor: int, bound: int
@@ -202,9 +210,8 @@ def candidates_plan(venture: str, terms: list[str], *, before: int | None = None
     for n, match in enumerate(asks):
         if n and n % _PER_STATEMENT == 0:  # a compound holds at most 500 parts: the rest in further statements
             break
-        # one row per term and field: its matching ids joined by commas (a row per match costs more to build)
-        parts.append(f"SELECT 2 AS part, ? AS ask, group_concat(rowid){_NO_MEMORY} FROM memories_fts "
-                     "WHERE memories_fts MATCH ? AND rowid > (SELECT f FROM floor) AND rowid < ?")
+        parts.append(f"SELECT 2 AS part, ? AS ask, group_concat(rowid){_NO_MEMORY} "
+                     f"{_MATCHING.format(floor='(SELECT f FROM floor)')}")
         params += [n, match, bound]
     newest: list[Any] = []
     important: list[Any] = []
@@ -213,7 +220,7 @@ def candidates_plan(venture: str, terms: list[str], *, before: int | None = None
     floor_cte = f"WITH floor(f) AS MATERIALIZED (SELECT {_FLOOR}) "
     for r in (yield Query(floor_cte + " UNION ALL ".join(parts), [venture, bound, WINDOW, *params])):
         if r[0] == 2:
-            matches[r[1]] = [int(i) for i in r[2].split(",")] if r[2] else []
+            matches[r[1]] = _ids(r[2])
         else:
             (important if r[0] else newest).append(tuple(r)[2:])
     if len(asks) > _PER_STATEMENT:  # the asks the first statement had no room for
