@@ -98,6 +98,7 @@ def _doc_items(doc: BrainDocument | None, directives: Sequence[str]) -> list[_It
     for section, base in (("worked", 80.0), ("failed", 78.0)):
         for rank, lesson in enumerate(getattr(doc, section)):
             items.append(_Item(section, base - 2 * rank, lesson_line(lesson, section)))
+    items += [_Item("standings", 76 - i, f"- {t}") for i, t in enumerate(doc.standings)]
     items += [_Item("facts", 60 - i, f"- {t}") for i, t in enumerate(doc.customer_facts)]
     items += [_Item("questions", 25 - i, f"- {t}") for i, t in enumerate(doc.open_questions)]
     return items
@@ -108,11 +109,12 @@ _HEADINGS = {
     "strategy": "Strategy:",
     "worked": "What worked:",
     "failed": "What failed:",
+    "standings": "Where each option stands (newest estimate against forecast, best first):",
     "facts": "Customer facts:",
     "questions": "Open questions:",
     "memories": "Memories most relevant to you now (newest and most important kept):",
 }
-_BRIEF_ORDER = ("rules", "strategy", "worked", "failed", "facts", "questions", "memories")
+_BRIEF_ORDER = ("rules", "strategy", "worked", "failed", "standings", "facts", "questions", "memories")
 
 
 def _render(header: str, chosen: dict[str, list[_Item]]) -> str:

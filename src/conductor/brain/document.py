@@ -31,12 +31,16 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("strategy", "Strategy"),
     ("worked", "What worked"),
     ("failed", "What failed"),
+    ("standings", "Where each option stands"),
     ("customer_facts", "Customer facts"),
     ("open_questions", "Open questions"),
     ("rules", "Rules the founder set"),
 )
 LESSON_SECTIONS: tuple[str, ...] = ("worked", "failed")
-LIST_SECTIONS: tuple[str, ...] = ("customer_facts", "open_questions", "rules")
+LIST_SECTIONS: tuple[str, ...] = ("standings", "customer_facts", "open_questions", "rules")
+# Sections a document written before they existed leaves out of its text when empty, so its markdown (and
+# every diff against it) reads as it did.
+OPTIONAL_SECTIONS: tuple[str, ...] = ("standings",)
 HEADINGS: dict[str, str] = dict(SECTIONS)
 
 # Bounds on what a document may hold, so one verbose synthesis can never blow up every later brief.
@@ -197,6 +201,9 @@ class BrainDocument(_Frozen):
     strategy: str = ""
     worked: tuple[Lesson, ...] = ()
     failed: tuple[Lesson, ...] = ()
+    # Per lever, its options side by side with their newest estimate and interval, best first: which option to
+    # take is a ranking, and most single verdicts are unclear.
+    standings: tuple[str, ...] = ()
     customer_facts: tuple[str, ...] = ()
     open_questions: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
@@ -227,7 +234,7 @@ class BrainDocument(_Frozen):
         return {e.decision_id for _, lesson in self.lessons() for e in lesson.evidence}
 
     def is_empty(self) -> bool:
-        return not (self.strategy or self.worked or self.failed or self.customer_facts or self.open_questions
+        return not (self.strategy or self.worked or self.failed or self.standings or self.customer_facts or self.open_questions
                     or self.rules)
 
     def to_payload(self) -> dict[str, Any]:
@@ -269,6 +276,8 @@ def render_markdown(doc: BrainDocument, *, title: str | None = None, names: dict
     """The canonical markdown of a document: same document, same text, so line diffs mean something."""
     out: list[str] = [f"# {title}", ""] if title else []
     for name, heading in SECTIONS:
+        if name in OPTIONAL_SECTIONS and not getattr(doc, name):
+            continue
         out.append(f"## {heading}")
         if name == "strategy":
             out.append(doc.strategy or "(none)")

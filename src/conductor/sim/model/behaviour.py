@@ -33,6 +33,7 @@ class Behaviour:
     lookup_min_z: float = 1.0  # a lift within one noise band of zero says little (its strength is cut)
     lookup_weak: float = 0.2  # what such a small lift weighs, per unit of its z-score
     lookup_max: float = 3.0  # the most one looked-up line can weigh
+    standings_min_se: float = 0.5  # a brief's estimates are read as no surer than half a point (in percent)
 
     # -- exploiting what the prompt says worked --
     exploit_best: float = 0.7  # chance to take the best-known option of a choice parameter (else explore)

@@ -20,6 +20,7 @@ from conductor.sim.model.prompt import (
     sections,
 )
 from conductor.sim.model.reader import Knowledge, Vocabulary, polarity, read
+from conductor.sim.model.standings import read_standings
 
 
 @dataclass
@@ -150,9 +151,11 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     _read_items(w, sec)
     vocab = Vocabulary.build(w.kinds, metrics, w.metric)
     b = behaviour
-    read(sec.get("Venture brief", ""), vocab, w.know, weight=b.brief_weight, behaviour=b)
-    read(sec.get("Platform insights", ""), vocab, w.know, weight=b.insights_weight,
-         source="the platform insights", behaviour=b)
+    brief = read_standings(sec.get("Venture brief", ""), w.know, metrics, weight=b.brief_weight, b=b)
+    read(brief, vocab, w.know, weight=b.brief_weight, behaviour=b)
+    insights = read_standings(sec.get("Platform insights", ""), w.know, metrics, weight=b.insights_weight,
+                              source="the platform insights", b=b)
+    read(insights, vocab, w.know, weight=b.insights_weight, source="the platform insights", behaviour=b)
     read(sec.get("Founder directives", ""), vocab, w.know, weight=b.directive_weight,
          source="a founder directive", behaviour=b)
     for _, text in w.outcomes:

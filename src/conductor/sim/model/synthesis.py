@@ -19,12 +19,14 @@ from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.sim.model.imperfect import Flags, finish
 from conductor.sim.model.prompt import KIND_ID, num, previous_document, subsections
 from conductor.sim.model.reader import polarity
+from conductor.sim.model.standings import Standing, format_line, parse_line
 
 _SIGNED = r"[+\-−]?\d+(?:\.\d+)?"
 OUTCOME_LINE = re.compile(
     rf"#(\d+)\s+({KIND_ID})\s*(.*?):\s*([A-Za-z_][A-Za-z0-9_]*)\s+({_SIGNED})%.*?\((worked|failed|unclear)\)"
     rf"(?:\s*\(meanwhile ([A-Za-z_][A-Za-z0-9_]*) ({_SIGNED})%\))?\s*$"
 )
+_INTERVAL = re.compile(rf"\(95% ({_SIGNED})% to ({_SIGNED})%\)")
 _CHOICE_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 _DIRECTIONS = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) \((higher|lower) is better\)")
 
@@ -229,6 +231,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
     sub = subsections(prompt)
     previous = previous_document(sub.get("previous version", ""))
     lessons = _previous_lessons(previous)
+    table = _previous_standings(previous)
     rules = [str(r) for r in previous.get("rules") or [] if isinstance(r, str)]
     numbers: dict[str, dict[str, list[float]]] = {}
     for raw in sub.get("new memories", "").splitlines():
@@ -240,6 +243,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
         m = OUTCOME_LINE.search(line) if line.split("]")[0].endswith("outcome") else None
         if m:
             _outcome(m, lessons, numbers)
+            _stand(m, table)
     for key, values in numbers.items():
         lessons[key].hint = " ".join(f"{k}={_short_number(sorted(v)[len(v) // 2])}" for k, v in sorted(values.items()))
     up = {name: way == "higher" for name, way in _DIRECTIONS.findall(prompt.split("\n## ", 1)[0])}
@@ -259,10 +263,47 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
         "strategy": strategy,
         "worked": [j[2].text("worked") for j in worked],
         "failed": [j[2].text("failed") for j in failed],
+        "standings": _standings(table, up),
         "customer_facts": _facts(judged),
         "open_questions": [_question(lesson) for lesson in single],
         "rules": rules[-8:],
     }
+
+
+_Table = dict[tuple[str, str, str], dict[str, Standing]]  # (kind, parameter, metric) -> option -> standing
+
+
+def _previous_standings(previous: dict[str, Any]) -> _Table:
+    table: _Table = {}
+    for line in previous.get("standings") or []:
+        found = parse_line(str(line))
+        if found is not None:
+            kind, param, metric, rows = found
+            table[(kind, param, metric)] = {row.option: row for row in rows}
+    return table
+
+
+def _stand(m: re.Match[str], table: _Table) -> None:
+    """An outcome measured against a forecast pools every earlier decision of its option, so it replaces the
+    option's standing; one choice parameter names the option (several would not compare on one line)."""
+    interval = _INTERVAL.search(m.group(0))
+    choices, _ = _split_params(m.group(3))
+    if interval is None or len(choices) != 1:
+        return
+    (param, option), = choices.items()
+    rows = table.setdefault((m.group(2), param, m.group(4)), {})
+    lo, hi = (num(interval.group(i)) or 0.0 for i in (1, 2))
+    known = rows.get(option.lower())
+    rows[option.lower()] = Standing(option.lower(), num(m.group(5)) or 0.0, round((hi - lo) / 2, 1),
+                                    (known.decisions if known else 0) + 1)
+
+
+def _standings(table: _Table, up: dict[str, bool]) -> list[str]:
+    """One line per lever and metric with at least two options measured, the most measured levers first."""
+    lines = [(sum(r.decisions for r in rows.values()), format_line(kind, param, metric, list(rows.values()),
+                                                                   up.get(metric, True)))
+             for (kind, param, metric), rows in sorted(table.items()) if len(rows) >= 2]
+    return [line for _, line in sorted(lines, key=lambda x: -x[0])][: B.max_lessons]
 
 
 def _short_number(value: float) -> str:

@@ -1,0 +1,100 @@
+"""Where each option stands: one lever's options side by side, each with its newest estimate and interval.
+
+Why the brain keeps this: an organization's question is usually *which* option of a lever to take, and the
+answer is a ranking, not a verdict. One decision's effect is rarely clear on its own (most outcomes are
+"unclear" once intervals are honest), so a brain that keeps only clear wins forgets nearly everything it
+measured. The engine's newest outcome of an option already pools every earlier decision of that option (one
+joint fit against the forecast), so the newest estimate and its interval are what is known of it; laid side by
+side, the options of one lever can be compared even when none is clear alone.
+
+The synthesis writes one line per lever, best first:
+
+    discount.offer segment on trial_conversion, best first (95% interval, decisions): annual +3.3% ±3.2 (8);
+    smb +1.2% ±2.0 (5); nonprofit -8.8% ±6.0 (2)
+
+and the wake-up reads such a line as a person reads a table of estimates: each option against the others of
+its line, weighed by how far apart they are for their intervals. A lead inside the noise weighs little. The
+reader also takes the numbers in words ("up 3.3 percent, give or take 3.2"), as a rewritten brief puts them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour
+from conductor.sim.model.reader import Evidence, Knowledge
+
+_KIND = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
+_NUMBER = r"\d+(?:\.\d+)?"
+HEADER = re.compile(rf"^[-*•\s]*({_KIND}) ([a-z_]+) on ([a-z_]+)\b[^:]*:\s*(.*)$")
+_ITEM = re.compile(
+    rf"^\s*([A-Za-z0-9_-]+)\b.*?(?:([+\-−])({_NUMBER})%|\b(up|down) ({_NUMBER}) percent)"
+    rf".*?(?:±|\+/-|give or take)\s*({_NUMBER})(?:.*?\((\d+)\)|.*?\b(\d+) decisions?)?"
+)
+
+
+@dataclass
+class Standing:
+    """One option's newest estimate: effect and 95 % half-width in percent of its metric, decisions behind it."""
+
+    option: str
+    effect: float
+    half: float
+    decisions: int = 0
+
+
+def format_line(kind: str, param: str, metric: str, rows: list[Standing], higher_is_better: bool) -> str:
+    """A lever's options best first, as the synthesis writes them."""
+    ranked = sorted(rows, key=lambda s: (-s.effect if higher_is_better else s.effect, s.option))
+    items = "; ".join(f"{s.option} {s.effect:+.1f}% ±{s.half:.1f} ({s.decisions})" for s in ranked)
+    return f"{kind} {param} on {metric}, best first (95% interval, decisions): {items}"
+
+
+def parse_line(line: str) -> tuple[str, str, str, list[Standing]] | None:
+    """(kind, parameter, metric, options) of a standings line, or None when the line is not one."""
+    head = HEADER.match(line.strip())
+    if head is None:
+        return None
+    rows = []
+    for part in head.group(4).split(";"):
+        m = _ITEM.match(part)
+        if m is None:
+            continue
+        option, sign, signed, word, worded, half, n1, n2 = m.groups()
+        value = float(signed if signed is not None else worded)
+        negative = sign in ("-", "−") if sign is not None else word == "down"
+        rows.append(Standing(option.lower(), -value if negative else value, float(half), int(n1 or n2 or 0)))
+    return (head.group(1), head.group(2), head.group(3), rows) if rows else None
+
+
+def read_standings(text: str, know: Knowledge, metrics: dict[str, bool], *, weight: float = 1.0,
+                   source: str = "the brief", b: Behaviour = BEHAVIOUR) -> str:
+    """Read every standings line of `text` into `know`; returns the rest of the text, for the ordinary reader.
+
+    Each option is read against the mean of the others on its line, in the metric's good direction, and
+    weighed by that difference over its standard error (its own and the others' intervals together). Within
+    one standard error it weighs little (`lookup_weak` per unit); beyond, up to `lookup_max`.
+    """
+    rest = []
+    for raw in text.splitlines():
+        found = parse_line(raw)
+        if found is None:
+            rest.append(raw)
+            continue
+        kind, param, metric, rows = found
+        up = metrics.get(metric, not re.search(r"churn|backlog", metric))
+        for row in rows:
+            others = [o for o in rows if o is not row]
+            if not others:
+                continue
+            mean = sum(o.effect for o in others) / len(others)
+            good = (row.effect - mean) * (1 if up else -1)
+            se = math.sqrt((row.half / 1.96) ** 2 + (sum(o.half for o in others) / len(others) / 1.96) ** 2)
+            z = good / max(se, b.standings_min_se)
+            strength = min(b.lookup_max, abs(z)) if abs(z) >= b.lookup_min_z else b.lookup_weak * abs(z)
+            if good and strength > 0:
+                know.add(Evidence(kind, param, row.option, 1 if good > 0 else -1, strength * weight,
+                                  f"{source} ranks {param}={row.option} at {row.effect:+.1f}% {metric}"))
+    return "\n".join(rest)
