@@ -19,7 +19,6 @@ reader also takes the numbers in words ("up 3.3 percent, give or take 3.2"), as 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -73,9 +72,10 @@ def read_standings(text: str, know: Knowledge, metrics: dict[str, bool], *, weig
                    source: str = "the brief", b: Behaviour = BEHAVIOUR) -> str:
     """Read every standings line of `text` into `know`; returns the rest of the text, for the ordinary reader.
 
-    Each option is read against the mean of the others on its line, in the metric's good direction, and
-    weighed by that difference over its standard error (its own and the others' intervals together). Within
-    one standard error it weighs little (`lookup_weak` per unit); beyond, up to `lookup_max`.
+    Each option is read against the others on its line (their mean weighted by precision), in the metric's good
+    direction, and weighed by that difference over its standard error (its own interval and the others'
+    together). Within one standard error it weighs little (`lookup_weak` per unit); beyond, up to
+    `lookup_max`.
     """
     rest = []
     for raw in text.splitlines():
@@ -84,15 +84,20 @@ def read_standings(text: str, know: Knowledge, metrics: dict[str, bool], *, weig
             rest.append(raw)
             continue
         kind, param, metric, rows = found
+        # One decision is a question, not a lesson: its interval comes before the series has the history to
+        # calibrate it. (A count the text does not give is not held against the option.)
+        rows = [r for r in rows if r.decisions == 0 or r.decisions >= b.lesson_min_decisions]
         up = metrics.get(metric, not re.search(r"churn|backlog", metric))
         for row in rows:
             others = [o for o in rows if o is not row]
             if not others:
                 continue
-            mean = sum(o.effect for o in others) / len(others)
+            # The others pooled by precision: one option measured loosely must not move the comparison much.
+            weights = [1.0 / max(o.half / 1.96, b.standings_min_se) ** 2 for o in others]
+            mean = sum(w * o.effect for w, o in zip(weights, others, strict=True)) / sum(weights)
             good = (row.effect - mean) * (1 if up else -1)
-            se = math.sqrt((row.half / 1.96) ** 2 + (sum(o.half for o in others) / len(others) / 1.96) ** 2)
-            z = good / max(se, b.standings_min_se)
+            se = (max(row.half / 1.96, b.standings_min_se) ** 2 + 1.0 / sum(weights)) ** 0.5
+            z = good / se
             strength = min(b.lookup_max, abs(z)) if abs(z) >= b.lookup_min_z else b.lookup_weak * abs(z)
             if good and strength > 0:
                 know.add(Evidence(kind, param, row.option, 1 if good > 0 else -1, strength * weight,

@@ -299,7 +299,7 @@ def _stand(m: re.Match[str], table: _Table) -> None:
 
 
 def _standings(table: _Table, up: dict[str, bool]) -> list[str]:
-    """One line per lever and metric with at least two options measured, the most measured levers first."""
+    """One line per lever and metric with at least two options measured on it, the most measured levers first."""
     lines = [(sum(r.decisions for r in rows.values()), format_line(kind, param, metric, list(rows.values()),
                                                                    up.get(metric, True)))
              for (kind, param, metric), rows in sorted(table.items()) if len(rows) >= 2]

@@ -1,0 +1,115 @@
+"""Where each option stands: the synthesis keeps every option's newest estimate side by side, and a reader
+weighs the options of one lever against each other by their intervals."""
+
+from __future__ import annotations
+
+import json
+
+from conductor.brain.document import parse_document, parse_markdown, render_markdown
+from conductor.brain.memory import MemoryHit
+from conductor.brain.synthesis import synthesis_messages
+from conductor.sim.model.behaviour import BEHAVIOUR as B
+from conductor.sim.model.reader import Knowledge
+from conductor.sim.model.standings import Standing, format_line, parse_line, read_standings
+from conductor.sim.model.synthesis import venture_synthesis
+
+SEGMENTS = [Standing("annual", 3.3, 1.2, 8), Standing("smb", -1.0, 1.5, 5), Standing("nonprofit", -0.5, 1.8, 6)]
+
+
+def test_a_line_reads_back_as_written_best_first_in_the_metrics_good_direction() -> None:
+    line = format_line("discount.offer", "segment", "trial_conversion", SEGMENTS, higher_is_better=True)
+    assert line.startswith("discount.offer segment on trial_conversion, best first")
+    assert line.index("annual") < line.index("nonprofit") < line.index("smb")
+    kind, param, metric, rows = parse_line(f"- {line}") or ("", "", "", [])
+    assert (kind, param, metric) == ("discount.offer", "segment", "trial_conversion")
+    assert {(r.option, r.effect, r.half, r.decisions) for r in rows} == {
+        (s.option, s.effect, s.half, s.decisions) for s in SEGMENTS}
+    lower = format_line("support.improve", "action", "support_backlog",
+                        [Standing("macros", -4.0, 2.0, 3), Standing("docs", 2.0, 2.0, 3)], higher_is_better=False)
+    assert lower.index("macros") < lower.index("docs")
+
+
+def test_numbers_in_words_read_like_numbers() -> None:
+    found = parse_line("- discount.offer segment on trial_conversion, best first: annual up 3.3 percent, give or "
+                       "take 1.2, over 8 decisions; smb down 1.0 percent, give or take 1.5 (5)")
+    assert found is not None
+    assert [(r.option, r.effect, r.half, r.decisions) for r in found[3]] == [("annual", 3.3, 1.2, 8),
+                                                                             ("smb", -1.0, 1.5, 5)]
+    assert parse_line("- discount.offer segment=annual: trial_conversion +3.3% (worked)") is None
+
+
+def test_a_clear_lead_weighs_and_a_lead_inside_the_noise_weighs_little() -> None:
+    know = Knowledge()
+    clear = format_line("discount.offer", "segment", "trial_conversion", SEGMENTS, True)
+    rest = read_standings(f"What worked:\n- something\n- {clear}", know, {"trial_conversion": True})
+    assert rest == "What worked:\n- something"  # the table is read here, the rest left to the ordinary reader
+    scores = know.scores("discount.offer", "segment")
+    assert scores["annual"] >= B.lookup_min_z and scores["smb"] < 0
+
+    noisy = Knowledge()
+    wide = [Standing("annual", 3.3, 30.0, 2), Standing("smb", -1.0, 30.0, 2)]
+    read_standings(format_line("discount.offer", "segment", "trial_conversion", wide, True), noisy,
+                   {"trial_conversion": True})
+    assert 0 < noisy.scores("discount.offer", "segment")["annual"] < B.lookup_weak
+
+
+def test_lower_is_better_reverses_the_reading() -> None:
+    know = Knowledge()
+    rows = [Standing("macros", -6.0, 1.0, 9), Standing("docs", 4.0, 1.0, 9)]
+    read_standings(format_line("support.improve", "action", "support_backlog", rows, False), know,
+                   {"support_backlog": False})
+    scores = know.scores("support.improve", "action")
+    assert scores["macros"] > 0 > scores["docs"]
+
+
+def _outcome(ident: int, segment: str, effect: str, lo: str, hi: str) -> MemoryHit:
+    text = (f"#{ident} discount.offer percent=15 segment={segment}: trial_conversion {effect}% against forecast over "
+            f"21 days (95% {lo}% to {hi}%) (unclear)")
+    return MemoryHit(ident, "ink", "ink-sales", "2026-02-01T09:00:00Z", "outcome", text, 4)
+
+
+def _synthesise(previous: dict, memories: list[MemoryHit]) -> dict:
+    messages = synthesis_messages(org_name="Org", venture_id="ink", venture_name="Ink", goal="grow",
+                                  metrics=[("trial_conversion", "up"), ("mrr", "up")],
+                                  previous=parse_document(previous) if previous else None,
+                                  previous_version=3 if previous else None, memories=memories, main_metric="mrr")
+    return venture_synthesis(messages[-1]["content"])
+
+
+def test_the_synthesis_keeps_every_measured_option_even_when_no_verdict_is_clear() -> None:
+    first = _synthesise({}, [_outcome(1, "annual", "+2.0", "-1.0", "+5.0"), _outcome(2, "smb", "-1.0", "-3.0", "+1.0"),
+                             _outcome(3, "annual", "+3.0", "+0.5", "+5.5")])
+    assert first["worked"] == [] and first["failed"] == []  # nothing clear on its own
+    (line,) = first["standings"]
+    rows = {r.option: r for r in (parse_line(line) or ("", "", "", []))[3]}
+    assert (rows["annual"].effect, rows["annual"].half, rows["annual"].decisions) == (3.0, 2.5, 2)  # newest
+    assert (rows["smb"].effect, rows["smb"].decisions) == (-1.0, 1)
+
+    second = _synthesise(first, [_outcome(4, "nonprofit", "-4.0", "-6.0", "-2.0"),
+                                 _outcome(5, "smb", "+1.0", "-0.5", "+2.5")])
+    (line,) = second["standings"]
+    rows = {r.option: r for r in (parse_line(line) or ("", "", "", []))[3]}
+    assert set(rows) == {"annual", "smb", "nonprofit"}  # the previous version's options are carried
+    assert (rows["annual"].effect, rows["annual"].decisions) == (3.0, 2)
+    assert (rows["smb"].effect, rows["smb"].decisions) == (1.0, 2)
+    assert line.index("annual") < line.index("smb") < line.index("nonprofit")
+
+
+def test_a_document_keeps_its_standings_and_an_old_one_reads_as_before() -> None:
+    line = format_line("discount.offer", "segment", "trial_conversion", SEGMENTS, True)
+    doc = parse_document(json.dumps({"strategy": "s", "standings": [line]}))
+    text = render_markdown(doc)
+    assert "## Where each option stands" in text
+    assert parse_markdown(text).standings == (line,)
+    old = render_markdown(parse_document({"strategy": "s"}))
+    assert "Where each option stands" not in old and "## Customer facts" in old
+
+
+def test_an_option_measured_once_is_a_question_not_a_lesson() -> None:
+    know = Knowledge()
+    rows = [Standing("annual", -24.0, 4.0, 1), Standing("smb", 1.0, 1.0, 9), Standing("new", 3.0, 1.0, 9)]
+    read_standings(format_line("discount.offer", "segment", "trial_conversion", rows, True), know,
+                   {"trial_conversion": True})
+    scores = know.scores("discount.offer", "segment")
+    assert "annual" not in scores  # neither counted against nor dragging the others' mean down
+    assert scores["new"] > 0 > scores["smb"]
