@@ -98,3 +98,13 @@ class Behaviour:
 
 
 BEHAVIOUR = Behaviour()
+
+
+def weigh(z: dict[str, float], b: Behaviour) -> dict[str, float]:
+    """Signed strengths of a table's options from their z-scores: within `lookup_min_z` an option weighs
+    `lookup_weak` per unit; the surest one weighs at most `lookup_max` and the others keep their proportion to
+    it (so a table of two clear winners still says which is ahead)."""
+    out = {o: v if abs(v) >= b.lookup_min_z else b.lookup_weak * v for o, v in z.items()}
+    top = max((abs(v) for v in out.values()), default=0.0)
+    scale = b.lookup_max / top if top > b.lookup_max else 1.0
+    return {o: v * scale for o, v in out.items()}

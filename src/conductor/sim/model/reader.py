@@ -174,6 +174,52 @@ def _attach(pos: int, owners: set[str], scan: _Scan, carried: str | None) -> tup
         return carried, False
     return None, True
 
+@dataclass(frozen=True)
+class Row:
+    """One option of a table line and the text that speaks of it (up to the next option named)."""
+
+    option: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A line that lays out several options of one lever side by side: the kind, its parameter, the metric the
+    line names (if any), the words before the first option, and each option's part of the line."""
+
+    kind: str
+    param: str
+    metric: str | None
+    head: str
+    rows: tuple[Row, ...]
+
+
+def table(line: str, vocab: Vocabulary) -> Table | None:
+    """The line as a table, when it names one kind and two or more options of one of its parameters, whatever
+    the words around them ("discount offers by segment: annual up 3 percent; smb ..."); None otherwise."""
+    scan = _scan(line, vocab)
+    named = [k for _, k, _ in scan.kinds if k]
+    first = scan.options[0][0] if scan.options else len(line)
+    head_kinds = [k for p, k, _ in scan.kinds if k and p < first]
+    found: list[tuple[int, str, str, str]] = []
+    for pos, listed in scan.options:
+        targets = list(dict.fromkeys(listed))
+        fitting = [t for t in targets if t[0] in (head_kinds[:1] or named)] or (targets if len(targets) == 1 else [])
+        if len(fitting) == 1:
+            found.append((pos, *fitting[0]))
+    levers = {(k, p) for _, k, p, _ in found}
+    if len(levers) != 1:
+        return None
+    (kind, param), = levers
+    options = [(pos, value) for pos, _, _, value in found]
+    if len({v for _, v in options}) < 2 or len({v for _, v in options}) != len(options):
+        return None
+    metrics = [name for p, name in scan.metrics if p < options[0][0]]
+    ends = [p for p, _ in options[1:]] + [len(line)]
+    rows = tuple(Row(value, line[pos:end]) for (pos, value), end in zip(options, ends, strict=True))
+    return Table(kind, param, metrics[0] if metrics else None, line[: options[0][0]], rows)
+
+
 def _metric_at(pos: int, scan: _Scan, vocab: Vocabulary) -> str:
     before = [name for p, name in scan.metrics if p <= pos]
     return before[-1] if before else vocab.default_metric

@@ -21,6 +21,7 @@ from conductor.sim.model.prompt import (
 )
 from conductor.sim.model.reader import Knowledge, Vocabulary, polarity, read
 from conductor.sim.model.standings import read_standings
+from conductor.sim.model.tally import read_tallies
 
 
 @dataclass
@@ -151,9 +152,10 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     _read_items(w, sec)
     vocab = Vocabulary.build(w.kinds, metrics, w.metric)
     b = behaviour
-    brief = read_standings(sec.get("Venture brief", ""), w.know, metrics, weight=b.brief_weight, b=b)
+    brief = read_standings(sec.get("Venture brief", ""), vocab, w.know, weight=b.brief_weight, b=b)
+    brief = read_tallies(brief, vocab, w.know, weight=b.brief_weight, b=b)
     read(brief, vocab, w.know, weight=b.brief_weight, behaviour=b)
-    insights = read_standings(sec.get("Platform insights", ""), w.know, metrics, weight=b.insights_weight,
+    insights = read_standings(sec.get("Platform insights", ""), vocab, w.know, weight=b.insights_weight,
                               source="the platform insights", b=b)
     read(insights, vocab, w.know, weight=b.insights_weight, source="the platform insights", behaviour=b)
     read(sec.get("Founder directives", ""), vocab, w.know, weight=b.directive_weight,

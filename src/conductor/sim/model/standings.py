@@ -14,7 +14,8 @@ The synthesis writes one line per lever, best first:
 
 and the wake-up reads such a line as a person reads a table of estimates: each option against the others of
 its line, weighed by how far apart they are for their intervals. A lead inside the noise weighs little. The
-reader also takes the numbers in words ("up 3.3 percent, give or take 3.2"), as a rewritten brief puts them.
+reader finds the table by what it names (one lever's options, each with a movement and an interval), not by
+this layout: "offering discounts, by segment: annual up 3.3 percent, give or take 3.2, ..." reads the same.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour
-from conductor.sim.model.reader import Evidence, Knowledge
+from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour, weigh
+from conductor.sim.model.lexicon import change
+from conductor.sim.model.reader import Evidence, Knowledge, Vocabulary, table
 
 _KIND = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -68,26 +70,47 @@ def parse_line(line: str) -> tuple[str, str, str, list[Standing]] | None:
     return (head.group(1), head.group(2), head.group(3), rows) if rows else None
 
 
-def read_standings(text: str, know: Knowledge, metrics: dict[str, bool], *, weight: float = 1.0,
+_HALF = re.compile(rf"(?:±|\+/-|\bgive or take)\s*({_NUMBER})")
+_COUNT = re.compile(r"\((\d+)\)|\b(\d+) (?:decisions?|tries|times)\b")
+
+
+def table_standings(line: str, vocab: Vocabulary) -> tuple[str, str, str, list[Standing]] | None:
+    """A line of the brief read as a table of estimates, in whatever words: it names one lever's options, and
+    each has a movement and an interval ("annual up 3.3 percent, give or take 3.2, over 8 decisions")."""
+    found = table(line, vocab)
+    if found is None:
+        return None
+    rows = []
+    for row in found.rows:
+        moved, half = change(row.text), _HALF.search(row.text)
+        if moved is None or half is None:
+            return None
+        count = _COUNT.search(row.text[half.end():])
+        rows.append(Standing(row.option, moved[1] * 100, float(half.group(1)),
+                             int(count.group(1) or count.group(2)) if count else 0))
+    return found.kind, found.param, found.metric or vocab.default_metric, rows
+
+
+def read_standings(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0,
                    source: str = "the brief", b: Behaviour = BEHAVIOUR) -> str:
-    """Read every standings line of `text` into `know`; returns the rest of the text, for the ordinary reader.
+    """Read every table of estimates in `text` into `know`; returns the rest of the text, for the ordinary reader.
 
     Each option is read against the others on its line (their mean weighted by precision), in the metric's good
     direction, and weighed by that difference over its standard error (its own interval and the others'
-    together). Within one standard error it weighs little (`lookup_weak` per unit); beyond, up to
-    `lookup_max`.
+    together), as `weigh` turns z-scores into strengths.
     """
     rest = []
     for raw in text.splitlines():
-        found = parse_line(raw)
+        found = table_standings(raw.strip().lstrip("-*•").strip(), vocab) if "%" in raw or "percent" in raw else None
         if found is None:
             rest.append(raw)
             continue
         kind, param, metric, rows = found
+        up = vocab.metrics.get(metric, not re.search(r"churn|backlog", metric))
         # One decision is a question, not a lesson: its interval comes before the series has the history to
         # calibrate it. (A count the text does not give is not held against the option.)
         rows = [r for r in rows if r.decisions == 0 or r.decisions >= b.lesson_min_decisions]
-        up = metrics.get(metric, not re.search(r"churn|backlog", metric))
+        z: dict[str, float] = {}
         for row in rows:
             others = [o for o in rows if o is not row]
             if not others:
@@ -95,11 +118,11 @@ def read_standings(text: str, know: Knowledge, metrics: dict[str, bool], *, weig
             # The others pooled by precision: one option measured loosely must not move the comparison much.
             weights = [1.0 / max(o.half / 1.96, b.standings_min_se) ** 2 for o in others]
             mean = sum(w * o.effect for w, o in zip(weights, others, strict=True)) / sum(weights)
-            good = (row.effect - mean) * (1 if up else -1)
             se = (max(row.half / 1.96, b.standings_min_se) ** 2 + 1.0 / sum(weights)) ** 0.5
-            z = good / se
-            strength = min(b.lookup_max, abs(z)) if abs(z) >= b.lookup_min_z else b.lookup_weak * abs(z)
-            if good and strength > 0:
-                know.add(Evidence(kind, param, row.option, 1 if good > 0 else -1, strength * weight,
-                                  f"{source} ranks {param}={row.option} at {row.effect:+.1f}% {metric}"))
+            z[row.option] = (row.effect - mean) * (1 if up else -1) / se
+        for option, strength in weigh(z, b).items():
+            if strength:
+                row = next(r for r in rows if r.option == option)
+                know.add(Evidence(kind, param, option, 1 if strength > 0 else -1, abs(strength) * weight,
+                                  f"{source} ranks {param}={option} at {row.effect:+.1f}% {metric}"))
     return "\n".join(rest)

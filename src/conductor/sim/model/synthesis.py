@@ -20,6 +20,8 @@ from conductor.sim.model.imperfect import Flags, finish
 from conductor.sim.model.prompt import KIND_ID, num, previous_document, subsections
 from conductor.sim.model.reader import polarity
 from conductor.sim.model.standings import Standing, format_line, parse_line
+from conductor.sim.model.tally import Tally, readings
+from conductor.sim.model.tally import parse_line as parse_tally
 
 _SIGNED = r"[+\-−]?\d+(?:\.\d+)?"
 OUTCOME_LINE = re.compile(
@@ -232,6 +234,8 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
     previous = previous_document(sub.get("previous version", ""))
     lessons = _previous_lessons(previous)
     table = _previous_standings(previous)
+    tallies = _previous_tallies(previous)
+    counted: set[tuple[str, str, str]] = set()
     rules = [str(r) for r in previous.get("rules") or [] if isinstance(r, str)]
     numbers: dict[str, dict[str, list[float]]] = {}
     for raw in sub.get("new memories", "").splitlines():
@@ -239,6 +243,9 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
         rule = _rule(line)
         if rule:
             rules += [rule] if rule not in rules else []
+            continue
+        if line.split("]")[0].endswith("lookup"):
+            _count(line, tallies, counted)
             continue
         m = OUTCOME_LINE.search(line) if line.split("]")[0].endswith("outcome") else None
         if m:
@@ -264,7 +271,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
         "worked": [j[2].text("worked") for j in worked],
         "failed": [j[2].text("failed") for j in failed],
         "standings": _standings(table, up),
-        "customer_facts": _facts(judged),
+        "customer_facts": [t.line() for _, t in sorted(tallies.items())] + _facts(judged),
         "open_questions": [_question(lesson) for lesson in single],
         "rules": rules[-8:],
     }
@@ -304,6 +311,22 @@ def _standings(table: _Table, up: dict[str, bool]) -> list[str]:
                                                                    up.get(metric, True)))
              for (kind, param, metric), rows in sorted(table.items()) if len(rows) >= 2]
     return [line for _, line in sorted(lines, key=lambda x: -x[0])][: B.max_lessons]
+
+
+def _previous_tallies(previous: dict[str, Any]) -> dict[tuple[str, str], Tally]:
+    found = (parse_tally(str(fact)) for fact in previous.get("customer_facts") or [])
+    return {(t.kind, t.param): t for t in found if t is not None}
+
+
+def _count(line: str, tallies: dict[tuple[str, str], Tally], counted: set[tuple[str, str, str]]) -> None:
+    """Add one looked-up answer's counts (comments, tickets) to its lever's tally, once per day: a tool answers
+    alike all day, so a second look the same day is the same reading."""
+    day = line.removeprefix("- [").split(" ", 1)[0]
+    for (kind, param), (counts, total, unit) in readings(line).items():
+        if (day, kind, param) in counted or total <= 0:
+            continue
+        counted.add((day, kind, param))
+        tallies.setdefault((kind, param), Tally(kind, param, unit)).add(counts, total)
 
 
 def _short_number(value: float) -> str:
