@@ -2,8 +2,9 @@
 
 It is deliberately blind: no database, no market, no files, no environment, no global state. Everything it
 knows comes from the prompt text (the same sections a real model reads), and its randomness is seeded by that
-text (record ids left out, so a resumed run draws as the unbroken one did), so the same prompt always gets the
-same answer and a retry prompt (which appends messages) gets another.
+text (record ids left out, so a resumed run draws as the unbroken one did; a wake-up by who wakes, when and
+why, see `draw_basis`), so the same prompt always gets the same answer and a retry prompt (which appends
+messages) gets another.
 
 - wake-ups ("# Your role", `wake.py`, read with the system block that describes the org's kinds): 0 to 2
   decisions of the kinds offered, steered by what the brief,
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import zlib
 
 from conductor.sim.model.imperfect import Flags, finish
@@ -41,12 +43,13 @@ def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = N
     """Answer one chat, deterministically from its text, the tools it offers and the profile."""
     contents = [content(m) for m in messages]
     joined = "\n\x1e".join(contents)
-    seed = zlib.crc32(f"{profile.name}\x00{without_record_ids(joined)}".encode())
-    rng = random.Random(seed)
-    imp = random.Random(seed ^ 0x5BD1E995)
     users = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "user"]
     retry = bool(users) and users[-1].lstrip().startswith(RETRY_MARK)
     prompt = original_prompt(users)
+    seed = zlib.crc32(f"{profile.name}\x00{draw_basis(prompt, joined, len(messages), users[-1] if retry else '')}"
+                      .encode())
+    rng = random.Random(seed)
+    imp = random.Random(seed ^ 0x5BD1E995)
     flags = Flags.draw(imp, profile, enabled=not retry)
     asked = prompt_kind(prompt) or ""
     answer = _ANSWER.get(asked)
@@ -71,6 +74,26 @@ def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = N
     completion = max(1, count_tokens(text))
     latency = profile.latency_ms * (0.75 + 0.5 * rng.random()) + 2.0 * completion
     return SimReply(text, max(1, count_tokens(joined)), completion, round(latency, 1))
+
+
+_WHO = re.compile(r"^Agent id: .*$", re.MULTILINE)
+_WHEN = re.compile(r"^Now: .*$", re.MULTILINE)
+
+
+def draw_basis(prompt: str, joined: str, turn: int, retry: str) -> str:
+    """What the model's draws are seeded by.
+
+    A wake-up draws by who is waking, when, why (the "Now:" line), which turn of the chat it is and the
+    complaint it answers on a retry: not by the rest of its prompt. So the same agent woken at the same moment
+    draws alike whatever it knows, as a person's mood that morning does not depend on the memo they read, and
+    two runs that differ only in what agents are told (an evaluation's arms) differ in what they knew, not in
+    their luck (common random numbers). Anything else (a review, a synthesis) draws by its whole text. Record
+    ids are left out either way, so a resumed run draws as the unbroken one did.
+    """
+    who, when = _WHO.search(prompt), _WHEN.search(prompt)
+    if prompt_kind(prompt) != "Your role" or who is None or when is None:
+        return without_record_ids(joined)
+    return f"{who.group(0)}\n{when.group(0)}\n{turn}\n{without_record_ids(retry)}"
 
 
 def count_tokens(text: str) -> int:
