@@ -126,3 +126,48 @@ def test_an_option_measured_once_is_a_question_not_a_lesson() -> None:
     scores = know.scores("discount.offer", "segment")
     assert "annual" not in scores  # neither counted against nor dragging the others' mean down
     assert scores["new"] > 0 > scores["smb"]
+
+
+def test_another_ventures_table_counts_as_far_as_it_agreed_with_ours() -> None:
+    from conductor.sim.model.standings import agreement
+
+    ours = {"annual": 3.0, "smb": 1.0, "new": 0.0, "nonprofit": -2.0}
+    assert agreement(ours, {"annual": 5.0, "smb": 2.0, "new": 1.0, "nonprofit": -1.0}) == 1.0
+    assert agreement(ours, {"annual": -5.0, "smb": -2.0, "new": 1.0, "nonprofit": 4.0}) == 0.0  # never negative
+    assert agreement(ours, {"annual": 1.0, "smb": 0.0}) == B.stranger_trust  # too little to compare
+    assert agreement(None, {"annual": 1.0, "smb": 0.0, "new": 2.0}) == B.stranger_trust
+
+    mine = format_line("discount.offer", "segment", "trial_conversion", SEGMENTS, True)
+    alike = format_line("discount.offer", "segment", "trial_conversion",
+                        [Standing("annual", 5.0, 1.0, 9), Standing("smb", -2.0, 1.0, 9),
+                         Standing("nonprofit", -1.0, 1.0, 9), Standing("new", 4.0, 1.0, 9)], True)
+    unlike = format_line("discount.offer", "segment", "trial_conversion",
+                         [Standing("annual", -5.0, 1.0, 9), Standing("smb", 2.0, 1.0, 9),
+                          Standing("nonprofit", 1.0, 1.0, 9), Standing("new", 4.0, 1.0, 9)], True)
+    for other, counted in ((alike, True), (unlike, False)):
+        seen: dict = {}
+        know = Knowledge()
+        read_standings(f"- {mine}", VOCAB, know, seen=seen)
+        before = know.scores("discount.offer", "segment")
+        read_standings(f"- in ledgerly, {other}", VOCAB, know, weight=0.7, trust=seen)
+        after = know.scores("discount.offer", "segment")
+        assert (after != before) is counted
+        assert counted or "new" not in after  # an option only the unlike venture measured is not taken up
+
+
+def test_the_platform_relays_each_ventures_tables_and_a_venture_reads_only_the_others() -> None:
+    from conductor.brain.brief import insight_lines
+    from conductor.brain.document import BrainDocument
+    from conductor.brain.platform import platform_messages
+    from conductor.sim.model.synthesis import platform_synthesis
+
+    line = format_line("discount.offer", "segment", "trial_conversion", SEGMENTS, True)
+    docs = [(v, v.title(), 3, parse_document({"standings": [line]})) for v in ("ink", "ledger")]
+    prompt = platform_messages(org_name="Org", ventures=docs, table=[], previous=None,
+                               previous_version=None)[-1]["content"]
+    relayed = platform_synthesis(prompt)["standings"]
+    assert sorted(relayed) == [f"in ink, {line}", f"in ledger, {line}"]
+    platform = BrainDocument.model_validate({"standings": relayed})
+    shown = [text for _, text in insight_lines(platform, "ink")]
+    assert any(text.startswith(f"- in ledger, {line}") for text in shown)
+    assert not any("in ink," in text for text in shown)

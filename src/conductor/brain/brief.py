@@ -84,6 +84,11 @@ def insight_lines(platform: BrainDocument | None, venture: str, names: dict[str,
             out.append((base - rank, text))
     if platform.strategy:
         out.append((40.0, f"- Across ventures: {platform.strategy}"))
+    # Another venture's standings and facts, as the analyst relayed them ("in <venture id>, ..."); a venture's
+    # own are in its brief already.
+    own = f"in {venture},"
+    relayed = [t for t in (*platform.standings, *platform.customer_facts) if not t.lower().startswith(own)]
+    out += [(55.0 - 0.5 * rank, f"- {text} [{stamp}]") for rank, text in enumerate(relayed)]
     return out
 
 

@@ -117,6 +117,8 @@ def platform_messages(
         if doc is not None:
             lines += [f"Worked: {lesson.text}" for lesson in doc.worked[:6]]
             lines += [f"Failed: {lesson.text}" for lesson in doc.failed[:6]]
+            lines += [f"Stands: {line}" for line in doc.standings[:6]]
+            lines += [f"Fact: {fact}" for fact in doc.customer_facts[:6]]
         rows = [r for r in table if r.venture == venture_id][:rows_per_venture]
         lines.append("Outcome table:" if rows else "Outcome table: no measured decisions yet.")
         lines += [r.line() for r in rows]
@@ -132,7 +134,9 @@ def platform_messages(
         "One JSON object: {\"strategy\": one or two sentences on what holds across ventures, \"worked\": [{\"lesson\": "
         "\"<decision kind> <key=value>: held in which ventures\", \"evidence\": [decision ids from more than one "
         "venture]}], \"failed\": [warnings: {\"lesson\": \"<decision kind> <key=value>: worked in one venture, failed "
-        "in another\", \"evidence\": [ids]}], \"customer_facts\": [], \"open_questions\": [], \"rules\": []}. Only "
+        "in another\", \"evidence\": [ids]}], \"standings\": [\"in <venture id>, <a Stands line of that venture>\": "
+        "the option standings other ventures should see], \"customer_facts\": [\"in <venture id>, <a Fact line>\": "
+        "what that venture's customers asked for], \"open_questions\": [], \"rules\": []}. Lessons only for "
         "patterns seen in more than one venture; cite only decision ids (#n) that appear above.",
     ]
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]

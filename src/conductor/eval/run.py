@@ -30,6 +30,7 @@ from conductor.eval.replay import (
     true_effect,
 )
 from conductor.org import Org, load_org
+from conductor.sim.direct import is_simulated
 
 MRR = "mrr"
 
@@ -42,6 +43,30 @@ def arm_org(org: Org, arm: Arm) -> Org:
     if "control_share" not in type(brain).model_fields:
         raise RuntimeError("this build has no concurrent control ([brain] control_share)")
     return org.model_copy(update={"brain": brain.model_copy(update={"control_share": arm.control_share})})
+
+
+def common_draws(org: Org) -> Org:
+    """The org with every simulated model drawing by moment (the profile's `common_draws`), priced as before.
+
+    Why: the arms of one seed differ in what agents are told, and with draws seeded by the whole prompt every
+    wake-up of one arm draws afresh from the other's, so luck, compounded over 90 days, swamps what the
+    difference in knowledge did. Drawn by who wakes, when and why, two agents in the same moment of two arms
+    roll the same dice and differ in what they knew (common random numbers, as the market's noise already
+    is). The comparison stays paired and unbiased; only its noise shrinks. Runs outside an evaluation keep the
+    default draws."""
+
+    def crn(model: str | None) -> str | None:
+        if model is None or not is_simulated(model) or "common_draws" in model:
+            return model
+        return f"{model}{',' if ':' in model else ':'}common_draws=1"
+
+    prices = {**org.prices, **{crn(k) or k: v for k, v in org.prices.items() if is_simulated(k)}}
+    ventures = [v.model_copy(update={"agents": [a.model_copy(update={"model": crn(a.model)}) for a in v.agents]})
+                for v in org.ventures]
+    return org.model_copy(update={
+        "model": crn(org.model), "prices": prices, "ventures": ventures,
+        "platform": org.platform.model_copy(update={"model": crn(org.platform.model)}),
+        "brain": org.brain.model_copy(update={"model": crn(org.brain.model)})})
 
 
 def _brief_transform(arm: Arm, seed: int) -> Callable[[str], str] | None:
@@ -58,6 +83,7 @@ def run_engine(org: Org, org_path: Path, db: Path, days: int, arm: Arm, seed: in
     from conductor.store import open_database
 
     open_database(db).close()
+    org = common_draws(org)
     options = EngineOptions(until=org.start + timedelta(days=days), ablate_brief=arm.ablate_brief,
                             no_tools=arm.no_tools)
     if arm.ablate_insights or arm.paraphrase:

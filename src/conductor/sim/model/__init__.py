@@ -2,9 +2,9 @@
 
 It is deliberately blind: no database, no market, no files, no environment, no global state. Everything it
 knows comes from the prompt text (the same sections a real model reads), and its randomness is seeded by that
-text (record ids left out, so a resumed run draws as the unbroken one did; a wake-up by who wakes, when and
-why, see `draw_basis`), so the same prompt always gets the same answer and a retry prompt (which appends
-messages) gets another.
+text (record ids left out, so a resumed run draws as the unbroken one did; with the profile's `common_draws`,
+a wake-up by who wakes, when and why, see `draw_basis`), so the same prompt always gets the same answer and a
+retry prompt (which appends messages) gets another.
 
 - wake-ups ("# Your role", `wake.py`, read with the system block that describes the org's kinds): 0 to 2
   decisions of the kinds offered, steered by what the brief,
@@ -46,8 +46,9 @@ def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = N
     users = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "user"]
     retry = bool(users) and users[-1].lstrip().startswith(RETRY_MARK)
     prompt = original_prompt(users)
-    seed = zlib.crc32(f"{profile.name}\x00{draw_basis(prompt, joined, len(messages), users[-1] if retry else '')}"
-                      .encode())
+    basis = (draw_basis(prompt, joined, len(messages), users[-1] if retry else "") if profile.common_draws
+             else without_record_ids(joined))
+    seed = zlib.crc32(f"{profile.name}\x00{basis}".encode())
     rng = random.Random(seed)
     imp = random.Random(seed ^ 0x5BD1E995)
     flags = Flags.draw(imp, profile, enabled=not retry)
@@ -81,7 +82,7 @@ _WHEN = re.compile(r"^Now: .*$", re.MULTILINE)
 
 
 def draw_basis(prompt: str, joined: str, turn: int, retry: str) -> str:
-    """What the model's draws are seeded by.
+    """What the model's draws are seeded by when its profile asks for common draws (the evaluation's arms).
 
     A wake-up draws by who is waking, when, why (the "Now:" line), which turn of the chat it is and the
     complaint it answers on a retry: not by the rest of its prompt. So the same agent woken at the same moment

@@ -34,6 +34,7 @@ class Behaviour:
     lookup_weak: float = 0.2  # what such a small lift weighs, per unit of its z-score
     lookup_max: float = 3.0  # the most one looked-up line can weigh
     standings_min_se: float = 0.5  # a brief's estimates are read as no surer than half a point (in percent)
+    stranger_trust: float = 0.5  # how far another venture's table counts before there is enough to compare
 
     # -- exploiting what the prompt says worked --
     exploit_best: float = 0.7  # chance to take the best-known option of a choice parameter (else explore)

@@ -20,7 +20,7 @@ from conductor.sim.model.prompt import (
     sections,
 )
 from conductor.sim.model.reader import Knowledge, Vocabulary, polarity, read
-from conductor.sim.model.standings import read_standings
+from conductor.sim.model.standings import Seen, read_standings
 from conductor.sim.model.tally import read_tallies
 
 
@@ -152,11 +152,16 @@ def read_wake(prompt: str, behaviour: Behaviour = BEHAVIOUR) -> Wake:
     _read_items(w, sec)
     vocab = Vocabulary.build(w.kinds, metrics, w.metric)
     b = behaviour
-    brief = read_standings(sec.get("Venture brief", ""), vocab, w.know, weight=b.brief_weight, b=b)
-    brief = read_tallies(brief, vocab, w.know, weight=b.brief_weight, b=b)
+    # Tables first (this venture's own, then other ventures' as the platform insights relay them, trusted as far
+    # as they agree with the own); the rest of each text goes to the ordinary reader.
+    own: Seen = {}
+    brief = read_standings(sec.get("Venture brief", ""), vocab, w.know, weight=b.brief_weight, b=b, seen=own)
+    brief = read_tallies(brief, vocab, w.know, weight=b.brief_weight, b=b, seen=own)
     read(brief, vocab, w.know, weight=b.brief_weight, behaviour=b)
     insights = read_standings(sec.get("Platform insights", ""), vocab, w.know, weight=b.insights_weight,
-                              source="the platform insights", b=b)
+                              source="the platform insights", b=b, trust=own)
+    insights = read_tallies(insights, vocab, w.know, weight=b.insights_weight, source="the platform insights", b=b,
+                            trust=own)
     read(insights, vocab, w.know, weight=b.insights_weight, source="the platform insights", behaviour=b)
     read(sec.get("Founder directives", ""), vocab, w.know, weight=b.directive_weight,
          source="a founder directive", behaviour=b)

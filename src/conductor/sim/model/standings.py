@@ -91,13 +91,46 @@ def table_standings(line: str, vocab: Vocabulary) -> tuple[str, str, str, list[S
     return found.kind, found.param, found.metric or vocab.default_metric, rows
 
 
+Seen = dict[tuple[str, str, str], dict[str, float]]  # (kind, parameter, metric) -> option -> effect or share
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2
+        i = j + 1
+    return ranks
+
+
+def agreement(own: dict[str, float] | None, other: dict[str, float], b: Behaviour = BEHAVIOUR) -> float:
+    """How far to trust another venture's table: the rank correlation of its options with this venture's own
+    on the options both measured (none below zero), or `stranger_trust` before there are three to compare.
+    Ventures whose customers are alike rank options alike; a reader trusts the ones that agreed so far."""
+    common = sorted(set(own or {}) & set(other))
+    if len(common) < 3 or own is None:
+        return b.stranger_trust
+    a, c = _ranks([own[o] for o in common]), _ranks([other[o] for o in common])
+    mean = (len(common) - 1) / 2
+    num = sum((x - mean) * (y - mean) for x, y in zip(a, c, strict=True))
+    den = (sum((x - mean) ** 2 for x in a) * sum((y - mean) ** 2 for y in c)) ** 0.5
+    return max(0.0, num / den) if den else 0.0
+
+
 def read_standings(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0,
-                   source: str = "the brief", b: Behaviour = BEHAVIOUR) -> str:
+                   source: str = "the brief", b: Behaviour = BEHAVIOUR, seen: Seen | None = None,
+                   trust: Seen | None = None) -> str:
     """Read every table of estimates in `text` into `know`; returns the rest of the text, for the ordinary reader.
 
     Each option is read against the others on its line (their mean weighted by precision), in the metric's good
     direction, and weighed by that difference over its standard error (its own interval and the others'
-    together), as `weigh` turns z-scores into strengths.
+    together), as `weigh` turns z-scores into strengths. `seen` collects the tables read (this venture's own);
+    with `trust` (another venture's tables are being read) each table weighs by its `agreement` with the own one.
     """
     rest = []
     for raw in text.splitlines():
@@ -107,6 +140,10 @@ def read_standings(text: str, vocab: Vocabulary, know: Knowledge, *, weight: flo
             continue
         kind, param, metric, rows = found
         up = vocab.metrics.get(metric, not re.search(r"churn|backlog", metric))
+        effects = {r.option: r.effect * (1 if up else -1) for r in rows}
+        if seen is not None:
+            seen[(kind, param, metric)] = effects
+        trusted = weight * (agreement(trust.get((kind, param, metric)), effects, b) if trust is not None else 1.0)
         # One decision is a question, not a lesson: its interval comes before the series has the history to
         # calibrate it. (A count the text does not give is not held against the option.)
         rows = [r for r in rows if r.decisions == 0 or r.decisions >= b.lesson_min_decisions]
@@ -121,8 +158,8 @@ def read_standings(text: str, vocab: Vocabulary, know: Knowledge, *, weight: flo
             se = (max(row.half / 1.96, b.standings_min_se) ** 2 + 1.0 / sum(weights)) ** 0.5
             z[row.option] = (row.effect - mean) * (1 if up else -1) / se
         for option, strength in weigh(z, b).items():
-            if strength:
+            if strength and trusted:
                 row = next(r for r in rows if r.option == option)
-                know.add(Evidence(kind, param, option, 1 if strength > 0 else -1, abs(strength) * weight,
+                know.add(Evidence(kind, param, option, 1 if strength > 0 else -1, abs(strength) * trusted,
                                   f"{source} ranks {param}={option} at {row.effect:+.1f}% {metric}"))
     return "\n".join(rest)

@@ -28,6 +28,7 @@ OUTCOME_LINE = re.compile(
     rf"#(\d+)\s+({KIND_ID})\s*(.*?):\s*([A-Za-z_][A-Za-z0-9_]*)\s+({_SIGNED})%.*?\((worked|failed|unclear)\)"
     rf"(?:\s*\(meanwhile ([A-Za-z_][A-Za-z0-9_]*) ({_SIGNED})%\))?\s*$"
 )
+MAX_RELAYED = 9  # standings (and tallies) the platform passes on: the document holds at most ten per section
 _INTERVAL = re.compile(rf"\(95% ({_SIGNED})% to ({_SIGNED})%\)")
 _CHOICE_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 _DIRECTIONS = re.compile(r"([A-Za-z_][A-Za-z0-9_]*) \((higher|lower) is better\)")
@@ -380,8 +381,29 @@ def platform_synthesis(prompt: str) -> dict[str, Any]:
                 if worked else "No pattern has held in more than one venture yet.")
     if failed:
         strategy += " Check locally before repeating: " + "; ".join(w["key"] for w in failed[:3]) + "."
-    return {"strategy": strategy, "worked": worked, "failed": failed, "customer_facts": [], "open_questions": [],
-            "rules": []}
+    standings, facts = _relayed(subsections(prompt).get("venture brains", ""))
+    return {"strategy": strategy, "worked": worked, "failed": failed, "standings": standings,
+            "customer_facts": facts, "open_questions": [], "rules": []}
+
+
+_VENTURE_BLOCK = re.compile(r"^### .*\(([a-z][a-z0-9_-]*)\), brain", re.MULTILINE)
+
+
+def _relayed(text: str) -> tuple[list[str], list[str]]:
+    """Each venture's option standings and tallies, passed on as they are for the others to weigh: which
+    ventures are alike is for each reader to judge against its own, not for the analyst to guess. The most
+    measured first, within the document's bounds."""
+    standings: list[tuple[int, str]] = []
+    facts: list[tuple[int, str]] = []
+    blocks = _VENTURE_BLOCK.split(text)
+    for venture, block in zip(blocks[1::2], blocks[2::2], strict=True):
+        lines = [line.strip() for line in block.splitlines()]
+        for line in lines:
+            if line.startswith("Stands: ") and (found := parse_line(line[8:])) is not None:
+                standings.append((-sum(r.decisions for r in found[3]), f"in {venture}, {line[8:]}"))
+            elif line.startswith("Fact: ") and (tally := parse_tally(line[6:])) is not None:
+                facts.append((-tally.readings, f"in {venture}, {line[6:]}"))
+    return [t for _, t in sorted(standings)][:MAX_RELAYED], [t for _, t in sorted(facts)][:MAX_RELAYED]
 
 
 def _line_lesson(line: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour, weigh
 from conductor.sim.model.reader import Evidence, Knowledge, Vocabulary, table
+from conductor.sim.model.standings import Seen, agreement
 
 _KIND = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
 # One option's count in a tool's answer: "feature.ship area=reporting: asked for in 4 of 8 comments".
@@ -95,11 +96,12 @@ def table_tally(line: str, vocab: Vocabulary) -> Tally | None:
 
 
 def read_tallies(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0, source: str = "the brief",
-                 b: Behaviour = BEHAVIOUR) -> str:
+                 b: Behaviour = BEHAVIOUR, seen: Seen | None = None, trust: Seen | None = None) -> str:
     """Read every tally in `text` into `know`; returns the rest of the text, for the ordinary reader.
 
     An option's share is read against an even split over the options counted, in units of the share's own
     sampling error (a share of 160 comments is surer than one of 8), as `weigh` turns z-scores into strengths.
+    `seen` and `trust` as in `read_standings`: another venture's tally weighs by its agreement with the own.
     """
     rest = []
     for raw in text.splitlines():
@@ -107,13 +109,18 @@ def read_tallies(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float
         if tally is None or tally.total <= 0:
             rest.append(raw)
             continue
+        shares = {o: n / tally.total for o, n in tally.counts.items()}
+        key = (tally.kind, tally.param, tally.unit)
+        if seen is not None:
+            seen[key] = shares
+        trusted = weight * (agreement(trust.get(key), shares, b) if trust is not None else 1.0)
         fair = 1.0 / len(tally.counts)
         z = {}
         for option, n in tally.counts.items():
             share = n / tally.total
             z[option] = (share - fair) / (max(fair * (1 - fair), share * (1 - share)) / tally.total) ** 0.5
         for option, strength in weigh(z, b).items():
-            if strength:
-                know.add(Evidence(tally.kind, tally.param, option, 1 if strength > 0 else -1, abs(strength) * weight,
+            if strength and trusted:
+                know.add(Evidence(tally.kind, tally.param, option, 1 if strength > 0 else -1, abs(strength) * trusted,
                                   f"{source} counts {option} in {tally.counts[option]} of {tally.total} {tally.unit}"))
     return "\n".join(rest)
