@@ -8,8 +8,8 @@ import json
 from conductor.brain.document import parse_document, parse_markdown, render_markdown
 from conductor.brain.memory import MemoryHit
 from conductor.brain.synthesis import synthesis_messages
-from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.eval.paraphrase import paraphrase_brief
+from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.sim.model.prompt import Kind, Param
 from conductor.sim.model.reader import Knowledge, Vocabulary
 from conductor.sim.model.standings import Standing, format_line, parse_line, read_standings

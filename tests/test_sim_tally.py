@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from conductor.brain.memory import MemoryHit
 from conductor.brain.synthesis import synthesis_messages
-from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.eval.paraphrase import paraphrase_brief
+from conductor.sim.model.behaviour import BEHAVIOUR as B
 from conductor.sim.model.prompt import Kind, Param
 from conductor.sim.model.reader import Knowledge, Vocabulary
 from conductor.sim.model.synthesis import venture_synthesis
