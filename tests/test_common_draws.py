@@ -24,6 +24,17 @@ Now: 2026-03-16T00:00:00.000000Z. You were woken by: heartbeat.
 You own `trial_conversion`."""
 
 
+def test_seeds_draw_apart_and_the_arms_of_one_seed_alike() -> None:
+    from conductor.sim.model import respond
+
+    told, untold = WAKE.format(brief="discount.offer segment=annual worked"), WAKE.format(brief="None.")
+    messages = [{"role": "user", "content": told}]
+    one, other = parse_profile("sim/standard:common_draws=102"), parse_profile("sim/standard:common_draws=103")
+    latencies = {respond([{"role": "user", "content": p}], one).latency_ms for p in (told, untold)}
+    assert len(latencies) == 1  # the same dice for both arms of a seed (the latency is drawn first)
+    assert respond(messages, one).latency_ms != respond(messages, other).latency_ms
+
+
 def test_a_wake_up_draws_alike_whatever_its_brief_says_only_when_asked() -> None:
     told, untold = WAKE.format(brief="discount.offer segment=annual worked"), WAKE.format(brief="None.")
     assert draw_basis(told, told, 2, "") == draw_basis(untold, untold, 2, "")
@@ -34,15 +45,15 @@ def test_a_wake_up_draws_alike_whatever_its_brief_says_only_when_asked() -> None
     review = "# Review request\nAgent id: ink-sales\nNow: 2026-03-16"
     assert draw_basis(review, review, 2, "") == without_record_ids(review)  # anything else: the whole text
     assert parse_profile("sim/standard").common_draws == 0.0
-    assert parse_profile("sim/standard:common_draws=1").common_draws == 1.0
+    assert parse_profile("sim/standard:common_draws=102").common_draws == 102.0
 
 
 def test_the_evaluation_sets_common_draws_on_every_simulated_model_at_the_same_price() -> None:
     org = load_org("src/conductor/examples/studio.toml")
-    crn = common_draws(org)
+    crn = common_draws(org, 101)
     models = {crn.model, *(crn.model_for(a) for v in crn.ventures for a in v.agents), crn.model_for(crn.platform)}
-    assert models and all(parse_profile(m).common_draws == 1.0 for m in models)
+    assert models and all(parse_profile(m).common_draws == 102.0 for m in models)  # salted by the seed
     for model in models:
         base = model.split(":")[0]
         assert price_of(crn, model, 1000, 100, None, 200) == price_of(org, base, 1000, 100, None, 200) > 0
-    assert common_draws(crn) == crn  # applied once
+    assert common_draws(crn, 101) == crn  # applied once

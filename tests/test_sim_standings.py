@@ -171,3 +171,12 @@ def test_the_platform_relays_each_ventures_tables_and_a_venture_reads_only_the_o
     shown = [text for _, text in insight_lines(platform, "ink")]
     assert any(text.startswith(f"- in ledger, {line}") for text in shown)
     assert not any("in ink," in text for text in shown)
+
+
+def test_an_option_measured_alone_is_kept_until_another_joins_it() -> None:
+    first = _synthesise({}, [_outcome(1, "annual", "+2.0", "-1.0", "+5.0")])
+    second = _synthesise(first, [_outcome(2, "smb", "-1.0", "-3.0", "+1.0")])
+    third = _synthesise(second, [_outcome(3, "annual", "+3.0", "+0.5", "+5.5")])
+    (line,) = third["standings"]
+    rows = {r.option: r for r in (parse_line(line) or ("", "", "", []))[3]}
+    assert (rows["annual"].decisions, rows["smb"].decisions) == (2, 1)

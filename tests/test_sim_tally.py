@@ -89,3 +89,32 @@ def test_a_tally_in_other_words_reads_the_same() -> None:
         again = Knowledge()
         read_tallies(brief, VOCAB, again)
         assert again.params == plain.params, brief
+
+
+def test_a_reading_counts_once_and_only_for_its_own_venture() -> None:
+    first = _synthesise(None, [_lookup(1, "2026-01-02", {"reporting": 4, "core": 3, "mobile": 1})])
+    # The same day's answer again after a synthesis is the same reading; another venture's answer is not ours.
+    other = _lookup(3, "2026-01-03", {"mobile": 8})
+    other = MemoryHit(3, "ink", "ink-cto", other.at, "lookup", other.text.replace('"ink"', '"ledger"'), 2)
+    second = _synthesise(first, [_lookup(2, "2026-01-02", {"reporting": 4, "core": 3, "mobile": 1}), other,
+                                 _lookup(4, "2026-01-04", {"reporting": 2, "core": 5, "mobile": 1})])
+    tally = parse_line(second["customer_facts"][0])
+    assert tally is not None and (tally.readings, tally.total, tally.through) == (2, 16, "2026-01-04")
+    assert tally.counts == {"reporting": 6, "core": 8, "mobile": 2}
+
+
+def test_a_relayed_tally_is_read_and_a_remembered_lookup_is_not_counted_again() -> None:
+    from conductor.brain.brief import insight_lines
+    from conductor.brain.document import BrainDocument
+
+    line = Tally("feature.ship", "area", "comments", 27, 216, {"reporting": 112, "onboarding": 84, "core": 20}).line()
+    platform = BrainDocument.model_validate({"customer_facts": [f"in ledger, {line}"]})
+    (_, shown), = insight_lines(platform, "ink", version=2)
+    assert shown.endswith("[platform v2]")
+    relayed = Knowledge()
+    assert read_tallies(shown, VOCAB, relayed, weight=0.7) == ""
+    assert relayed.scores("feature.ship", "area")["reporting"] > 0
+    remembered = Knowledge()
+    memory = ("- [01-02 ink-cto] ink-cto looked up market.feedback({\"venture\": \"ink\"}): - feature.ship "
+              "area=reporting: asked for in 4 of 8 comments - feature.ship area=core: asked for in 1 of 8 comments")
+    assert read_tallies(memory, VOCAB, remembered) == memory and not remembered.params

@@ -45,8 +45,9 @@ def arm_org(org: Org, arm: Arm) -> Org:
     return org.model_copy(update={"brain": brain.model_copy(update={"control_share": arm.control_share})})
 
 
-def common_draws(org: Org) -> Org:
-    """The org with every simulated model drawing by moment (the profile's `common_draws`), priced as before.
+def common_draws(org: Org, seed: int) -> Org:
+    """The org with every simulated model drawing by moment (the profile's `common_draws`, salted by the seed so
+    that seeds stay independent draws of the model's luck), priced as before.
 
     Why: the arms of one seed differ in what agents are told, and with draws seeded by the whole prompt every
     wake-up of one arm draws afresh from the other's, so luck, compounded over 90 days, swamps what the
@@ -58,7 +59,7 @@ def common_draws(org: Org) -> Org:
     def crn(model: str | None) -> str | None:
         if model is None or not is_simulated(model) or "common_draws" in model:
             return model
-        return f"{model}{',' if ':' in model else ':'}common_draws=1"
+        return f"{model}{',' if ':' in model else ':'}common_draws={seed + 1}"
 
     prices = {**org.prices, **{crn(k) or k: v for k, v in org.prices.items() if is_simulated(k)}}
     ventures = [v.model_copy(update={"agents": [a.model_copy(update={"model": crn(a.model)}) for a in v.agents]})
@@ -83,7 +84,7 @@ def run_engine(org: Org, org_path: Path, db: Path, days: int, arm: Arm, seed: in
     from conductor.store import open_database
 
     open_database(db).close()
-    org = common_draws(org)
+    org = common_draws(org, seed)
     options = EngineOptions(until=org.start + timedelta(days=days), ablate_brief=arm.ablate_brief,
                             no_tools=arm.no_tools)
     if arm.ablate_insights or arm.paraphrase:

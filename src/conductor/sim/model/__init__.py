@@ -46,8 +46,8 @@ def respond(messages: list[dict], profile: Profile, tools: list[dict] | None = N
     users = [c for m, c in zip(messages, contents, strict=True) if isinstance(m, dict) and m.get("role") == "user"]
     retry = bool(users) and users[-1].lstrip().startswith(RETRY_MARK)
     prompt = original_prompt(users)
-    basis = (draw_basis(prompt, joined, len(messages), users[-1] if retry else "") if profile.common_draws
-             else without_record_ids(joined))
+    basis = (f"{profile.common_draws:g}\n{draw_basis(prompt, joined, len(messages), users[-1] if retry else '')}"
+             if profile.common_draws else without_record_ids(joined))
     seed = zlib.crc32(f"{profile.name}\x00{basis}".encode())
     rng = random.Random(seed)
     imp = random.Random(seed ^ 0x5BD1E995)

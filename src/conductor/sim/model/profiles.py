@@ -18,9 +18,11 @@ class Profile:
     over_budget: float
     latency_ms: float
     sleep_ms: float = 0.0
-    # 1: a wake-up draws by who wakes, when and why, not by its whole prompt (`draw_basis`): common random
-    # numbers, so two runs that differ only in what agents are told differ in what they knew, not in their
-    # luck. The evaluation's arms set it (`conductor.eval.run.common_draws`); 0 everywhere else.
+    # Above 0: a wake-up draws by who wakes, when and why, not by its whole prompt (`draw_basis`), salted by
+    # this number: common random numbers, so two runs with the same salt that differ only in what agents are
+    # told differ in what they knew, not in their luck. The evaluation sets it per seed
+    # (`conductor.eval.run.common_draws`: seed + 1), so the arms of one seed share draws and seeds do not; 0
+    # everywhere else.
     common_draws: float = 0.0
 
 
@@ -30,7 +32,7 @@ PROFILES: dict[str, Profile] = {
     "perfect": Profile("perfect", 0.0, 0.0, 0.0, 0.0, 0.0, latency_ms=900.0),
 }
 
-_RATES = ("invalid_json", "schema_violation", "low_confidence", "risky", "over_budget", "common_draws")
+_RATES = ("invalid_json", "schema_violation", "low_confidence", "risky", "over_budget")
 _SETTABLE = tuple(f.name for f in fields(Profile) if f.name != "name")
 
 

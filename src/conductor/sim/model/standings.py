@@ -91,10 +91,26 @@ def table_standings(line: str, vocab: Vocabulary) -> tuple[str, str, str, list[S
     return found.kind, found.param, found.metric or vocab.default_metric, rows
 
 
+_STAMP = re.compile(r"\s*\[[^\]]*\]\s*$")
+
+
+def table_text(raw: str) -> str:
+    """A line's text without its bullet and a trailing source stamp ("[platform v3]")."""
+    return _STAMP.sub("", raw.strip().lstrip("-*•").strip())
+
+
+def remembered(raw: str) -> bool:
+    """A memory quoted in the brief ("- [03-16 ink-cto] ink-cto looked up ..."): an old reading or outcome, which
+    the tables already hold; read by the ordinary reader, not counted again."""
+    return raw.strip().lstrip("-*•").strip().startswith("[")
+
+
 Seen = dict[tuple[str, str, str], dict[str, float]]  # (kind, parameter, metric) -> option -> effect or share
 
 
 def _ranks(values: list[float]) -> list[float]:
+    """Ranks from 0, ties sharing their mean rank. (`conductor.eval.stats` has its own: the simulated model
+    imports nothing from outside its package, which `tests/test_sim_model.py` checks, and eval sits above it.)"""
     order = sorted(range(len(values)), key=lambda i: values[i])
     ranks = [0.0] * len(values)
     i = 0
@@ -119,7 +135,7 @@ def agreement(own: dict[str, float] | None, other: dict[str, float], b: Behaviou
     mean = (len(common) - 1) / 2
     num = sum((x - mean) * (y - mean) for x, y in zip(a, c, strict=True))
     den = (sum((x - mean) ** 2 for x in a) * sum((y - mean) ** 2 for y in c)) ** 0.5
-    return max(0.0, num / den) if den else 0.0
+    return max(0.0, num / den) if den else b.stranger_trust
 
 
 def read_standings(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0,
@@ -134,7 +150,8 @@ def read_standings(text: str, vocab: Vocabulary, know: Knowledge, *, weight: flo
     """
     rest = []
     for raw in text.splitlines():
-        found = table_standings(raw.strip().lstrip("-*•").strip(), vocab) if "%" in raw or "percent" in raw else None
+        found = (table_standings(table_text(raw), vocab)
+                 if ("%" in raw or "percent" in raw) and not remembered(raw) else None)
         if found is None:
             rest.append(raw)
             continue

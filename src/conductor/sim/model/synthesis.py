@@ -237,6 +237,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
     table = _previous_standings(previous)
     tallies = _previous_tallies(previous)
     counted: set[tuple[str, str, str]] = set()
+    venture = re.search(r"^Venture: .*\(([a-z][a-z0-9_-]*)\)", prompt, re.MULTILINE)
     rules = [str(r) for r in previous.get("rules") or [] if isinstance(r, str)]
     numbers: dict[str, dict[str, list[float]]] = {}
     for raw in sub.get("new memories", "").splitlines():
@@ -246,7 +247,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
             rules += [rule] if rule not in rules else []
             continue
         if line.split("]")[0].endswith("lookup"):
-            _count(line, tallies, counted)
+            _count(line, tallies, counted, venture.group(1) if venture else None)
             continue
         m = OUTCOME_LINE.search(line) if line.split("]")[0].endswith("outcome") else None
         if m:
@@ -272,7 +273,7 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
         "worked": [j[2].text("worked") for j in worked],
         "failed": [j[2].text("failed") for j in failed],
         "standings": _standings(table, up),
-        "customer_facts": [t.line() for _, t in sorted(tallies.items())] + _facts(judged),
+        "customer_facts": [t.line() for _, t in sorted(tallies.items()) if t.readings] + _facts(judged),
         "open_questions": [_question(lesson) for lesson in single],
         "rules": rules[-8:],
     }
@@ -307,10 +308,11 @@ def _stand(m: re.Match[str], table: _Table) -> None:
 
 
 def _standings(table: _Table, up: dict[str, bool]) -> list[str]:
-    """One line per lever and metric with at least two options measured on it, the most measured levers first."""
+    """One line per lever and metric, the most measured first. A lever with one option measured so far keeps
+    its line too: the next version is built from this one, and a line left out would be forgotten."""
     lines = [(sum(r.decisions for r in rows.values()), format_line(kind, param, metric, list(rows.values()),
                                                                    up.get(metric, True)))
-             for (kind, param, metric), rows in sorted(table.items()) if len(rows) >= 2]
+             for (kind, param, metric), rows in sorted(table.items()) if rows]
     return [line for _, line in sorted(lines, key=lambda x: -x[0])][: B.max_lessons]
 
 
@@ -319,15 +321,24 @@ def _previous_tallies(previous: dict[str, Any]) -> dict[tuple[str, str], Tally]:
     return {(t.kind, t.param): t for t in found if t is not None}
 
 
-def _count(line: str, tallies: dict[tuple[str, str], Tally], counted: set[tuple[str, str, str]]) -> None:
-    """Add one looked-up answer's counts (comments, tickets) to its lever's tally, once per day: a tool answers
-    alike all day, so a second look the same day is the same reading."""
+_LOOKED_UP_VENTURE = re.compile(r'"venture":\s*"([^"]+)"')
+
+
+def _count(line: str, tallies: dict[tuple[str, str], Tally], counted: set[tuple[str, str, str]],
+           venture: str | None) -> None:
+    """Add one looked-up answer's counts (comments, tickets) of this venture to its lever's tally, once per day:
+    a tool answers alike all day, so a second look the same day (in this batch or after the newest day the
+    tally already counted) is the same reading."""
     day = line.removeprefix("- [").split(" ", 1)[0]
+    about = _LOOKED_UP_VENTURE.search(line)
+    if venture and about and about.group(1) != venture:
+        return
     for (kind, param), (counts, total, unit) in readings(line).items():
-        if (day, kind, param) in counted or total <= 0:
+        tally = tallies.setdefault((kind, param), Tally(kind, param, unit))
+        if (day, kind, param) in counted or total <= 0 or day <= tally.through:
             continue
         counted.add((day, kind, param))
-        tallies.setdefault((kind, param), Tally(kind, param, unit)).add(counts, total)
+        tally.add(counts, total, day)
 
 
 def _short_number(value: float) -> str:

@@ -4,7 +4,8 @@ Why the brain keeps this: one look at the feedback is a handful of comments, and
 eight comments is close to a coin toss between the two best. The organization looks many times, on many
 days; a brain that adds the readings up knows what customers ask for far better than any single look, and an
 agent that forgets them starts from eight comments every time. The tally counts each day's reading of a tool
-once (a tool answers alike all day).
+once (a tool answers alike all day: it remembers the newest day it counted), and only readings of its own
+venture.
 
 The synthesis writes one customer fact per lever:
 
@@ -23,12 +24,13 @@ from dataclasses import dataclass, field
 
 from conductor.sim.model.behaviour import BEHAVIOUR, Behaviour, weigh
 from conductor.sim.model.reader import Evidence, Knowledge, Vocabulary, table
-from conductor.sim.model.standings import Seen, agreement
+from conductor.sim.model.standings import Seen, agreement, remembered, table_text
 
 _KIND = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
 # One option's count in a tool's answer: "feature.ship area=reporting: asked for in 4 of 8 comments".
 READING = re.compile(rf"({_KIND}) ([a-z_]+)=([A-Za-z0-9_-]+): [^:]*?\b(\d+) of (\d+) ([a-z]+)")
-LINE = re.compile(rf"^[-*•\s]*({_KIND}) ([a-z_]+), what (\d+) readings? counted: (.*?) of (\d+) ([a-z]+)\s*$")
+LINE = re.compile(rf"^[-*•\s]*({_KIND}) ([a-z_]+), what (\d+) readings? counted(?: through (\d{{4}}-\d\d-\d\d))?: "
+                  r"(.*?) of (\d+) ([a-z]+)\s*$")
 _ITEM = re.compile(r"([A-Za-z0-9_-]+) (\d+)")
 
 
@@ -42,8 +44,10 @@ class Tally:
     readings: int = 0
     total: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    through: str = ""  # the day of the newest reading counted (ISO date): a later look that day is the same one
 
-    def add(self, counts: dict[str, int], total: int) -> None:
+    def add(self, counts: dict[str, int], total: int, day: str = "") -> None:
+        self.through = max(self.through, day)
         self.readings += 1
         self.total += total
         for option, n in counts.items():
@@ -52,18 +56,19 @@ class Tally:
     def line(self) -> str:
         ranked = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
         items = ", ".join(f"{option} {n}" for option, n in ranked)
+        through = f" through {self.through}" if self.through else ""
         return (f"{self.kind} {self.param}, what {self.readings} reading{'s' if self.readings != 1 else ''} "
-                f"counted: {items} of {self.total} {self.unit}")
+                f"counted{through}: {items} of {self.total} {self.unit}")
 
 
 def parse_line(line: str) -> Tally | None:
     m = LINE.match(line.strip())
     if m is None:
         return None
-    counts = {o.lower(): int(n) for o, n in _ITEM.findall(m.group(4))}
+    counts = {o.lower(): int(n) for o, n in _ITEM.findall(m.group(5))}
     if not counts:
         return None
-    return Tally(m.group(1), m.group(2), m.group(6), int(m.group(3)), int(m.group(5)), counts)
+    return Tally(m.group(1), m.group(2), m.group(7), int(m.group(3)), int(m.group(6)), counts, m.group(4) or "")
 
 
 def readings(text: str) -> dict[tuple[str, str], tuple[dict[str, int], int, str]]:
@@ -105,7 +110,7 @@ def read_tallies(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float
     """
     rest = []
     for raw in text.splitlines():
-        tally = table_tally(raw.strip().lstrip("-*•").strip(), vocab) if " of " in raw else None
+        tally = table_tally(table_text(raw), vocab) if " of " in raw and not remembered(raw) else None
         if tally is None or tally.total <= 0:
             rest.append(raw)
             continue
