@@ -29,7 +29,7 @@ from conductor.sim.model.reader import Evidence, Knowledge, Vocabulary, table
 
 _KIND = r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*"
 _NUMBER = r"\d+(?:\.\d+)?"
-HEADER = re.compile(rf"^[-*•\s]*({_KIND}) ([a-z_]+) on ([a-z_]+)\b[^:]*:\s*(.*)$")
+_HEADER = re.compile(rf"^[-*•\s]*({_KIND}) ([a-z_]+) on ([a-z_]+)\b[^:]*:\s*(.*)$")
 _ITEM = re.compile(
     rf"^\s*([A-Za-z0-9_-]+)\b.*?(?:([+\-−])({_NUMBER})%|\b(up|down) ({_NUMBER}) percent)"
     rf".*?(?:±|\+/-|give or take)\s*({_NUMBER})(?:.*?\((\d+)\)|.*?\b(\d+) decisions?)?"
@@ -55,7 +55,7 @@ def format_line(kind: str, param: str, metric: str, rows: list[Standing], higher
 
 def parse_line(line: str) -> tuple[str, str, str, list[Standing]] | None:
     """(kind, parameter, metric, options) of a standings line, or None when the line is not one."""
-    head = HEADER.match(line.strip())
+    head = _HEADER.match(line.strip())
     if head is None:
         return None
     rows = []
