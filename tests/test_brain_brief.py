@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conductor.brain.brief import assemble_brief, edges, insight_lines, lesson_line
+from conductor.brain.brief import assemble_brief, edges, insight_lines, lesson_line, named_kinds
 from conductor.brain.document import Provenance, parse_document
 from conductor.brain.memory import MemoryHit, score_hits
 from conductor.store import parse_iso
@@ -95,3 +95,48 @@ def test_nothing_to_say_is_an_empty_brief() -> None:
     assert (brief.brief, brief.insights, brief.tokens) == ("", "", 0)
     tiny = assemble_brief(budget=3, count_tokens=words, brain=BRAIN, header="A long header line here.")
     assert tiny.tokens <= 3
+
+
+KINDS = ("campaign.launch", "content.publish", "discount.offer", "support.improve")
+STANDING = parse_document({
+    "strategy": "Keep doing what moved the numbers (campaign.launch channel=seo, discount.offer segment=annual).",
+    "rules": ["Never run campaign.launch on ads."],
+    "standings": ["campaign.launch channel on signups, best first (95% interval, decisions): seo +5.0% ±2.0 (9)",
+                  "discount.offer segment on trial_conversion, best first (95% interval, decisions): "
+                  "annual +4.0% ±3.0 (6)"],
+    "customer_facts": ["support.improve action, what 9 readings counted: macros 40, docs 20 of 60 tickets",
+                       "writers renew yearly"],
+    "open_questions": ["Does discount.offer segment=new hold? One decision so far: #3 worked"],
+})
+
+
+def test_a_brief_leaves_out_what_names_only_kinds_its_reader_cannot_take() -> None:
+    """A sales lead sees the discount segments, not the campaign channels or the support queue; the founder's
+    rules, the strategy, facts that name no kind and memories are for everyone."""
+    whole = assemble_brief(budget=5000, count_tokens=words, brain=STANDING, memories=memories(2),
+                           insights=insight_lines(PLATFORM, "ink"), known_kinds=KINDS)
+    sales = assemble_brief(budget=5000, count_tokens=words, brain=STANDING, memories=memories(2),
+                           insights=insight_lines(PLATFORM, "ink"), in_view={"discount.offer"}, known_kinds=KINDS)
+    text = sales.brief + sales.insights
+    assert "segment on trial_conversion" in text and "Does discount.offer segment=new hold?" in text
+    assert "channel on signups" not in text and "macros 40" not in text and "channel=blog" not in text
+    assert "writers renew yearly" in text and "- Never run campaign.launch on ads." in text
+    assert "Strategy: Keep doing what moved the numbers (campaign.launch" in text
+    assert all(m.text in text for m in memories(2))  # retrieval chose them for this agent already
+    assert sales.off_topic == 3 and whole.off_topic == 0 and sales.tokens < whole.tokens
+    for line in ("channel on signups", "macros 40", "channel=blog"):
+        assert line in whole.brief + whole.insights
+
+
+def test_a_line_about_a_kind_in_view_stays_whatever_else_it_names() -> None:
+    doc = parse_document({"standings": ["campaign.launch beat content.publish on signups (12 decisions)"]})
+    for view in ({"campaign.launch"}, {"content.publish"}):
+        brief = assemble_brief(budget=500, count_tokens=words, brain=doc, in_view=view, known_kinds=KINDS)
+        assert "campaign.launch beat content.publish" in brief.brief
+    brief = assemble_brief(budget=500, count_tokens=words, brain=doc, in_view={"discount.offer"}, known_kinds=KINDS)
+    assert brief.brief == "" and brief.off_topic == 1
+
+
+def test_kinds_are_named_as_the_org_spells_them_in_any_case() -> None:
+    assert named_kinds("Campaign.Launch on seo, then discount.offer", KINDS) == {"campaign.launch", "discount.offer"}
+    assert named_kinds("e.g. pricing.change or v1.2, nothing known", KINDS) == set()

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from conductor.brain.brief import named_kinds
 from conductor.cli.main import app
 from conductor.engine import provider
 from conductor.engine.prompts import (
@@ -51,19 +52,22 @@ def tokens(text: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def studio_wakes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(agent id, messages) of every wake-up of a 12-day studio run, in the order the model received them."""
+def studio_prompts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[str, list[dict[str, Any]]]]]:
+    """(agent id, messages) of every wake-up ("wakes") and every review ("reviews") of a 12-day studio run, in the
+    order the model received them."""
     import conductor.sim.direct as direct
     from conductor.eval.arms import ENGINE_ARMS
     from conductor.eval.run import run_engine
 
-    seen: list[tuple[str, list[dict[str, Any]]]] = []
+    seen: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {"wakes": [], "reviews": []}
     real = direct.respond
 
     def spy(messages: list, profile: object, tools: list | None = None) -> object:
         user = next((m["content"] for m in messages if m.get("role") == "user"), "")
         if len(messages) == 2 and user.startswith("# Your role"):
-            seen.append((user.split("Agent id: ", 1)[1].split("\n", 1)[0], [dict(m) for m in messages]))
+            seen["wakes"].append((user.split("Agent id: ", 1)[1].split("\n", 1)[0], [dict(m) for m in messages]))
+        elif user.startswith("# Review request"):
+            seen["reviews"].append((user.split("Reviewer: ", 1)[1].split(" ", 1)[0], [dict(m) for m in messages]))
         return real(messages, profile, tools)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -71,6 +75,12 @@ def studio_wakes(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, li
         org = load_org(STUDIO)
         run_engine(org, STUDIO, tmp_path_factory.mktemp("cache") / "studio.db", DAYS, ENGINE_ARMS["full"], 7)
     return seen
+
+
+@pytest.fixture(scope="module")
+def studio_wakes(studio_prompts: dict[str, list[tuple[str, list[dict[str, Any]]]]]
+                 ) -> list[tuple[str, list[dict[str, Any]]]]:
+    return studio_prompts["wakes"]
 
 
 def test_every_agent_of_the_studio_shares_one_system_block_of_at_least_1024_tokens(studio_wakes: list) -> None:
@@ -98,6 +108,45 @@ def test_consecutive_wake_ups_of_one_agent_share_at_least_70_percent_as_a_byte_i
         last[agent] = text
     assert pairs >= 50, f"only {pairs} pairs of consecutive wake-ups"
     assert shared / total >= 0.70, f"consecutive wake-ups share {shared / total:.1%} of their tokens as a prefix"
+
+
+def test_a_wake_up_brief_names_no_lever_its_agent_cannot_pull(studio_wakes: list) -> None:
+    """The brief and the platform insights are for the agent reading them: a line about kinds the agent cannot
+    take is left out (its memories, retrieved for it, may still mention them). Every token of it would be
+    paid for at every wake-up."""
+    org = load_org(STUDIO)
+    known = {k.id for k in org.decision_kinds}
+    own = {agent.id: set(agent.decision_kinds) for _, agent in org.agents()}
+    checked = 0
+    for agent, messages in studio_wakes:
+        user = messages[1]["content"]
+        brief = user.split("# Platform insights", 1)[1].split(VOLATILE_HEADING, 1)[0]
+        brief = brief.split("Memories most relevant to you now", 1)[0]
+        for line in brief.splitlines():
+            named = named_kinds(line, known)
+            if line.startswith("- ") and named:
+                assert named & own[agent], f"{agent} was shown {line!r}"
+                checked += 1
+    assert checked >= 20, f"only {checked} brief lines named a kind"
+
+
+def test_a_reviewer_sees_what_its_brief_says_of_the_kind_under_review(studio_prompts: dict) -> None:
+    """A finance lead cannot launch campaigns, but judges them: a review's brief keeps the lines about the
+    kind under review (and the reviewer's own), and leaves out the rest."""
+    org = load_org(STUDIO)
+    known = {k.id for k in org.decision_kinds}
+    own = {agent.id: set(agent.decision_kinds) for _, agent in org.agents()}
+    about_subject = 0
+    for reviewer, messages in studio_prompts["reviews"]:
+        user = messages[1]["content"]
+        kind = user.split("\nKind: ", 1)[1].split(" ", 1)[0]
+        brief = user.split("# Venture brief", 1)[1].split("Memories most relevant to you now", 1)[0]
+        for line in brief.splitlines():
+            named = named_kinds(line, known)
+            if line.startswith("- ") and named:
+                assert named & (own[reviewer] | {kind}), f"{reviewer} reviewing {kind} was shown {line!r}"
+                about_subject += kind in named and kind not in own[reviewer]
+    assert about_subject >= 5, f"only {about_subject} lines about a kind under review that is not the reviewer's"
 
 
 def _context(**overrides: Any) -> WakeContext:

@@ -6,13 +6,21 @@ priority, and within the brief the most important things sit at the edges (the f
 lessons first, the most relevant memories last), not buried in the middle where models read least carefully.
 The amount of text is bounded by the budget, not by the history, so tokens per wake-up stay flat.
 
+A brief is also *for someone*: given the decision kinds in view (the agent's own, and the one a review judges),
+a lesson, standing, fact, question or insight that names only other kinds is left out. A support lead gains
+nothing from the campaign channels' standings, and every token of them is paid for at every wake-up: with the
+whole venture's tables in every prompt, the studio's agents ran out of their daily budgets three times as often
+as without a brief, and executed a tenth fewer decisions. The founder's rules, the strategy and the memories
+(retrieved for the agent already) are never left out.
+
 Public API: `Brief`, `assemble_brief(...)`, `edges(items)`, `lesson_line(lesson, section)`,
-`memory_line(hit)`, `insight_lines(platform_doc, venture, names, version)`.
+`memory_line(hit)`, `insight_lines(platform_doc, venture, names, version)`, `named_kinds(text, known)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -31,6 +39,7 @@ class Brief:
     memory_ids: tuple[int, ...] = ()
     dropped: int = 0
     budget: int = 0
+    off_topic: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,26 @@ def lesson_line(lesson: Lesson, section: str) -> str:
             stats += f", mean {format_delta(mean)}"
     ids = " ".join(f"#{i}" for i in lesson.decision_ids[-3:])
     return f"- {lesson.text} {tag}{stats}" + (f", {ids}" if ids else "")
+
+
+_KIND_LIKE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+
+
+def named_kinds(text: str, known: Collection[str]) -> set[str]:
+    """The decision kinds of `known` that `text` names (`campaign.launch`, in any letter case)."""
+    by_lower = {k.lower(): k for k in known}
+    return {by_lower[k] for k in _KIND_LIKE.findall(text.lower()) if k in by_lower}
+
+
+# Slots whose lines are about one lever or another, and may be left out for an agent that cannot pull it.
+_TOPICAL = frozenset({"worked", "failed", "standings", "facts", "questions", "insights"})
+
+
+def _off_topic(item: _Item, in_view: Collection[str], known: Collection[str]) -> bool:
+    if item.slot not in _TOPICAL:
+        return False
+    named = named_kinds(item.text, known)
+    return bool(named) and not (named & set(in_view))
 
 
 def memory_line(hit: MemoryHit) -> str:
@@ -148,9 +177,13 @@ def assemble_brief(
     memories: Sequence[MemoryHit] = (),
     insights: Sequence[tuple[float, str]] = (),
     directives: Sequence[str] = (),
+    in_view: Collection[str] | None = None,
+    known_kinds: Collection[str] = (),
 ) -> Brief:
     """The brief and platform-insights texts for one wake-up, together at most `budget` tokens.
 
+    With `in_view` (decision kinds), a line naming kinds of `known_kinds` but none in view is left out
+    (counted in `off_topic`); `None` keeps every line (the platform's analyst, an agent without kinds).
     Candidates are taken by priority while they fit (founder rules, strategy, lessons, then insights and
     memories by their rank, then facts and questions). `tokens` is an upper bound from the parts (text
     splits into tokens at line breaks) unless the brief is near its budget, where it is counted whole and the
@@ -160,6 +193,10 @@ def assemble_brief(
     top = max((m.score for m in memories), default=0.0) or 1.0
     items += [_Item("memories", 40 + 30 * (m.score / top), memory_line(m), m.id) for m in memories]
     items += [_Item("insights", p, text) for p, text in insights]
+    off_topic = 0
+    if in_view is not None:
+        kept = [i for i in items if not _off_topic(i, in_view, known_kinds)]
+        off_topic, items = len(items) - len(kept), kept
     items.sort(key=lambda i: -i.priority)
     # The header and every heading are reserved up front (with their line breaks), so the bound below stays
     # within the budget and the whole text rarely needs counting again.
@@ -200,4 +237,5 @@ def assemble_brief(
     return Brief(
         brief=brief_text, insights=insights_text, tokens=total,
         memory_ids=tuple(i.ref for i in chosen if i.ref is not None), dropped=dropped, budget=budget,
+        off_topic=off_topic,
     )

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
-from conductor.brain.brief import Brief, assemble_brief, insight_lines
+from conductor.brain.brief import Brief, assemble_brief, insight_lines, named_kinds
 from conductor.brain.control import Arm, BriefChoice, control_arm, shown_version
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
 from conductor.brain.memory import MemoryHit, retrieve_plan, situation_terms
@@ -191,8 +191,14 @@ class BrainKeeper:
         header = (f"{name} brain v{version}: what this venture has learned, with the decisions behind it."
                   if version is not None else f"{name} has no brain version yet; recent memories only.")
         directives = [t for _, t in self.engine.state.directives.get(venture, [])]
+        known = [k.id for k in self.org.decision_kinds]
+        in_view: set[str] | None = None
+        if found is not None and found[1].decision_kinds:
+            # What the agent can decide, and what a review asks it to judge.
+            in_view = set(found[1].decision_kinds) | named_kinds(subject or "", known)
         result = assemble_brief(budget=budget, count_tokens=lambda t: self.count_tokens(model, t), brain=doc,
-                                header=header, memories=hits, insights=insights, directives=directives)
+                                header=header, memories=hits, insights=insights, directives=directives,
+                                in_view=in_view, known_kinds=known)
         self.last_brief = result
         return result.brief, result.insights, version
 
