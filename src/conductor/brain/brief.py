@@ -6,7 +6,7 @@ priority, and within the brief the most important things sit at the edges (the f
 lessons first, the most relevant memories last), not buried in the middle where models read least carefully.
 The amount of text is bounded by the budget, not by the history, so tokens per wake-up stay flat.
 
-A brief is also *for someone*: given the decision kinds in view (the agent's own, and the one a review judges),
+A brief is also *for someone*: given the decision kinds in view (the agent's own, or the one a review judges),
 a lesson, standing, fact, question or insight that names only other kinds is left out. A support lead gains
 nothing from the campaign channels' standings, and every token of them is paid for at every wake-up: with the
 whole venture's tables in every prompt, the studio's agents ran out of their daily budgets three times as often

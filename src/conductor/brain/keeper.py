@@ -193,9 +193,11 @@ class BrainKeeper:
         directives = [t for _, t in self.engine.state.directives.get(venture, [])]
         known = [k.id for k in self.org.decision_kinds]
         in_view: set[str] | None = None
-        if found is not None and found[1].decision_kinds:
-            # What the agent can decide, and what a review asks it to judge.
-            in_view = set(found[1].decision_kinds) | named_kinds(subject or "", known)
+        judged = named_kinds(subject or "", known)
+        if judged:
+            in_view = judged  # a review is about the decision it judges, not about the reviewer's own levers
+        elif found is not None and found[1].decision_kinds:
+            in_view = set(found[1].decision_kinds)
         result = assemble_brief(budget=budget, count_tokens=lambda t: self.count_tokens(model, t), brain=doc,
                                 header=header, memories=hits, insights=insights, directives=directives,
                                 in_view=in_view, known_kinds=known)
