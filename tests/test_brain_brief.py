@@ -140,3 +140,8 @@ def test_a_line_about_a_kind_in_view_stays_whatever_else_it_names() -> None:
 def test_kinds_are_named_as_the_org_spells_them_in_any_case() -> None:
     assert named_kinds("Campaign.Launch on seo, then discount.offer", KINDS) == {"campaign.launch", "discount.offer"}
     assert named_kinds("e.g. pricing.change or v1.2, nothing known", KINDS) == set()
+    # An org's ids may have no dot or several: each is found whole, never inside a longer one.
+    ids = ("campaign.launch", "campaign.launch.paid", "refund")
+    assert named_kinds("campaign.launch.paid channel=ads", ids) == {"campaign.launch.paid"}
+    assert named_kinds("campaign.launch, then a refund.", ids) == {"campaign.launch", "refund"}
+    assert named_kinds("refunds and refund_policy", ids) == set()

@@ -196,6 +196,30 @@ def test_versions_are_compared_with_the_control_made_in_the_same_periods() -> No
     seen, blind = result["control"], result["control-blind"]
     assert seen["low"] > 0 and seen["versions"]["ahead"] == 3
     assert blind["low"] < 0 < blind["high"] and blind["versions"]["ahead"] == 0
+    assert seen["truth"] is None  # no ground truth in these rows: nothing is claimed about it
+
+
+def test_versions_are_also_compared_on_true_effects_where_the_run_has_them() -> None:
+    """Measured effects that cannot tell the arms apart, true effects that can: the comparison on the truth is
+    reported beside the measured one, each with its own interval."""
+    import random
+
+    from conductor.eval.report import version_control
+
+    rng = random.Random(5)
+    rows = []
+    for period in (1, 2):
+        for arm, truth in (("current", 0.01), ("previous", 0.0)):
+            for _ in range(200 if arm == "current" else 80):
+                true = truth + rng.gauss(0, 0.002)
+                rows.append({"venture": "v", "arm": arm, "period": period, "effect": true + rng.gauss(0, 0.2),
+                             "true": true})
+    rows.append({"venture": "v", "arm": "previous", "period": 2, "effect": 0.0, "true": None})  # no replay
+    found = version_control([{"arm": "control", "control": rows}])
+    assert found is not None
+    seen = found["control"]
+    assert seen["low"] < 0 < seen["high"]
+    assert seen["truth"]["low"] > 0 and seen["truth"]["control"] == 160 and seen["control"] == 161
 
 
 @pytest.mark.parametrize("arm", ["no-insights", "paraphrase"])
@@ -243,3 +267,11 @@ def test_the_report_says_how_much_each_arm_did_beside_what_it_earned() -> None:
     assert act["full"]["mean_executed"] == 100 and act["full"]["full_over_arm"] == 1.0
     assert act["no-brief"]["full_over_arm"] == pytest.approx((0.9 + 1.1) / 2)
     assert activity([{"seed": 1, "arm": "no-brief", "executed": 3}]) is None
+
+
+def test_true_effects_are_signed_the_good_way_like_measured_ones() -> None:
+    from conductor.eval.run import true_effects_the_good_way
+
+    graded = [{"id": 1, "true": 0.04, "good_direction": "up"}, {"id": 2, "true": -0.05, "good_direction": "down"},
+              {"id": 3, "true": None, "good_direction": "up"}]
+    assert true_effects_the_good_way(graded) == {1: 0.04, 2: 0.05}

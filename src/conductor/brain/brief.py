@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 from conductor.brain.document import BrainDocument, Lesson, format_delta
@@ -71,13 +72,23 @@ def lesson_line(lesson: Lesson, section: str) -> str:
     return f"- {lesson.text} {tag}{stats}" + (f", {ids}" if ids else "")
 
 
-_KIND_LIKE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
+@lru_cache(maxsize=32)
+def _kind_pattern(known: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for every id of `known`, longest first, bounded so that `campaign.launch` is not found
+    inside `campaign.launch.paid` nor `refund` inside `refunds`."""
+    if not known:
+        return None
+    ids = "|".join(re.escape(k) for k in sorted(known, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])({ids})(?![\w]|\.\w)", re.IGNORECASE)
 
 
 def named_kinds(text: str, known: Collection[str]) -> set[str]:
-    """The decision kinds of `known` that `text` names (`campaign.launch`, in any letter case)."""
+    """The decision kinds of `known` that `text` names, in any letter case (as the org spells them)."""
+    pattern = _kind_pattern(tuple(sorted(set(known))))
+    if pattern is None:
+        return set()
     by_lower = {k.lower(): k for k in known}
-    return {by_lower[k] for k in _KIND_LIKE.findall(text.lower()) if k in by_lower}
+    return {by_lower[m.lower()] for m in pattern.findall(text)}
 
 
 # Slots whose lines are about one lever or another, and may be left out for an agent that cannot pull it.

@@ -55,7 +55,7 @@ class LessonChange:
 
 @dataclass(frozen=True)
 class ItemChange:
-    """A customer fact, open question or rule added or removed."""
+    """A standing, customer fact, open question or rule added or removed."""
 
     section: str
     status: Literal["added", "removed"]

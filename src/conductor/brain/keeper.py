@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
-from conductor.brain.brief import Brief, assemble_brief, insight_lines, named_kinds
+from conductor.brain.brief import Brief, assemble_brief, insight_lines
 from conductor.brain.control import Arm, BriefChoice, control_arm, shown_version
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
 from conductor.brain.memory import MemoryHit, retrieve_plan, situation_terms
@@ -164,12 +164,14 @@ class BrainKeeper:
         return BriefChoice(arm, shown_version(arm, in_force), in_force)
 
     async def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
-              before: int | None = None, subject: str | None = None) -> tuple[str, str, int | None]:
+              before: int | None = None, subject: str | None = None, judged: str | None = None
+              ) -> tuple[str, str, int | None]:
         """(brief, platform insights, brain version shown) for one wake-up or review, within budget.
 
         `version` defaults to the version in force; the control arm passes the previous one. `before` keeps
         the memories to those written before that event (a wake-up or review done again after a restart).
-        `subject` is the decision a review judges: its memories are chosen for it.
+        `subject` is the decision a review judges: its memories are chosen for it. `judged` is its kind: a
+        review's brief keeps only the lines about that kind; a wake-up's, the lines about the agent's kinds.
         """
         version = self.in_force(venture) if version == "in force" else version
         assert version is None or isinstance(version, int)
@@ -193,9 +195,8 @@ class BrainKeeper:
         directives = [t for _, t in self.engine.state.directives.get(venture, [])]
         known = [k.id for k in self.org.decision_kinds]
         in_view: set[str] | None = None
-        judged = named_kinds(subject or "", known)
-        if judged:
-            in_view = judged  # a review is about the decision it judges, not about the reviewer's own levers
+        if judged is not None:
+            in_view = {judged}  # a review is about the decision it judges, not about the reviewer's own levers
         elif found is not None and found[1].decision_kinds:
             in_view = set(found[1].decision_kinds)
         result = assemble_brief(budget=budget, count_tokens=lambda t: self.count_tokens(model, t), brain=doc,

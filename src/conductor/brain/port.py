@@ -23,10 +23,11 @@ from conductor.store.reads import AsyncReader
 class BriefSource(Protocol):
     """(brief, platform insights, version shown) for one venture and agent. `before` keeps the memories to
     those written before that event: a wake-up or review done again after a restart sees what it first saw.
-    `subject` names the decision a review judges, so its memories are chosen for that decision."""
+    `subject` names the decision a review judges, so its memories are chosen for that decision, and `judged` its
+    kind, the only one the review's brief is about."""
 
     async def __call__(self, venture: str, agent_id: str, *, before: int | None = None,
-                       subject: str | None = None) -> tuple[str, str, int | None]: ...
+                       subject: str | None = None, judged: str | None = None) -> tuple[str, str, int | None]: ...
 
 
 def retry_message(error: str, example: str | None = None) -> dict[str, str]:

@@ -96,6 +96,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
                      f"to {v['high'] * 100:+.1f}) over {v['current']} vs {v['control']} decisions; single versions: "
                      f"{v['versions']['ahead']} ahead, {v['versions']['behind']} behind, "
                      f"{v['versions']['not enough evidence']} not enough evidence")
+        if (t := v.get("truth")) is not None:
+            lines.append(f"{arm}, by true effects (replayed): version in force − control {t['difference'] * 100:+.2f} "
+                         f"pts (95% {t['low'] * 100:+.2f} to {t['high'] * 100:+.2f}) over {t['current']} vs "
+                         f"{t['control']} decisions")
     return lines
 
 

@@ -30,7 +30,8 @@ async def _review_briefs(engine: Engine, d: DecisionRuntime, reviewer: str, befo
     if engine.opts.ablate_brief or engine.brief_source is None:
         return "", "", engine.state.brain_versions.get(d.venture)
     subject = " ".join([d.kind, *(f"{name} {value}" for name, value in d.params.items())])
-    brief, insights, version = await engine.brief_source(d.venture, reviewer, before=before, subject=subject)
+    brief, insights, version = await engine.brief_source(d.venture, reviewer, before=before, subject=subject,
+                                                         judged=d.kind)
     return (*engine.shown_briefs(brief, insights), version)
 
 

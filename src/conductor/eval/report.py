@@ -180,8 +180,22 @@ def version_control(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
             clear[key] += 1
         out[arm] = {"current": len(current), "control": len(control),
                     "difference": found[0] if found else None, "low": found[1] if found else None,
-                    "high": found[2] if found else None, "versions": clear}
+                    "high": found[2] if found else None, "versions": clear, "truth": _true_control(rows)}
     return out or None
+
+
+def _true_control(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The same comparison on the true effects (ground truth, replayed) of the decisions that have one: what the
+    measured comparison would show, on those decisions, if attribution were exact."""
+    from conductor.brain.quality import welch
+
+    current = [c["true"] for c in rows if c["arm"] == "current" and isinstance(c.get("true"), int | float)]
+    control = [c["true"] for c in rows if c["arm"] != "current" and isinstance(c.get("true"), int | float)]
+    found = welch(current, control)
+    if found is None:
+        return None
+    return {"current": len(current), "control": len(control), "difference": found[0], "low": found[1],
+            "high": found[2]}
 
 
 def activity(runs: list[dict[str, Any]]) -> dict[str, Any] | None:

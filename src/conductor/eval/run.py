@@ -2,7 +2,9 @@
 
 `run_one` is what a worker process executes. It runs the engine on the simulated clock to the horizon and
 returns plain data: each venture's daily MRR, counts, and, for the full arm, the reference policies replayed
-from its decision log and each measured decision's true effect (for grading attribution).
+from its decision log and each measured decision's true effect (for grading attribution). Arms with a concurrent
+control also get each decision's true effect (one market replay per measured decision), so that brain versions
+are compared on what their decisions really did, beside what attribution measured.
 """
 
 from __future__ import annotations
@@ -173,17 +175,19 @@ def run_one(org_path: str, seed: int, arm_name: str, days: int, workdir: str, gr
         result["brain_versions"] = conn.execute("SELECT count(*) FROM brain_versions").fetchone()[0]
     finally:
         conn.close()
+    graded = graded_decisions(org, db, logs) if grade or arm.control_share else None
     if grade:
         result["references"] = references(org, logs, seed, db)
-        result["graded"] = graded_decisions(org, db, logs)
+        result["graded"] = graded
     if arm.control_share:
-        result["control"] = control_effects(db)
+        result["control"] = control_effects(db, graded)
     return result
 
 
-def control_effects(db: Path) -> list[dict[str, Any]]:
+def control_effects(db: Path, graded: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every measured decision's brief arm, the version in force, and its effect the good way (for comparing
-    brain versions with the concurrent control)."""
+    brain versions with the concurrent control); with `graded`, also its true effect the good way (replayed
+    without it), which the measured effect only estimates."""
     from conductor.brain.quality import load_decision_rows
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -191,6 +195,15 @@ def control_effects(db: Path) -> list[dict[str, Any]]:
         rows = load_decision_rows(conn)
     finally:
         conn.close()
-    return [{"venture": r.venture, "arm": r.arm, "period": r.period, "effect": r.normalized_delta}
+    truths = true_effects_the_good_way(graded or [])
+    return [{"venture": r.venture, "arm": r.arm, "period": r.period, "effect": r.normalized_delta,
+             "true": truths.get(r.id)}
             for r in rows if r.success is not None and r.normalized_delta is not None]
+
+
+def true_effects_the_good_way(graded: list[dict[str, Any]]) -> dict[int, float]:
+    """Decision id -> its true effect, signed so that + is the good way for its metric (as measured effects are:
+    a backlog that fell by 5 % is +0.05); decisions without a replayed truth are left out."""
+    return {int(g["id"]): (float(g["true"]) if g.get("good_direction", "up") == "up" else -float(g["true"]))
+            for g in graded if isinstance(g.get("true"), int | float)}
 
