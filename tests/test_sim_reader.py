@@ -90,6 +90,23 @@ def test_unclear_and_questions_are_no_evidence(text: str) -> None:
     assert said(text) == set()
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- [02-13 ink-cmo] #15211 ink-cmo proposed campaign.launch budget=200 channel=seo: `signups` is slipping "
+        "(6.21 → 3.81 over 7 days, -38.6%); it is the most direct lever I have on it.",
+        "- [02-13 ink-cmo] #15104 ink-cmo proposed campaign launches on the seo channel: `signups` is improving "
+        "(+19.9%); the brief ranks channel=seo at +5.8% signups, so I am repeating what worked.",
+        "- [02-13 ink-cmo] ink-cmo: `signups` is slipping (6.21 → 3.81 over 7 days, -38.6%). Taking "
+        "campaign.launch channel=seo.",
+    ],
+)
+def test_a_decision_being_proposed_says_nothing_of_its_option(text: str) -> None:
+    """The metric's movement when a decision was proposed is the situation it answered, not its effect; a brief
+    its rationale quotes was read already."""
+    assert said(text) == set()
+
+
 def test_options_attach_to_the_nearest_kind_of_their_clause() -> None:
     text = "- Keep leaning on discount offers for the annual segment and content publishing on video; " \
            "drop campaign launches through email."

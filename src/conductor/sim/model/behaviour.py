@@ -82,6 +82,9 @@ class Behaviour:
     revise_low_confidence: float = 0.5  # chance a decision under 0.6 confidence gets sent back
     revise_any: float = 0.1  # chance any other decision gets generic feedback on round one
     revise_later_round: float = 0.2  # chance a later round is still not convinced
+    review_against: float = 1.0  # a reviewer sends an option back when the brief weighs at least this much
+    # against it (a failed lesson over two decisions of -3 % or more, a table's option a noise band below the
+    # others), not whenever it ranks below the average: an option in the middle of its table has not failed
 
     # -- synthesis --
     lesson_min_decisions: int = 2  # one decision is a question, not a lesson

@@ -372,6 +372,14 @@ def _read_line(line: str, vocab: Vocabulary, context: int, weight: float, source
     return tuple(out)
 
 
+# A line that records a decision being proposed or taken ("#12 ink-cmo proposed campaign.launch channel=ads:
+# `signups` is slipping (-38%) ...", "... Taking discount.offer segment=new.") gives the reasons for it, written
+# before it acted: the movement it quotes is the situation it answered, not the option's effect, and a brief it
+# quotes was read already. A person reads it as such; read as evidence, a slipping metric at the moment of
+# proposing condemned the very option proposed (reviewers sent back options better than most, in real runs).
+_INTENTION = re.compile(r"#\d+\s+[\w.-]+\s+proposed\b|(?:^|[.:;!?]\s+)Taking\b")
+
+
 # The same brief reaches every agent of a venture many times a day, so lines are read once per vocabulary and
 # remembered. `_read_line` is a pure function of its arguments: the memo changes the cost, never the answer.
 _MEMO: dict[tuple, _Line] = {}
@@ -402,7 +410,7 @@ def read(text: str, vocab: Vocabulary, know: Knowledge, *, weight: float = 1.0, 
             skipping = bool(_SKIP_HEADING.search(line))
             context = 0 if skipping else lexicon_polarity(line.strip("#*: "))
             continue
-        if skipping:
+        if skipping or _INTENTION.search(line):
             continue
         found += _read_line_once(line, vocab, context, weight, source, behaviour)
     for e in found:

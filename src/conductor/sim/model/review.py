@@ -35,11 +35,13 @@ def _decision(sec: dict[str, str]) -> tuple[str, dict[str, Any], float | None]:
 
 
 def _failed_options(brief: str, kind: str, params: dict[str, Any]) -> list[str]:
-    """Options of this decision that the brief says failed (read the way a wake-up reads it)."""
+    """Options of this decision that the brief says clearly failed (read the way a wake-up reads it, with at
+    least `review_against` of evidence against them)."""
     choices = [Param(k, choices=[v]) for k, v in params.items() if isinstance(v, str) and v.strip()]
     know = Knowledge()
     read(brief, Vocabulary.build([Kind(kind, "", choices, None)]), know)
-    return [f"{k}={v}" for k, v in params.items() if know.scores(kind, k).get(str(v).lower(), 0) < 0]
+    return [f"{k}={v}" for k, v in params.items()
+            if know.scores(kind, k).get(str(v).lower(), 0) <= -B.review_against]
 
 
 def _first_round(role: str, kind: str, params: dict[str, Any], confidence: float | None, failed: list[str],

@@ -82,6 +82,26 @@ def _choices(kind: Kind, params: dict[str, Any], feedback: str, explicit: dict[s
             params[param.name] = (pointed or named)[0]
 
 
+# Feedback that turns a decision away from its option: "the venture brief says channel=ads failed before; pick
+# an option that has worked", "try another option".
+_AWAY = re.compile(r"\bfailed\b|\b(?:pick|choose|try|use)\s+(?:an?|another|a different|some other)\s+option\b",
+                   re.I)
+
+
+def _away_from_option(kind: Kind, params: dict[str, Any], feedback: str, w: Wake, rng: random.Random) -> None:
+    """Feedback that says the chosen option failed (naming it), or asks for another option: another option,
+    picked as a wake-up picks one (the best-known most of the time), instead of a smaller bet on the same."""
+    choice = kind.choice_param()
+    if choice is None or not choice.choices or not _AWAY.search(feedback):
+        return
+    current = str(params[choice.name])
+    if not re.search(rf"\b{re.escape(current)}\b", feedback, re.I) and not re.search(r"\boption\b", feedback, re.I):
+        return
+    others = [c for c in choice.choices if c.lower() != current.lower()]
+    if others:
+        params[choice.name] = pick_choice(others, w.know.scores(kind.id, choice.name), rng)
+
+
 def sensible_change(kind: Kind, params: dict[str, Any], w: Wake, rng: random.Random) -> dict[str, Any]:
     """Feedback named nothing concrete: make the bet smaller, or try another option."""
     params = dict(params)
@@ -128,6 +148,9 @@ def revise(w: Wake, rid: int, text: str, rng: random.Random) -> dict[str, Any] |
             params[param.name] = value
     _numbers(kind, params, feedback)
     _choices(kind, params, feedback, explicit)
+    choice = kind.choice_param()
+    if choice is not None and params[choice.name] == before[choice.name]:  # "channel=ads failed" names it, too
+        _away_from_option(kind, params, feedback, w, rng)
     if params == before:
         params = sensible_change(kind, params, w, rng)
     for param in kind.params:
