@@ -41,13 +41,19 @@ def studio_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def keys(*presses: str) -> Callable[[Any], Any]:
-    """Press keys, then wait until every worker they started has delivered (detail loads, previews)."""
+    """Press keys, then wait until every worker they started has delivered (detail loads, previews).
+
+    Toasts are cleared before the picture: one lives 8 seconds of wall time, so whether it is still on screen
+    depends on the machine's load, not on the room (the warning before an escalation lapses, the toast a
+    stopped room can show, has its own test in tests/test_tui_widgets.py)."""
 
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
         for key in presses:
             await pilot.press(key)
             await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
 
     return run_before
 
