@@ -72,34 +72,40 @@ def lesson_line(lesson: Lesson, section: str) -> str:
     return f"- {lesson.text} {tag}{stats}" + (f", {ids}" if ids else "")
 
 
+_Matcher = tuple[re.Pattern[str], dict[str, str]]
+
+
 @lru_cache(maxsize=32)
-def _kind_pattern(known: tuple[str, ...]) -> re.Pattern[str] | None:
+def _kind_matcher(known: frozenset[str]) -> _Matcher | None:
     """One pattern for every id of `known`, longest first, bounded so that `campaign.launch` is not found
-    inside `campaign.launch.paid` nor `refund` inside `refunds`."""
+    inside `campaign.launch.paid` nor `refund` inside `refunds`; and each id by its lower case."""
     if not known:
         return None
-    ids = "|".join(re.escape(k) for k in sorted(known, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.])({ids})(?![\w]|\.\w)", re.IGNORECASE)
+    ids = "|".join(re.escape(k) for k in sorted(known, key=lambda k: (-len(k), k)))
+    return re.compile(rf"(?<![\w.])({ids})(?![\w]|\.\w)", re.IGNORECASE), {k.lower(): k for k in known}
+
+
+def _kinds_in(text: str, matcher: _Matcher | None) -> set[str]:
+    if matcher is None:
+        return set()
+    pattern, by_lower = matcher
+    return {by_lower[m.lower()] for m in pattern.findall(text)}
 
 
 def named_kinds(text: str, known: Collection[str]) -> set[str]:
     """The decision kinds of `known` that `text` names, in any letter case (as the org spells them)."""
-    pattern = _kind_pattern(tuple(sorted(set(known))))
-    if pattern is None:
-        return set()
-    by_lower = {k.lower(): k for k in known}
-    return {by_lower[m.lower()] for m in pattern.findall(text)}
+    return _kinds_in(text, _kind_matcher(frozenset(known)))
 
 
 # Slots whose lines are about one lever or another, and may be left out for an agent that cannot pull it.
 _TOPICAL = frozenset({"worked", "failed", "standings", "facts", "questions", "insights"})
 
 
-def _off_topic(item: _Item, in_view: Collection[str], known: Collection[str]) -> bool:
+def _off_topic(item: _Item, in_view: frozenset[str], matcher: _Matcher | None) -> bool:
     if item.slot not in _TOPICAL:
         return False
-    named = named_kinds(item.text, known)
-    return bool(named) and not (named & set(in_view))
+    named = _kinds_in(item.text, matcher)
+    return bool(named) and not (named & in_view)
 
 
 def memory_line(hit: MemoryHit) -> str:
@@ -206,7 +212,8 @@ def assemble_brief(
     items += [_Item("insights", p, text) for p, text in insights]
     off_topic = 0
     if in_view is not None:
-        kept = [i for i in items if not _off_topic(i, in_view, known_kinds)]
+        view, matcher = frozenset(in_view), _kind_matcher(frozenset(known_kinds))
+        kept = [i for i in items if not _off_topic(i, view, matcher)]
         off_topic, items = len(items) - len(kept), kept
     items.sort(key=lambda i: -i.priority)
     # The header and every heading are reserved up front (with their line breaks), so the bound below stays

@@ -206,4 +206,3 @@ def true_effects_the_good_way(graded: list[dict[str, Any]]) -> dict[int, float]:
     a backlog that fell by 5 % is +0.05); decisions without a replayed truth are left out."""
     return {int(g["id"]): (float(g["true"]) if g.get("good_direction", "up") == "up" else -float(g["true"]))
             for g in graded if isinstance(g.get("true"), int | float)}
-

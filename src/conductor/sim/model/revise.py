@@ -88,11 +88,12 @@ _AWAY = re.compile(r"\bfailed\b|\b(?:pick|choose|try|use)\s+(?:an?|another|a dif
                    re.I)
 
 
-def _away_from_option(kind: Kind, params: dict[str, Any], feedback: str, w: Wake, rng: random.Random) -> None:
-    """Feedback that says the chosen option failed (naming it), or asks for another option: another option,
-    picked as a wake-up picks one (the best-known most of the time), instead of a smaller bet on the same."""
-    choice = kind.choice_param()
-    if choice is None or not choice.choices or not _AWAY.search(feedback):
+def _away_from_option(kind: Kind, choice: Param, params: dict[str, Any], feedback: str, w: Wake,
+                      rng: random.Random) -> None:
+    """Feedback that says the chosen option (of `choice`) failed, naming it, or asks for another option: another
+    option, picked as a wake-up picks one (the best-known most of the time), instead of a smaller bet on the
+    same."""
+    if not choice.choices or not _AWAY.search(feedback):
         return
     current = str(params[choice.name])
     if not re.search(rf"\b{re.escape(current)}\b", feedback, re.I) and not re.search(r"\boption\b", feedback, re.I):
@@ -150,7 +151,7 @@ def revise(w: Wake, rid: int, text: str, rng: random.Random) -> dict[str, Any] |
     _choices(kind, params, feedback, explicit)
     choice = kind.choice_param()
     if choice is not None and params[choice.name] == before[choice.name]:  # "channel=ads failed" names it, too
-        _away_from_option(kind, params, feedback, w, rng)
+        _away_from_option(kind, choice, params, feedback, w, rng)
     if params == before:
         params = sensible_change(kind, params, w, rng)
     for param in kind.params:
