@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from brain_support import lab_org, run_lab
-from conductor.brain.control import control_arm
+from conductor.brain.control import control_arm, shown_version
 from conductor.brain.quality import DecisionRow, compare_to_control, decision_quality, load_decision_rows
 from conductor.engine.recompute import recompute_outcomes
 from conductor.engine.scheduler import Engine, EngineOptions
@@ -83,6 +83,30 @@ def test_the_control_draw_is_deterministic_and_near_its_share() -> None:
     assert set(draws) == {"current", "none"}
     assert 0.25 <= draws.count("none") / len(draws) <= 0.35
     assert control_arm(7, "ink-ceo", "2026-01-01T00:00:00.000000Z", 0.0, "previous") == "current"
+
+
+def test_the_older_control_is_shown_the_version_lag_versions_back() -> None:
+    assert [shown_version("previous", v) for v in (None, 1, 2, 5)] == [None, None, 1, 4]
+    assert [shown_version("previous", v, lag=3) for v in (None, 1, 3, 4, 10)] == [None, None, None, 1, 7]
+    assert shown_version("current", 10, lag=3) == 10 and shown_version("none", 10, lag=3) is None
+
+
+def test_a_run_with_a_control_lag_shows_and_records_the_older_version() -> None:
+    org = lab_org(2)
+    org = org.model_copy(update={"brain": org.brain.model_copy(update={"control_share": 0.5, "control_lag": 3})})
+    path = Path(tempfile.mkdtemp(prefix="conductor-control-lag-")) / "lab.db"
+    open_database(path).close()
+    asyncio.run(asyncio.wait_for(Engine(org, path, EngineOptions(until=org.start + timedelta(days=20))).run(),
+                                 timeout=300))
+    woke = [p for a, _, p in _woke(path) if p["brain_in_force"] is not None and a != "platform"]
+    older = [p for p in woke if p["brief_arm"] == "previous"]
+    assert older and any(p["brain_in_force"] > 3 for p in older)
+    for p in older:
+        assert p["brain_version"] == (p["brain_in_force"] - 3 if p["brain_in_force"] > 3 else None)
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT brain_version, brain_in_force FROM decisions WHERE brief_arm = 'previous'").fetchall()
+    conn.close()
+    assert rows and all(v == (f - 3 if f > 3 else None) for v, f in rows)
 
 
 def _rows(effects: list[float], arm: str, start: int) -> list[DecisionRow]:

@@ -146,7 +146,8 @@ def test_paired_statistics_match_textbook_values() -> None:
 def test_every_arm_differs_from_full_in_one_named_way() -> None:
     full = ENGINE_ARMS["full"]
     for name, arm in ENGINE_ARMS.items():
-        changed = [f for f in ("ablate_brief", "ablate_insights", "paraphrase", "control_share", "no_tools")
+        changed = [f for f in ("ablate_brief", "ablate_insights", "paraphrase", "control_share", "control_lag",
+                               "no_tools")
                    if getattr(arm, f) != getattr(full, f)]
         assert name == "full" or changed, name
         assert arm.description

@@ -1,4 +1,4 @@
-"""A concurrent control for brain versions: a seeded share of wake-ups sees the previous version (or none).
+"""A concurrent control for brain versions: a seeded share of wake-ups sees an older version (or none).
 
 Comparing v7's decisions in week 7 with v1's in week 1 measures the calendar, not the brain. With
 `[brain] control_share` above 0, each wake-up of a venture agent is assigned an arm by a draw seeded only by
@@ -6,6 +6,10 @@ the org's seed, the agent and the simulated time, so it is reproducible and does
 or on how many other draws happened before it (the engine's shared rng is never touched). The arm and the
 version actually shown are recorded on `agent.woke` and on every decision proposed in that wake-up; the
 comparison itself is `brain.quality.compare_to_control`.
+
+The older version is `[brain] control_lag` versions back (1: the previous one). A busy venture writes a
+version every day or two, so neighbours differ by a few lessons and their decisions cannot be told apart;
+a longer lag asks the question a founder has, whether the brain of now beats the brain of a few weeks ago.
 
 Public API: `BriefChoice`, `control_arm(...)`, `shown_version(...)`.
 """
@@ -38,10 +42,11 @@ def control_arm(seed: int, agent_id: str, at_iso: str, share: float, control: st
     return "none" if control == "none" else "previous"
 
 
-def shown_version(arm: Arm, in_force: int | None) -> int | None:
-    """The version a wake-up of `arm` is shown: the one in force, the one before it (None before v2), or none."""
+def shown_version(arm: Arm, in_force: int | None, lag: int = 1) -> int | None:
+    """The version a wake-up of `arm` is shown: the one in force, the one `lag` versions before it (None while
+    there is none that old: the brief of a venture without a version, recent memories only), or none."""
     if in_force is None or arm == "none":
         return None if arm == "none" else in_force
     if arm == "previous":
-        return in_force - 1 if in_force > 1 else None
+        return in_force - lag if in_force > lag else None
     return in_force

@@ -136,7 +136,8 @@ class BrainKeeper:
 
     async def wake_brief(self, venture: str, agent_id: str) -> tuple[str, str, BriefChoice]:
         """A wake-up's brief under the concurrent control (`brain.control`): with probability
-        `[brain] control_share` the previous version's brief, or none, instead of the version in force.
+        `[brain] control_share` an older version's brief (`control_lag` back), or none, instead of the version
+        in force.
 
         The platform agent and ventures without a version always get the current brief (nothing to compare).
         The "none" arm drops the platform insights too: it is a wake-up without any brain.
@@ -161,7 +162,7 @@ class BrainKeeper:
         if venture != PLATFORM and in_force is not None:
             arm = control_arm(self.org.seed, agent_id, iso(self.engine.state.now), self.settings.control_share,
                               self.settings.control)
-        return BriefChoice(arm, shown_version(arm, in_force), in_force)
+        return BriefChoice(arm, shown_version(arm, in_force, self.settings.control_lag), in_force)
 
     async def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
               before: int | None = None, subject: str | None = None, judged: str | None = None

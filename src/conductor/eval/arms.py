@@ -19,8 +19,13 @@ class Arm:
     ablate_insights: bool = False
     paraphrase: bool = False
     control_share: float = 0.0
+    control_lag: int = 1
     no_tools: bool = False
 
+
+# Versions back for the older control: the studio writes a version every two days or so per venture (about
+# 50 a venture in 90 days), and neighbours are too alike to tell apart.
+OLDER = 7
 
 ENGINE_ARMS: dict[str, Arm] = {arm.name: arm for arm in (
     Arm("full", "the organization as shipped: venture brief and platform insights in every prompt"),
@@ -32,6 +37,11 @@ ENGINE_ARMS: dict[str, Arm] = {arm.name: arm for arm in (
     Arm("control", "30 % of wake-ups see the previous brain version (concurrent control)", control_share=0.3),
     Arm("control-blind", "as control, with the brief withheld: versions must show no difference",
         ablate_brief=True, control_share=0.3),
+    Arm("control-older", f"30 % of wake-ups see the version {OLDER} versions before the one in force (about two "
+        "weeks older in the studio): does the brain of now beat the brain of a fortnight ago?",
+        control_share=0.3, control_lag=OLDER),
+    Arm("control-older-blind", "as control-older, with the brief withheld: versions must show no difference",
+        ablate_brief=True, control_share=0.3, control_lag=OLDER),
 )}
 REFERENCE_ARMS: dict[str, str] = {
     "do-nothing": "the full arm's days with no decision executed",

@@ -44,7 +44,10 @@ def arm_org(org: Org, arm: Arm) -> Org:
     brain = org.brain
     if "control_share" not in type(brain).model_fields:
         raise RuntimeError("this build has no concurrent control ([brain] control_share)")
-    return org.model_copy(update={"brain": brain.model_copy(update={"control_share": arm.control_share})})
+    if arm.control_lag != 1 and "control_lag" not in type(brain).model_fields:
+        raise RuntimeError("this build has no older control ([brain] control_lag)")
+    return org.model_copy(update={"brain": brain.model_copy(update={"control_share": arm.control_share,
+                                                                    "control_lag": arm.control_lag})})
 
 
 def common_draws(org: Org, seed: int) -> Org:

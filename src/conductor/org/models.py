@@ -214,6 +214,10 @@ class BrainSettings(_Strict):
         0.0, ge=0, le=1, description="Share of wake-ups shown the control brief instead of the version in force.")
     control: Literal["previous", "none"] = Field(
         "previous", description="The control brief: the previous brain version's, or none at all.")
+    control_lag: int = Field(
+        1, ge=1, le=1000, description="How many versions back the previous arm looks: 1 shows the version just "
+        "before the one in force (a day or two older in a busy org, so nearly the same brief); more compares the "
+        "version in force with an older one, which can show whether the brain got better.")
 
 
 class ModelPrice(_Strict):
