@@ -12,8 +12,11 @@ verdict rate ("worked": the effect's 95 % interval above zero against a forecast
 was what this test asserted until attribution got its prior (`brain.attribution.pooled.PRIOR_EFFECT`); at
 this size (5 seeds, 40 days, 100-200 measured decisions a run) it is a coin toss: 0.071 with the brief
 against 0.067 without before the prior, 0.066 against 0.075 after it, while the options the brief chose
-were truly better on 4 of the 5 seeds both times. Whether the brief pays in money is measured where it can
-be, in MRR over 20 seeds and 90 days (`conductor eval`, docs/compounding.md).
+were truly better on 4 of the 5 seeds both times (with the prior, per seed: +0.114 against -0.148, +0.047
+against -0.014, -0.046 against -0.068, -0.023 against -0.142, +0.012 against +0.141; mean +0.021 against
+-0.046). Under earlier attributions this figure flipped (+0.047 with the brief against +0.092 without, once),
+so the test asks for the mean and for 3 of 5 seeds, not for a margin. Whether the brief pays in money is
+measured where it can be, in MRR over 20 seeds and 90 days (`conductor eval`, docs/compounding.md).
 """
 from __future__ import annotations
 
@@ -62,6 +65,7 @@ def test_withholding_the_brief_lowers_the_true_quality_of_the_options_chosen() -
         print(f"seed {seed}: true option quality {quality:+.3f} with the brief vs {quality_ablated:+.3f} without;"
               f" verdict rate {rate:.3f} (n={n}) vs {rate_ablated:.3f} (n={n_ablated})")
         assert chosen >= 30 and chosen_ablated >= 30  # enough options chosen to mean something
+        assert n >= 30 and n_ablated >= 30  # and enough of them measured, for the verdict rate printed
         with_brief.append(quality)
         without.append(quality_ablated)
     mean_with, mean_without = sum(with_brief) / len(SEEDS), sum(without) / len(SEEDS)

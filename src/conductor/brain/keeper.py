@@ -162,7 +162,12 @@ class BrainKeeper:
         if venture != PLATFORM and in_force is not None:
             arm = control_arm(self.org.seed, agent_id, iso(self.engine.state.now), self.settings.control_share,
                               self.settings.control)
-        return BriefChoice(arm, shown_version(arm, in_force, self.settings.control_lag), in_force)
+        shown = shown_version(arm, in_force, self.settings.control_lag)
+        if arm == "previous" and shown is None:
+            # No version that old yet: a wake-up shown no version at all would be a "none" control recorded
+            # as an older version (with a lag of 7, a venture's first two weeks), so it is not a control.
+            arm, shown = "current", in_force
+        return BriefChoice(arm, shown, in_force)
 
     async def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
               before: int | None = None, subject: str | None = None, judged: str | None = None

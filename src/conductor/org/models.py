@@ -213,7 +213,7 @@ class BrainSettings(_Strict):
     control_share: float = Field(
         0.0, ge=0, le=1, description="Share of wake-ups shown the control brief instead of the version in force.")
     control: Literal["previous", "none"] = Field(
-        "previous", description="The control brief: the previous brain version's, or none at all.")
+        "previous", description="The control brief: an older brain version's (control_lag versions back), or none.")
     control_lag: int = Field(
         1, ge=1, le=1000, description="How many versions back the previous arm looks: 1 shows the version just "
         "before the one in force (a day or two older in a busy org, so nearly the same brief); more compares the "
