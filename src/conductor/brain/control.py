@@ -43,8 +43,9 @@ def control_arm(seed: int, agent_id: str, at_iso: str, share: float, control: st
 
 
 def shown_version(arm: Arm, in_force: int | None, lag: int = 1) -> int | None:
-    """The version a wake-up of `arm` is shown: the one in force, the one `lag` versions before it (None while
-    there is none that old: the brief of a venture without a version, recent memories only), or none."""
+    """The version a wake-up of `arm` is shown: the one in force, the one `lag` versions before it, or none.
+    For the previous arm, None means there is no version that old yet: the keeper then shows the version in
+    force and records the wake-up as current, since a brief without any version is no older version."""
     if in_force is None or arm == "none":
         return None if arm == "none" else in_force
     if arm == "previous":
