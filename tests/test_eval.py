@@ -200,6 +200,30 @@ def test_versions_are_compared_with_the_control_made_in_the_same_periods() -> No
     assert seen["truth"] is None  # no ground truth in these rows: nothing is claimed about it
 
 
+def test_periods_without_a_control_are_left_out_of_the_comparison() -> None:
+    """With an older control, a venture's first versions have no version that old and so no control: their
+    decisions are all "current". Early decisions doing better (or worse) than later ones must not read as the
+    version in force beating the control; only periods with both sides count."""
+    import random
+
+    from conductor.eval.report import version_control
+
+    rng = random.Random(7)
+    rows = []
+    for period in range(1, 8):  # no control yet, and a calendar effect: early periods did better
+        rows += [{"venture": "v", "arm": "current", "period": period, "effect": 0.05 + rng.gauss(0, 0.01)}
+                 for _ in range(40)]
+    for period in range(8, 12):  # both sides, no difference between them
+        for arm, n in (("current", 30), ("previous", 12)):
+            rows += [{"venture": "v", "arm": arm, "period": period, "effect": rng.gauss(0, 0.01)} for _ in range(n)]
+    found = version_control([{"arm": "control-older", "seed": 1, "control": rows}])
+    assert found is not None
+    seen = found["control-older"]
+    assert seen["current"] == 4 * 30 and seen["control"] == 4 * 12
+    assert seen["low"] < 0 < seen["high"]
+    assert sum(seen["versions"].values()) == 4
+
+
 def test_versions_are_also_compared_on_true_effects_where_the_run_has_them() -> None:
     """Measured effects that cannot tell the arms apart, true effects that can: the comparison on the truth is
     reported beside the measured one, each with its own interval."""

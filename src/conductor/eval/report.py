@@ -158,22 +158,32 @@ def paraphrase_share(totals: dict[int, dict[str, float]]) -> dict[str, Any] | No
 
 def version_control(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Per control arm: decisions shown the version in force against those shown the control in the same
-    periods, pooled over ventures and seeds (Welch), and how many single-version comparisons were clear."""
+    periods, pooled over ventures and seeds (Welch), and how many single-version comparisons were clear.
+
+    Only periods (seed, venture, version in force) with decisions on both sides count: a period without any
+    control (with `control_lag` 7, a venture's first seven versions, which have no version that old) would
+    put early decisions on one side only, and the comparison would measure the calendar again."""
     from conductor.brain.quality import welch
 
     out: dict[str, Any] = {}
     for arm in sorted({r["arm"] for r in runs if r.get("control") is not None}):
-        rows = [c for r in runs if r["arm"] == arm for c in r["control"] if c["period"] is not None]
+        periods: dict[tuple[int, str, int], dict[str, list[dict[str, Any]]]] = {}
+        for r in runs:
+            if r["arm"] != arm:
+                continue
+            for c in r["control"]:
+                if c["period"] is not None:
+                    side = "current" if c["arm"] == "current" else "control"
+                    periods.setdefault((r.get("seed", 0), c["venture"], c["period"]),
+                                       {"current": [], "control": []})[side].append(c)
+        paired = {key: sides for key, sides in periods.items() if sides["current"] and sides["control"]}
+        rows = [c for sides in paired.values() for side in sides.values() for c in side]
         current = [c["effect"] for c in rows if c["arm"] == "current"]
         control = [c["effect"] for c in rows if c["arm"] != "current"]
         found = welch(current, control)
-        periods: dict[tuple[str, int], dict[str, list[float]]] = {}
-        for c in rows:
-            side = "current" if c["arm"] == "current" else "control"
-            periods.setdefault((c["venture"], c["period"]), {"current": [], "control": []})[side].append(c["effect"])
         clear = {"ahead": 0, "behind": 0, "not enough evidence": 0}
-        for sides in periods.values():
-            one = welch(sides["current"], sides["control"])
+        for sides in paired.values():
+            one = welch([c["effect"] for c in sides["current"]], [c["effect"] for c in sides["control"]])
             enough = one is not None and min(len(sides["current"]), len(sides["control"])) >= 8
             key = ("ahead" if one[1] > 0 else "behind" if one[2] < 0 else "not enough evidence") if enough and one \
                 else "not enough evidence"
