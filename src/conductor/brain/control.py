@@ -11,7 +11,7 @@ The older version is `[brain] control_lag` versions back (1: the previous one). 
 version every day or two, so neighbours differ by a few lessons and their decisions cannot be told apart;
 a longer lag asks the question a founder has, whether the brain of now beats the brain of a few weeks ago.
 
-Public API: `BriefChoice`, `control_arm(...)`, `shown_version(...)`.
+Public API: `BriefChoice`, `control_arm(...)`, `shown_version(...)`, `brief_choice(...)`.
 """
 
 from __future__ import annotations
@@ -51,3 +51,13 @@ def shown_version(arm: Arm, in_force: int | None, lag: int = 1) -> int | None:
     if arm == "previous":
         return in_force - lag if in_force > lag else None
     return in_force
+
+
+def brief_choice(arm: Arm, in_force: int | None, lag: int = 1) -> BriefChoice:
+    """The drawn arm made into what the wake-up gets. A previous arm with no version `lag` back yet sees the
+    version in force and is recorded as current: shown no version at all, it would be a "none" control
+    recorded as an older version (with a lag of 7, a venture's first two weeks)."""
+    shown = shown_version(arm, in_force, lag)
+    if arm == "previous" and shown is None:
+        return BriefChoice("current", in_force, in_force)
+    return BriefChoice(arm, shown, in_force)

@@ -23,7 +23,7 @@ from typing import Any
 
 from conductor.brain.attribution.outcome import outcome_effect, outcome_verdict
 from conductor.brain.brief import Brief, assemble_brief, insight_lines
-from conductor.brain.control import Arm, BriefChoice, control_arm, shown_version
+from conductor.brain.control import Arm, BriefChoice, brief_choice, control_arm
 from conductor.brain.document import PLATFORM, BrainDocument, DocumentError, parse_document
 from conductor.brain.memory import MemoryHit, retrieve_plan, situation_terms
 from conductor.brain.platform import DecisionOutcome, outcome_table, platform_messages
@@ -162,12 +162,7 @@ class BrainKeeper:
         if venture != PLATFORM and in_force is not None:
             arm = control_arm(self.org.seed, agent_id, iso(self.engine.state.now), self.settings.control_share,
                               self.settings.control)
-        shown = shown_version(arm, in_force, self.settings.control_lag)
-        if arm == "previous" and shown is None:
-            # No version that old yet: a wake-up shown no version at all would be a "none" control recorded
-            # as an older version (with a lag of 7, a venture's first two weeks), so it is not a control.
-            arm, shown = "current", in_force
-        return BriefChoice(arm, shown, in_force)
+        return brief_choice(arm, in_force, self.settings.control_lag)
 
     async def brief(self, venture: str, agent_id: str, *, version: int | str | None = "in force",
               before: int | None = None, subject: str | None = None, judged: str | None = None

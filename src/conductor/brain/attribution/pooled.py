@@ -236,7 +236,8 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     rough = np.linalg.lstsq(x, y, rcond=None)[0]
     noise = float(np.mean((y - x @ rough) ** 2)) or TINY
     prior = (1, history[0], noise / history[1]) if history is not None else None
-    fit = _robust_ridge(x, y, base_cols, prior, noise, _prior_spread(stock, len([d for d in days if d > target.day])))
+    window = [i for i, d in enumerate(days) if target.day < d <= close]
+    fit = _robust_ridge(x, y, base_cols, prior, noise, _prior_spread(stock, len(window)))
     if fit is None:
         return None
     beta, a_inv = fit
@@ -244,7 +245,6 @@ def pooled_fit(series: Mapping[int, float], target: Exposure, peers: Sequence[Ex
     dof = len(days) - min(x.shape[1], len(days) - 1)
     sigma2 = float(resid @ resid) / max(dof, 1) * _autocorrelation_inflation(resid)
     k = base_cols  # the target's option is the first option column
-    window = [i for i, d in enumerate(days) if target.day < d <= close]
     # The estimate is linear in the data (the borrowed trend included): its variance is sigma^2 |weights|^2.
     weights = a_inv[k, :] @ x.T
     if prior is not None and history is not None:
