@@ -32,6 +32,10 @@ BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
     "engine_scale": ("bench.engine_scale", {"agents": 200, "latency_ms": 50, "concurrency": 32},
                      {"agents": 200, "latency_ms": 50, "concurrency": 32},
                      "issue 3 acceptance 5: 200 agents, 50 ms, concurrency 32, against the ideal"),
+    "http_scale": ("bench.http_scale", {"agents": 200, "latency_ms": 50, "concurrency": 32, "workers": 2},
+                   {"agents": 200, "latency_ms": 50, "concurrency": 32, "workers": 2, "repeats": 3},
+                   "issue 20 acceptance 4: 200 agents, 50 ms, 32 in flight over real HTTP; litellm alone, the "
+                   "engine, the engine with 2 model workers"),
     "scale": ("bench.scale", {"agents": 1000, "ventures": 20, "wakes": 10, "latency_ms": 50, "concurrency": 64},
               {"agents": 200, "ventures": 10, "wakes": 3, "latency_ms": 50, "concurrency": 64},
               "1,000 agents, 20 ventures, 10 wake-ups each, 50 ms, concurrency 64"),
@@ -139,6 +143,13 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         None if es.get("ideal_over_wall") is None else es["ideal_over_wall"] >= 0.9,
         f"litellm alone reaches {es.get('litellm_alone_ideal_over_wall')}; CPU {es.get('cpu_per_call_ms')} ms/call, "
         f"budget {es.get('cpu_budget_per_call_ms')} ms")
+    hs = results.get("http_scale", {})
+    ratio = hs.get("engine_over_litellm_alone")
+    add("HTTP, one process: engine >= 90% of litellm alone", ratio, None if ratio is None else ratio >= 0.9,
+        f"ideal ratios: litellm {hs.get('litellm_alone_ideal_over_wall')}, engine {hs.get('engine_ideal_over_wall')}")
+    gain = hs.get("workers_over_engine")
+    add(f"HTTP, {hs.get('workers')} model workers >= 1.5x one process", gain, None if gain is None else gain >= 1.5,
+        f"engine with workers at {hs.get('engine_workers_ideal_over_wall')} of ideal")
     sc = results.get("scale", {})
     add("scale within 10% of ideal", sc.get("ideal_over_wall"),
         None if sc.get("ideal_over_wall") is None else sc["ideal_over_wall"] >= 0.9,

@@ -74,3 +74,51 @@ def test_the_cost_calculator_is_skipped_only_for_an_unpriced_custom_model(monkey
                                                            "litellm_provider": "sim", "mode": "chat"})
     _one_call(litellm)
     assert seen, "a custom model given a price must still be priced by litellm"
+
+
+def test_the_cost_calculator_is_skipped_for_a_call_whose_org_file_prices_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model the org file prices is priced by conductor (`provider.price_of`), so its calls say so in litellm's
+    public `metadata` and litellm's calculator is not run for them; a model the org file does not price still is."""
+    from conductor.engine.litellm_tuning import ORG_PRICED
+    from conductor.engine.provider import call_model
+    from conductor.org.loader import parse_org
+
+    litellm = load_litellm()
+    seen: list[str] = []
+    real = litellm.response_cost_calculator
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(str(kwargs.get("model") or ""))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(litellm, "response_cost_calculator", counting)
+    monkeypatch.setitem(litellm.model_cost, "sim/perfect", {"input_cost_per_token": 1e-6,
+                                                           "output_cost_per_token": 2e-6,
+                                                           "litellm_provider": "sim", "mode": "chat"})
+
+    async def direct(metadata: dict[str, Any] | None) -> None:
+        await litellm.acompletion(model="sim/perfect", messages=MESSAGES, **({"metadata": metadata} if metadata else {}))
+        await asyncio.sleep(0)
+
+    asyncio.run(direct({ORG_PRICED: True}))
+    assert seen == [], "litellm priced a call its caller said it prices"
+    asyncio.run(direct(None))
+    assert len(seen) == 1
+
+    def org(prices: dict[str, Any]) -> Any:
+        return parse_org({
+            "name": "Priced", "model": "sim/perfect", "clock": "sim", "seed": 1, "budget_per_day": 100,
+            "prices": prices, "decision_kinds": [{"id": "note.write", "description": "Note.", "action": "record"}],
+            "platform": {"mission": "Watch.", "heartbeat": "30d"},
+            "ventures": [{"id": "v", "name": "V", "stage": "mvp", "goal": "Grow.",
+                          "metrics": [{"name": "m", "unit": "n", "direction": "up"}],
+                          "agents": [{"id": "a", "role": "A", "mission": "Work.", "owns_metric": "m",
+                                      "heartbeat": "1d", "budget_per_day": 10, "decision_kinds": ["note.write"]}]}]})
+
+    # Through the engine's call path (an extra option sends the simulator through litellm, as a mock would).
+    priced = asyncio.run(call_model("sim/perfect", MESSAGES, org=org({"sim/perfect": {"input_per_mtok": 5.0,
+                                                                                      "output_per_mtok": 5.0}}),
+                                    extra={"temperature": 0.0}))
+    assert len(seen) == 1 and priced.cost == pytest.approx((priced.prompt_tokens + priced.completion_tokens) * 5e-6)
+    asyncio.run(call_model("sim/perfect", MESSAGES, org=org({}), extra={"temperature": 0.0}))
+    assert len(seen) == 2, "a model the org file does not price is priced by litellm"

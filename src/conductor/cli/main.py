@@ -151,6 +151,10 @@ def run_command(
     until: Annotated[str | None, typer.Option(help="Run until this org-clock time (ISO 8601).")] = None,
     pace: Annotated[float, typer.Option(help="Real seconds per simulated day (0: as fast as possible).")] = 0.0,
     concurrency: Annotated[int | None, typer.Option(help="Model calls at once (default from the org file).")] = None,
+    model_workers: Annotated[int | None, typer.Option(
+        "--model-workers", help="Make model calls in this many worker processes (0: in this one; default from "
+                                "the org file's [engine] model_workers). For HTTP providers on several cores.",
+        show_default=False)] = None,
     headless: Annotated[bool, typer.Option("--headless", help="No control room (the only mode of `run`).")] = True,
     no_brief: Annotated[bool, typer.Option("--no-brief", help="Ablation: withhold the brain brief from prompts.")] = False,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Ablation: offer agents no tools ([[tools]] unused).")] = False,
@@ -172,7 +176,7 @@ def run_command(
 
     path = resolve_db_path(db)
     run_headless(org_file, path, model=model, days=days, until=until, pace=pace, concurrency=concurrency,
-                 ablate_brief=no_brief, no_tools=no_tools, log_calls=log_calls, seed=seed,
+                 model_workers=model_workers, ablate_brief=no_brief, no_tools=no_tools, log_calls=log_calls, seed=seed,
                  extra=mock_extra(mock_response), log_level=log_level.value)
     print_summary(path)
 

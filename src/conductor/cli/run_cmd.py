@@ -77,6 +77,7 @@ def run_headless(
     until: str | None = None,
     pace: float = 0.0,
     concurrency: int | None = None,
+    model_workers: int | None = None,
     ablate_brief: bool = False,
     no_tools: bool = False,
     log_calls: Path | None = None,
@@ -103,6 +104,8 @@ def run_headless(
         raise BadInput(f"--log-calls {log_calls}: that is the database")
     if concurrency is not None and concurrency < 1:
         raise BadInput(f"--concurrency {concurrency}: must be at least 1")
+    if model_workers is not None and not 0 <= model_workers <= 64:
+        raise BadInput(f"--model-workers {model_workers}: must be from 0 to 64")
     if pace < 0:
         raise BadInput(f"--pace {pace}: must be zero or more")
     end = resolve_until(org, days, until)
@@ -116,7 +119,8 @@ def run_headless(
     from conductor.engine.provider import logging_calls
 
     with RunLock(db), logging_to(db, log_level), logging_calls(log_calls):
-        engine = Engine(org, db, EngineOptions(model=model, concurrency=concurrency, pace=pace, until=end,
+        engine = Engine(org, db, EngineOptions(model=model, concurrency=concurrency, model_workers=model_workers,
+                                               pace=pace, until=end,
                                                ablate_brief=ablate_brief, no_tools=no_tools,
                                                extra_call_kwargs=extra),
                         org_path=org_file, on_event=tally)

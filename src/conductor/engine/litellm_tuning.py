@@ -9,10 +9,13 @@ difference between an engine bounded by its model and one bounded by its own boo
 
 Both trims are lossless for conductor, and each falls back to litellm's own behaviour:
 
-- the cost calculator is skipped only for custom providers (litellm `CustomLLM` handlers such as conductor's
+- the cost calculator is skipped for custom providers (litellm `CustomLLM` handlers such as conductor's
   own `sim/`) whose model litellm has no price for: there it could only answer 0 or nothing, after its
   slowest path (a miss falls through every name generalisation). Conductor prices those from the org file.
-  A custom model given a price with `litellm.register_model` is still priced by litellm;
+  A custom model given a price with `litellm.register_model` is still priced by litellm. It is skipped too
+  for a call that says, in litellm's public `metadata`, that its caller prices it (`ORG_PRICED`: the engine
+  marks calls to a model the org file prices, whose litellm figure it never reads): about 1-2 ms of CPU a
+  call over HTTP, where litellm looks the model up in its price map under every name it could have;
 - success logging is skipped only while no litellm callback of any kind is registered, globally or on the
   call. Register one (`litellm.success_callback = ["langfuse"]`, say) and it runs exactly as before.
 
@@ -47,6 +50,15 @@ def _no_callbacks(litellm: Any, logging_obj: Any) -> bool:
     return not any(getattr(logging_obj, name, None) for name in _DYNAMIC)
 
 
+# The `metadata` key by which a call says its caller prices it (set by `provider.call_model` for org-priced models).
+ORG_PRICED = "conductor_org_priced"
+
+
+def _priced_by_caller(details: dict[str, Any]) -> bool:
+    metadata = (details.get("litellm_params") or {}).get("metadata")
+    return isinstance(metadata, dict) and metadata.get(ORG_PRICED) is True
+
+
 def _unpriced_custom(litellm: Any, details: dict[str, Any]) -> bool:
     """A call to a custom (CustomLLM) provider for a model missing from litellm's price map."""
     provider = details.get("custom_llm_provider")
@@ -73,7 +85,8 @@ def tune_litellm(litellm: Any) -> bool:
         return True
 
     def response_cost_calculator(self: Any, result: object, *args: Any, **kwargs: Any) -> float | None:
-        if _unpriced_custom(litellm, getattr(self, "model_call_details", None) or {}):
+        details = getattr(self, "model_call_details", None) or {}
+        if _priced_by_caller(details) or _unpriced_custom(litellm, details):
             return None
         return calculator(self, result, *args, **kwargs)
 

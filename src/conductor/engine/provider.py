@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
+from conductor.engine.litellm_tuning import ORG_PRICED
 from conductor.engine.prompts import with_cache_breakpoints
 from conductor.org.models import ModelSettings, Org
 from conductor.redaction import redact, remember, remember_call_options
@@ -171,6 +174,42 @@ class RetryPolicy:
     max_total_s: float = 300.0
     stream: bool = False
     stream_idle_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One call as `call_model` takes it, minus what stays with the caller (the call log, the rng): what a
+    `CallRoute` needs to make the same call somewhere else."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    retry: RetryPolicy | None = None
+    response_format: dict[str, Any] | None = None
+    api_base: str | None = None
+    max_tokens: int = 1500
+    extra: dict[str, Any] | None = None
+    label: str = ""
+    tools: list[dict[str, Any]] | None = None
+
+
+class CallRoute(Protocol):
+    """Somewhere else to make calls that would go through litellm here: `model_workers.ModelWorkers`."""
+
+    async def call(self, request: CallRequest) -> CallResult: ...
+
+
+_route: contextvars.ContextVar[CallRoute | None] = contextvars.ContextVar("conductor_call_route", default=None)
+
+
+@contextlib.contextmanager
+def routed(route: CallRoute | None) -> Iterator[None]:
+    """Within this block, and in the tasks it starts, calls that would go through litellm go to `route` instead
+    (the simulator's stay in this process). A context variable, so two engines in one process keep their own."""
+    token = _route.set(route)
+    try:
+        yield
+    finally:
+        _route.reset(token)
 
 
 class StreamStalled(TimeoutError):
@@ -442,6 +481,14 @@ async def _call_model(
     retry = retry or RetryPolicy()
     if is_simulated(model) and not extra:  # in this process: no litellm (a mock response still goes through it)
         return await _call_simulated(model, messages, org=org, retry=retry, label=label, tools=tools)
+    route = _route.get()
+    if route is not None:
+        # The key is read here too: a missing one fails at once, and this process learns it for redaction.
+        settings = org.models.get(model) if org is not None else None
+        if settings is not None:
+            _apply_model_settings(model, settings, {}, retry)
+        return await route.call(CallRequest(model, messages, retry, response_format, api_base, max_tokens, extra,
+                                            label, tools))
     litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
     rng = rng or random.Random()
     faults: list[str] = []
@@ -454,6 +501,8 @@ async def _call_model(
     settings = org.models.get(model) if org is not None else None
     if settings is not None:
         retry = _apply_model_settings(model, settings, kwargs, retry)
+    if org is not None and model in org.prices:  # the org file prices it: litellm need not (`litellm_tuning`)
+        kwargs["metadata"] = {ORG_PRICED: True}
     if response_format is not None and not tools:  # a JSON-only answer could not ask for a tool
         kwargs["response_format"] = response_format
     if tools:

@@ -39,15 +39,18 @@ from conductor.engine.contract import (
 )
 from conductor.engine.jobs import Job, JobResult, run_job
 from conductor.engine.metric_sources import declared_sources, due_sources, next_due, reading_event, remember_credentials
+from conductor.engine.model_workers import ModelWorkers
 from conductor.engine.notify import Notifier
 from conductor.engine.policy import MoneyView, Proposal, Route, route_decision, spend_of, urgency
 from conductor.engine.prompts import review_messages, wake_messages
 from conductor.engine.provider import (
     CallResult,
+    CallRoute,
     ProviderFault,
     RetryPolicy,
     estimate_cost,
     load_litellm,
+    routed,
     schema_response_format,
     supports_response_schema,
 )
@@ -105,6 +108,10 @@ class EngineOptions:
     # Start-up snapshots (`engine.snapshot`): kept once a start has folded this many events, and renewed in a
     # background thread every `snapshot_every * 20` events of a long run, so a restart folds only what is newer.
     snapshot_every: int = 2_000
+    # Model calls in this many worker processes (`engine.model_workers`); None: the org file's `[engine]
+    # model_workers`. `model_route`: a pool already started (a benchmark's, warm), used and left open.
+    model_workers: int | None = None
+    model_route: CallRoute | None = None
 
 
 def _broken_cap(view: list[tuple[str, float, float]], amount: float) -> str | None:
@@ -293,6 +300,25 @@ class Engine:
         # litellm is slow to import (seconds) and its tokenizers slow to load: do both in a thread now, never on
         # the event loop mid-wave, where the brain's token counter or the first call would otherwise freeze a
         # control room sharing the loop.
+        pool = self._model_workers()
+        with routed(self.opts.model_route or pool):
+            try:
+                await self._serve(pool)
+            finally:
+                if pool is not None:
+                    await pool.close()
+        return self.state
+
+    def _model_workers(self) -> ModelWorkers | None:
+        """The run's own worker pool, when it asks for one and some model of it is not the simulator."""
+        count = self.opts.model_workers if self.opts.model_workers is not None else self.org.engine.model_workers
+        if self.opts.model_route is not None or count < 1 or all(is_simulated(m) for m in self.models_in_use()):
+            return None
+        return ModelWorkers(self.org, count)
+
+    async def _serve(self, pool: ModelWorkers | None) -> None:
+        if pool is not None:
+            await pool.start()  # each imports litellm in its own process while this one prepares
         await asyncio.to_thread(self._preload)
         await self.writer.start()
         try:
@@ -323,7 +349,6 @@ class Engine:
                 if self._reader is not None:
                     await self._reader.close()
                 await self.writer.close()
-        return self.state
 
     def models_in_use(self) -> set[str]:
         """Every model this run may call: each agent's, the platform agent's and the brain's syntheses'."""

@@ -188,6 +188,9 @@ class EngineSettings(_Strict):
     wake_cap_per_hour: int = Field(6, ge=1, description="Wake-ups one agent may have in one hour at most.")
     stream: bool = Field(False, description="Stream model answers, cutting a stream that stalls (see stream_idle).")
     stream_idle: Duration = Field(timedelta(seconds=30), description="Longest silence between streamed chunks.")
+    model_workers: int = Field(0, ge=0, le=64, description=(
+        "Worker processes that make the model calls (0: in the engine's process). For many calls in flight to an "
+        "HTTP provider on more than one core; the simulator is always called in the engine's process."))
     synchronous: Literal["normal", "full"] = Field(
         "normal", description="What a commit survives. normal: the process dying (WAL frames the kernel still "
                               "writes out), not a power loss, which may drop commits since the last checkpoint; "
