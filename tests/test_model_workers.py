@@ -13,12 +13,13 @@ import asyncio
 import os
 import signal
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from conductor.engine.model_workers import ModelWorkers
-from conductor.engine.provider import CallRequest, ProviderFault, call_model
+from conductor.engine.provider import CallRequest, ProviderFault, RetryPolicy, call_model
 from conductor.org.loader import parse_org
 from stub_openai import Hit, Reply, StubOpenAI, ok, stall, status
 from test_org_models import LEAD_KEY, OPS_KEY, answer, clean_env, conductor, org_file
@@ -129,6 +130,49 @@ async def test_a_cancelled_call_stops_there_a_dead_worker_is_replaced_and_closin
         assert not _alive(pid) and pool.pids() == []
         with pytest.raises(ProviderFault):
             await pool.call(CallRequest(MODEL, [{"role": "user", "content": "closed"}]))
+
+
+async def test_a_stuck_worker_is_stopped_after_the_longest_its_call_could_take(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker bounds each attempt; the pool bounds the worker: one that stops answering (here, stopped with
+    SIGSTOP) fails the call as retryable once every attempt and backoff would have ended, and is replaced."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+    with StubOpenAI(_script) as server:
+        pool = ModelWorkers(_org(server.base_url), 1, stuck_margin_s=0.5)
+        try:
+            await pool.ready()
+            [pid] = pool.pids()
+            os.kill(pid, signal.SIGSTOP)
+            quick = RetryPolicy(max_retries=0, timeout_s=0.5)
+            with pytest.raises(ProviderFault) as fault:
+                await pool.call(CallRequest(MODEL, [{"role": "user", "content": "x"}], retry=quick))
+            assert fault.value.retryable and "did not answer within 1 s" in str(fault.value)
+            again = await pool.call(CallRequest(MODEL, [{"role": "user", "content": "y"}]))
+            assert again.prompt_tokens == 120 and pool.pids() != [pid] and not _alive(pid)
+        finally:
+            await pool.close()
+
+
+async def test_workers_that_die_at_start_fail_calls_for_good_saying_why(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    """A worker that cannot start (no such interpreter, a broken install) is retried a few times, then every call
+    fails at once, not retryable, with the worker's last words; no call waits on a worker that will never come."""
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named conductor' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+    pool = ModelWorkers(_org("http://127.0.0.1:9/v1"), 1)
+    try:
+        faults = []
+        for _ in range(5):
+            with pytest.raises(ProviderFault) as fault:
+                await pool.call(CallRequest(MODEL, [{"role": "user", "content": "x"}]))
+            faults.append(fault.value)
+        assert faults[0].retryable
+        assert not faults[-1].retryable and "died before they could take a call" in str(faults[-1])
+        assert "No module named conductor" in str(faults[-1])
+    finally:
+        await pool.close()
 
 
 async def test_a_key_that_is_not_set_fails_here_before_anything_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:

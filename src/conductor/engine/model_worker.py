@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 from typing import Any, BinaryIO
@@ -46,7 +47,10 @@ class _Frames(logging.Handler):
         self.output = output
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.output.send(("log", record.levelno, record.name, record.getMessage()))
+        try:
+            self.output.send(("log", record.levelno, record.name, record.getMessage()))
+        except Exception:
+            self.handleError(record)
 
 
 async def _serve(out: BinaryIO) -> None:
@@ -82,7 +86,10 @@ async def _serve(out: BinaryIO) -> None:
         except Exception as exc:  # a bug, not the provider: the engine still gets an answer for this call
             send(("fault", call_id, f"{request.model}: model worker error {type(exc).__name__}: {exc}", False, 1))
         else:
-            send(("done", call_id, result))
+            try:
+                send(("done", call_id, result))
+            except Exception as exc:  # an answer that cannot be sent: the engine must not wait for it
+                send(("fault", call_id, f"{request.model}: the answer could not be sent back: {exc}", False, 1))
         finally:
             running.pop(call_id, None)
 
@@ -99,6 +106,10 @@ async def _serve(out: BinaryIO) -> None:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal and a service manager's SIGTERM reach the whole process group: the engine decides
+    # what its calls in flight do then (cut off, or let finish), and closes this worker's input when it is done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Frames go to a copy of the original standard output; fd 1 itself now points at standard error, so a stray
     # print (litellm's, a provider SDK's) cannot corrupt a frame.
     out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)

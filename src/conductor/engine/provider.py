@@ -485,10 +485,10 @@ async def _call_model(
     if route is not None:
         # The key is read here too: a missing one fails at once, and this process learns it for redaction.
         settings = org.models.get(model) if org is not None else None
-        if settings is not None:
-            _apply_model_settings(model, settings, {}, retry)
-        return await route.call(CallRequest(model, messages, retry, response_format, api_base, max_tokens, extra,
-                                            label, tools))
+        routed_retry = _apply_model_settings(model, settings, {}, retry) if settings is not None else retry
+        # The model's own timeout (`[models]`) travels with the call: the pool bounds its wait by it too.
+        return await route.call(CallRequest(model, messages, routed_retry, response_format, api_base, max_tokens,
+                                            extra, label, tools))
     litellm = await asyncio.to_thread(load_litellm) if _litellm is None else _litellm
     rng = rng or random.Random()
     faults: list[str] = []
