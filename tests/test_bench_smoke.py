@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `bench/` lives beside `src/`, not in the package
 
-from bench import engine_scale, metric_import, peers, prompt_cache, scale, store
+from bench import engine_scale, http_scale, metric_import, peers, prompt_cache, scale, store
 from bench.__main__ import run_one, targets
 from bench.common import percentile, scale_org
 
@@ -27,6 +27,12 @@ def test_engine_scale_calls_once_per_agent() -> None:
     result = engine_scale.run(agents=4, latency_ms=0, concurrency=2, ventures=2)
     assert result["calls"] == 4
     assert result["events"] > result["calls"]
+
+
+def test_http_scale_makes_every_call_three_ways_over_http() -> None:
+    result = http_scale.run(agents=4, latency_ms=0, concurrency=2, workers=1, ventures=2, repeats=1)
+    assert result["calls"] == 4 and result["failed_calls"] == 0
+    assert result["engine_over_litellm_alone"] > 0 and result["workers_over_engine"] > 0
 
 
 def test_scale_wakes_every_agent_once_a_day() -> None:
