@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from stub_openai import StubOpenAI, ok, stall
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,11 +35,12 @@ def org_file(tmp_path: Path, base: str) -> Path:
     return path
 
 
-def run(org: Path, db: Path) -> subprocess.Popen[str]:
+def run(org: Path, db: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "CONDUCTOR_DB"))}
     env.update(STUB_KEY="sk-stub-ctrl-c-123456", PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "src"),
                                                                                          env.get("PYTHONPATH")])))
-    return subprocess.Popen([sys.executable, "-m", "conductor", "run", str(org), "--db", str(db), "--days", "0.5"],
+    return subprocess.Popen([sys.executable, "-m", "conductor", "run", str(org), "--db", str(db), "--days", "0.5",
+                             *extra], start_new_session=True,  # its own process group, as a terminal gives it
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
@@ -51,17 +54,31 @@ def events(db: Path, *kinds: str) -> list[tuple[str, str | None, dict]]:
         conn.close()
 
 
-def test_ctrl_c_cuts_off_a_hanging_call_records_it_and_the_next_start_redoes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [(), ("--model-workers", "2")], ids=["in-process", "model-workers"])
+def test_ctrl_c_cuts_off_a_hanging_call_records_it_and_the_next_start_redoes_it(tmp_path: Path,
+                                                                                 workers: tuple[str, ...]) -> None:
+    """With model workers too: the calls in flight are cut off in the workers (Ctrl-C reaches them as well, and
+    they leave it to the engine), and no worker outlives the run."""
     db = tmp_path / "c.db"
     with StubOpenAI(lambda hit: stall(STALL_S), max_seconds=STALL_S + 30) as stub:
-        proc = run(org_file(tmp_path, stub.base_url), db)
+        proc = run(org_file(tmp_path, stub.base_url), db, *workers)
         deadline = time.monotonic() + 60
         while len(stub.hits) < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(stub.hits) >= 2, "the calls never started"
-        proc.send_signal(signal.SIGINT)
+        if workers:  # as a terminal's Ctrl-C does: the whole process group
+            os.killpg(os.getpgid(proc.pid), signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=STALL_S / 2)  # a run that waited for its calls would still be waiting
     assert proc.returncode == 0, err[-2000:]
+    log = Path(str(db) + ".log").read_text()
+    pids = [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines() if "model worker started" in line]
+    assert len(pids) == (2 if workers else 0)
+    assert "KeyboardInterrupt" not in log and "model worker stopped" not in log, "a worker died of the Ctrl-C"
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     cut = events(db, "agent.interrupted", "run.stopped")
     assert cut[-1][0] == "run.stopped" and cut[-1][2]["reason"] == "interrupted (Ctrl-C)"
     interrupted = {agent for kind, agent, p in cut if kind == "agent.interrupted"

@@ -312,7 +312,10 @@ class Engine:
     def _model_workers(self) -> ModelWorkers | None:
         """The run's own worker pool, when it asks for one and some model of it is not the simulator."""
         count = self.opts.model_workers if self.opts.model_workers is not None else self.org.engine.model_workers
-        if self.opts.model_route is not None or count < 1 or all(is_simulated(m) for m in self.models_in_use()):
+        if self.opts.model_route is not None or count < 1:
+            return None
+        if all(is_simulated(m) for m in self.models_in_use()):
+            logger.info("model workers not started: every model of this run is the simulator, called in this process")
             return None
         return ModelWorkers(self.org, count)
 
