@@ -161,3 +161,53 @@ def register_latency_provider() -> str:
     litellm.custom_provider_map = [*others, {"provider": "latency", "custom_handler": LatencyProvider()}]
     litellm.utils.custom_llm_setup()
     return "latency"
+
+
+async def first_wakes(data: dict[str, Any], concurrency: int, **options: Any) -> dict[str, Any]:
+    """One run of the real engine on the org `data` (a `scale_org`): every agent's first wake-up, then nothing is
+    due before the stop time. `options` go to `EngineOptions` (a model route, model workers). Returns the calls
+    answered and failed, wall and CPU seconds (the process's, all its threads), events, and the mean prompt size."""
+    import sqlite3
+    import tempfile
+    import time
+
+    from conductor.engine.scheduler import Engine, EngineOptions
+    from conductor.org.loader import parse_org
+
+    org = parse_org(data)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "scale.db"
+        until = org.start + org.ventures[0].agents[0].heartbeat / 2
+        engine = Engine(org, db, EngineOptions(concurrency=concurrency, until=until, **options))
+        cpu0, started = time.process_time(), time.perf_counter()
+        await engine.run()
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
+        conn = sqlite3.connect(db)
+        try:
+            calls = conn.execute("SELECT count(*) FROM calls WHERE ok = 1").fetchone()[0]
+            failed = conn.execute("SELECT count(*) FROM calls WHERE ok = 0").fetchone()[0]
+            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            prompt_chars = conn.execute(
+                "SELECT avg(json_extract(payload, '$.prompt_chars')) FROM events WHERE kind = 'agent.woke'"
+            ).fetchone()[0]
+        finally:
+            conn.close()
+    return {"calls": calls, "failed": failed, "wall": wall, "cpu": cpu, "events": events,
+            "prompt_chars": int(prompt_chars or 0)}
+
+
+def messages_of_size(prompt_chars: int) -> list[dict[str, str]]:
+    """A system and a user message of `prompt_chars` characters in all: what "litellm alone" sends."""
+    system = "s" * min(400, prompt_chars)
+    return [{"role": "system", "content": system}, {"role": "user", "content": "u" * max(prompt_chars - len(system), 1)}]
+
+
+def print_result(result: dict[str, Any]) -> None:
+    """A benchmark's figures one per line, then the same as one JSON line (what `python -m bench` reads)."""
+    import json
+
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(json.dumps(result))

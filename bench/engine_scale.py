@@ -25,41 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
-import sqlite3
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import median, register_latency_provider, scale_org
+from bench.common import first_wakes, median, messages_of_size, print_result, register_latency_provider, scale_org
 
 
 async def _engine_once(agents: int, ventures: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
     """One run of the real engine: every agent's first wake-up, then nothing is due before the stop time."""
-    from conductor.engine.scheduler import Engine, EngineOptions
-    from conductor.org.loader import parse_org
-
-    org = parse_org(scale_org(agents, ventures, f"latency/{latency_ms:g}"))
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "scale.db"
-        until = org.start + org.ventures[0].agents[0].heartbeat / 2
-        engine = Engine(org, db, EngineOptions(concurrency=concurrency, until=until))
-        cpu0, started = time.process_time(), time.perf_counter()
-        await engine.run()
-        wall = time.perf_counter() - started
-        cpu = time.process_time() - cpu0
-        conn = sqlite3.connect(db)
-        try:
-            calls = conn.execute("SELECT count(*) FROM calls").fetchone()[0]
-            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-            prompt_chars = conn.execute(
-                "SELECT avg(json_extract(payload, '$.prompt_chars')) FROM events WHERE kind = 'agent.woke'"
-            ).fetchone()[0]
-        finally:
-            conn.close()
-    return {"calls": calls, "wall": wall, "cpu": cpu, "events": events, "prompt_chars": int(prompt_chars or 0)}
+    return await first_wakes(scale_org(agents, ventures, f"latency/{latency_ms:g}"), concurrency)
 
 
 async def _litellm_once(calls: int, prompt_chars: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
@@ -67,8 +42,7 @@ async def _litellm_once(calls: int, prompt_chars: int, latency_ms: float, concur
     from conductor.engine.provider import load_litellm
 
     litellm = load_litellm()
-    system = "s" * min(400, prompt_chars)
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": "u" * (prompt_chars - len(system))}]
+    messages = messages_of_size(prompt_chars)
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one() -> None:
@@ -133,10 +107,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     result = run(args.agents, args.latency_ms, args.concurrency, args.ventures, args.repeats)
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, median, scale_org
+from bench.common import ROOT, first_wakes, median, messages_of_size, print_result, scale_org
 
 MODEL = "openai/stub"
 KEY_ENV = "CONDUCTOR_BENCH_STUB_KEY"
@@ -57,38 +53,15 @@ def http_org(agents: int, ventures: int, api_base: str) -> dict[str, Any]:
 
 
 async def _engine_once(data: dict[str, Any], concurrency: int, route: Any) -> dict[str, Any]:
-    from conductor.engine.scheduler import Engine, EngineOptions
-    from conductor.org.loader import parse_org
-
-    org = parse_org(data)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "http.db"
-        until = org.start + org.ventures[0].agents[0].heartbeat / 2
-        engine = Engine(org, db, EngineOptions(concurrency=concurrency, until=until, model_workers=0,
-                                               model_route=route))
-        cpu0, started = time.process_time(), time.perf_counter()
-        await engine.run()
-        wall = time.perf_counter() - started
-        cpu = time.process_time() - cpu0
-        conn = sqlite3.connect(db)
-        try:
-            calls = conn.execute("SELECT count(*) FROM calls WHERE ok = 1").fetchone()[0]
-            failed = conn.execute("SELECT count(*) FROM calls WHERE ok = 0").fetchone()[0]
-            prompt_chars = conn.execute(
-                "SELECT avg(json_extract(payload, '$.prompt_chars')) FROM events WHERE kind = 'agent.woke'"
-            ).fetchone()[0]
-        finally:
-            conn.close()
-    return {"calls": calls, "failed": failed, "wall": wall, "cpu": cpu, "prompt_chars": int(prompt_chars or 0)}
+    """The engine's first wake-ups, calls in its own process (`route` None) or in an already started pool."""
+    return await first_wakes(data, concurrency, model_workers=0, model_route=route)
 
 
 async def _litellm_once(calls: int, prompt_chars: int, api_base: str, concurrency: int) -> dict[str, Any]:
     from conductor.engine.provider import load_litellm
 
     litellm = load_litellm()
-    system = "s" * min(400, prompt_chars)
-    messages = [{"role": "system", "content": system},
-                {"role": "user", "content": "u" * max(prompt_chars - len(system), 1)}]
+    messages = messages_of_size(prompt_chars)
     semaphore = asyncio.Semaphore(concurrency)
     key = os.environ[KEY_ENV]
 
@@ -172,10 +145,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     result = run(args.agents, args.latency_ms, args.concurrency, args.workers, args.ventures, args.repeats)
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import os
 import pty
 import select
@@ -31,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, median, percentile
+from bench.common import ROOT, median, percentile, print_result
 
 STUDIO = ROOT / "src" / "conductor" / "examples" / "studio.toml"
 SIZE = (120, 36)  # columns, rows
@@ -235,10 +234,7 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=30, help="Presses of each kind (moves, pane switches).")
     args = parser.parse_args()
     result = run(args.events_per_s, args.presses)
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":
