@@ -33,6 +33,9 @@ UNTIL = timedelta(hours=20)  # three heartbeats of duo-lead, no day boundary (no
 RUN_TIMEOUT_S = 60.0
 POLICY = RetryPolicy(max_retries=2, timeout_s=0.5, base_delay_s=0.01, max_delay_s=1.5, max_total_s=20.0,
                      stream_idle_s=0.3)
+# Faults in what arrives (a body, an answer), not in when, are tested with timeouts that only a hang reaches, so a
+# loaded machine (a megabyte streamed while two cores run other tests) cannot turn a bad answer into a timeout.
+PATIENT = replace(POLICY, timeout_s=30.0, stream_idle_s=10.0)
 ENORMOUS = " ".join(f"w{i}" for i in range(150_000))  # ~1 MB of text that is not one repeated chunk
 
 
@@ -152,7 +155,10 @@ async def test_a_fault_that_never_heals_leaves_the_agent_stuck_after_bounded_ret
     reply, failure = TRANSPORT[fault]
     if stream and fault == "slow past the timeout":
         failure = "stream stalled"  # streamed, the first chunk arrives and then the idle watchdog cuts it
-    out = await run_duo(org, tmp_path, reply, stream=stream)
+    # Only the fault that is about time gets the short timeouts: on a loaded machine a 0.5 s timeout could
+    # fire before an attempt reaches the server, and a malformed body would be counted as a timeout.
+    policy = POLICY if fault == "slow past the timeout" else PATIENT
+    out = await run_duo(org, tmp_path, reply, stream=stream, policy=policy)
     hits = out.stub.of("duo-ops")
     assert len(hits) == POLICY.max_retries + 1, [h.n for h in hits]  # one wake-up, every retry, no hidden layer
     assert all(h.stream == stream for h in hits)
@@ -226,9 +232,6 @@ CONTENT = {
                        "not valid JSON", '{"summary": "half an answer"'),
     "enormous answer": (lambda h: ok({"summary": ENORMOUS}), "invalid output", None),
 }
-# These faults are in what arrives, not in when: timeouts that only a hang reaches, so a loaded machine
-# (a megabyte streamed while two cores run other tests) cannot turn a bad answer into a timeout and retry.
-PATIENT = replace(POLICY, timeout_s=30.0, stream_idle_s=10.0)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
