@@ -247,17 +247,32 @@ def _child(framework: str, steps: int) -> None:
     os._exit(0)  # a framework's leftover non-daemon threads (CrewAI's event bus) must not hold the exit
 
 
+# CrewAI pins mcp<2 and aiosqlite 0.21, which cannot be installed beside conductor (mcp 2.3): it runs from an
+# interpreter of its own, named by this variable (a virtualenv with crewai; conductor is not needed there).
+CREWAI_PYTHON = "CONDUCTOR_BENCH_CREWAI_PYTHON"
+
+
+def _interpreter(framework: str) -> tuple[str, str]:
+    """(python, how to install what it lacks) for a framework's child process."""
+    if framework == "crewai":
+        return (os.environ.get(CREWAI_PYTHON) or sys.executable,
+                f"python3 -m venv /tmp/crewai && /tmp/crewai/bin/pip install crewai, then {CREWAI_PYTHON}="
+                "/tmp/crewai/bin/python (CrewAI's mcp<2 cannot be installed beside conductor)")
+    return sys.executable, "pip install -e '.[bench]'"
+
+
 def measure_one(framework: str, steps: int, timeout: float = 600) -> dict[str, Any]:
     """Run one framework in a fresh interpreter; a framework that is not installed is skipped with the reason."""
     module = {"conductor": "litellm", "conductor-full": "litellm", "langgraph": "langgraph",
               "langgraph-sqlite": "langgraph.checkpoint.sqlite", "langgraph-sqlite-full": "langgraph.checkpoint.sqlite",
               "crewai": "crewai"}[framework]
-    probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT)
+    python, install = _interpreter(framework)
+    probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT)
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["not importable"])[-1]
-        return {"skipped": f"{module} is not installed here ({last}); pip install -e '.[bench]'"}
+        return {"skipped": f"{module} is not installed here ({last}); {install}"}
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "bench.peers", "--child", framework, "--steps", str(steps)],
+    proc = subprocess.run([python, "-m", "bench.peers", "--child", framework, "--steps", str(steps)],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH-RESULT "):
