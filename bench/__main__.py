@@ -138,6 +138,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         theirs = _get(peers, faster, "median_ms")
         add(f"per-step overhead <= 1/5 of {faster}", f"{ours} ms vs {theirs} ms", peers.get("target_met"),
             f"ratio {round(ours / theirs, 2) if theirs else '-'} (target 0.2)")
+    for ours_name, theirs_name, what in (("conductor", "langgraph-sqlite", "normal"),
+                                         ("conductor-full", "langgraph-sqlite-full", "full")):
+        ratio = peers.get(f"ratio_{ours_name}_over_{theirs_name}")
+        add(f"per step <= LangGraph + SQLite checkpointer, synchronous {what}", ratio,
+            None if ratio is None else ratio <= 1.0,
+            f"{_get(peers, ours_name, 'median_ms')} ms vs {_get(peers, theirs_name, 'median_ms')} ms")
     es = results.get("engine_scale", {})
     add("200 agents / 50 ms / c=32 at >= 90% of ideal", es.get("ideal_over_wall"),
         None if es.get("ideal_over_wall") is None else es["ideal_over_wall"] >= 0.9,
