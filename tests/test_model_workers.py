@@ -45,11 +45,16 @@ def _org(base_url: str) -> object:
 
 
 def _alive(pid: int) -> bool:
+    """Running: a zombie (exited, its parent gone and not yet reaped by whoever adopted it) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 async def _until(condition: object, what: str) -> None:
@@ -223,3 +228,35 @@ def test_model_workers_out_of_range_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "--model-workers -1" in proc.stderr + proc.stdout
     assert not (tmp_path / "x.db").exists()
+
+
+def test_no_worker_outlives_an_engine_that_is_killed(tmp_path: Path) -> None:
+    """SIGKILL gives the engine no chance to close anything: each worker reads the end of its input, cancels its
+    calls and exits by itself."""
+    import subprocess
+    import time as clock
+
+    with StubOpenAI(lambda hit: stall(60), max_seconds=90) as lead, StubOpenAI(lambda hit: stall(60)) as ops:
+        org = org_file(tmp_path, lead.base_url, ops.base_url)
+        db = tmp_path / "killed.db"
+        proc = subprocess.Popen([sys.executable, "-m", "conductor", "run", str(org), "--db", str(db), "--days", "0.5",
+                                 "--model-workers", "2"], env=clean_env(DUO_LEAD_KEY=LEAD_KEY, DUO_OPS_KEY=OPS_KEY),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = clock.monotonic() + 60
+            while not (lead.hits and ops.hits) and proc.poll() is None and clock.monotonic() < deadline:
+                clock.sleep(0.05)
+            assert lead.hits and ops.hits, "the calls never reached the servers"
+            log = Path(str(db) + ".log").read_text()
+            pids = [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines()
+                    if "model worker started" in line]
+            assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+            proc.kill()
+            proc.wait(timeout=30)
+            deadline = clock.monotonic() + 30
+            while any(_alive(pid) for pid in pids) and clock.monotonic() < deadline:
+                clock.sleep(0.05)
+            assert not any(_alive(pid) for pid in pids), "a worker outlived its engine"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
