@@ -297,9 +297,6 @@ class Engine:
             return int(load_litellm().token_counter(text=text))
 
     async def run(self) -> EngineState:
-        # litellm is slow to import (seconds) and its tokenizers slow to load: do both in a thread now, never on
-        # the event loop mid-wave, where the brain's token counter or the first call would otherwise freeze a
-        # control room sharing the loop.
         pool = self._model_workers()
         with routed(self.opts.model_route or pool):
             try:
@@ -322,6 +319,9 @@ class Engine:
     async def _serve(self, pool: ModelWorkers | None) -> None:
         if pool is not None:
             await pool.start()  # each imports litellm in its own process while this one prepares
+        # litellm is slow to import (seconds) and its tokenizers slow to load: do both in a thread now, never on
+        # the event loop mid-wave, where the brain's token counter or the first call would otherwise freeze a
+        # control room sharing the loop.
         await asyncio.to_thread(self._preload)
         await self.writer.start()
         try:
