@@ -34,7 +34,8 @@ from bench.common import first_wakes, median, messages_of_size, print_result, re
 
 async def _engine_once(agents: int, ventures: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
     """One run of the real engine: every agent's first wake-up, then nothing is due before the stop time."""
-    return await first_wakes(scale_org(agents, ventures, f"latency/{latency_ms:g}"), concurrency)
+    # The latency provider lives in this process: a worker process would not know it.
+    return await first_wakes(scale_org(agents, ventures, f"latency/{latency_ms:g}"), concurrency, model_workers=0)
 
 
 async def _litellm_once(calls: int, prompt_chars: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
@@ -78,7 +79,8 @@ async def measure(agents: int = 200, latency_ms: float = 50, concurrency: int = 
     alone_cpu_ms = median([r["cpu"] for r in alone_runs]) / max(calls, 1) * 1000
     rounds = math.ceil(calls / concurrency) if concurrency else 1
     return {
-        "agents": agents, "calls": calls, "latency_ms": latency_ms, "concurrency": concurrency, "repeats": repeats,
+        "agents": agents, "calls": calls, "failed_calls": sum(r["failed"] for r in engine_runs),
+        "latency_ms": latency_ms, "concurrency": concurrency, "repeats": repeats,
         "wall_s": round(wall, 3), "ideal_s": round(ideal, 3), "ideal_over_wall": round(ideal / wall, 3),
         "cpu_per_call_ms": round(cpu_per_call_ms, 3), "cpu_budget_per_call_ms": round(budget_ms, 3),
         "litellm_alone_wall_s": round(alone_wall, 3),

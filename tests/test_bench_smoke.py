@@ -25,7 +25,7 @@ def test_percentile_interpolates_and_handles_nothing() -> None:
 
 def test_engine_scale_calls_once_per_agent() -> None:
     result = engine_scale.run(agents=4, latency_ms=0, concurrency=2, ventures=2)
-    assert result["calls"] == 4
+    assert result["calls"] == 4 and result["failed_calls"] == 0
     assert result["events"] > result["calls"]
 
 
@@ -87,10 +87,15 @@ def test_runner_skips_what_is_missing_and_reports_targets() -> None:
         del runner.BENCHMARKS["missing"]
     results: dict[str, Any] = {
         "peers": {"conductor": {"median_ms": 2.0}, "langgraph": {"median_ms": 1.0}, "faster_peer": "langgraph",
-                  "target_met": False},
+                  "target_met": False, "langgraph-sqlite": {"median_ms": 2.5}, "ratio_conductor_over_langgraph-sqlite": 0.8},
+        "http_scale": {"engine_over_litellm_alone": 0.7, "workers_over_engine": 1.8, "workers": 2},
         "scale": {"ideal_over_wall": 0.95, "peak_rss_mb": 400, "cpu_per_call_ms": 1.0, "cpu_budget_per_call_ms": 1.5},
     }
     met = {row[0]: row[2] for row in targets(results)}
     assert met["per-step overhead <= 1/5 of langgraph"] == "NO"
+    assert met["per step <= LangGraph + SQLite checkpointer, synchronous normal"] == "yes"
+    assert "per step <= LangGraph + SQLite checkpointer, synchronous full" not in met  # not measured: no row
+    assert met["HTTP, one process: engine >= 90% of litellm alone"] == "NO"
+    assert met["HTTP, 2 model workers >= 1.5x one process"] == "yes"
     assert met["scale within 10% of ideal"] == "yes"
     assert met["scale peak memory < 1 GB"] == "yes"

@@ -29,9 +29,9 @@ KEY_ENV = "CONDUCTOR_TEST_WORKER_KEY"
 KEY = "sk-worker-test-8c1d2e3f4a5b6978"
 
 
-def _org(base_url: str) -> object:
+def _org(base_url: str, model: str = MODEL) -> object:
     data = {
-        "name": "Workers", "model": MODEL, "clock": "sim", "seed": 1, "budget_per_day": 100,
+        "name": "Workers", "model": model, "clock": "sim", "seed": 1, "budget_per_day": 100,
         "prices": {MODEL: {"input_per_mtok": 1.0, "output_per_mtok": 2.0}},
         "models": {MODEL: {"api_base": base_url, "api_key_env": KEY_ENV}},
         "decision_kinds": [{"id": "note.write", "description": "Write a note.", "action": "record"}],
@@ -260,3 +260,20 @@ def test_no_worker_outlives_an_engine_that_is_killed(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+async def test_a_run_whose_models_are_all_simulated_starts_no_worker(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """The simulator is a function in the engine's process: asking for workers then starts none, and says why."""
+    import logging
+    from datetime import timedelta
+
+    from conductor.engine.scheduler import Engine, EngineOptions
+
+    caplog.set_level(logging.INFO, logger="conductor")
+    org = _org("http://127.0.0.1:9/v1", model="sim/perfect")
+    engine = Engine(org, tmp_path / "sim.db",  # type: ignore[arg-type]
+                    EngineOptions(model_workers=2, until=org.start + timedelta(hours=2)))  # type: ignore[attr-defined]
+    await engine.run()
+    assert "model workers not started: every model of this run is the simulator" in caplog.text
+    assert "model worker started" not in caplog.text and engine.calls_made > 0

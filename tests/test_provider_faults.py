@@ -31,11 +31,14 @@ DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"
 MODEL = "openai/stub-model"
 UNTIL = timedelta(hours=20)  # three heartbeats of duo-lead, no day boundary (no synthesis calls)
 RUN_TIMEOUT_S = 60.0
-POLICY = RetryPolicy(max_retries=2, timeout_s=0.5, base_delay_s=0.01, max_delay_s=1.5, max_total_s=20.0,
-                     stream_idle_s=0.3)
-# Faults in what arrives (a body, an answer), not in when, are tested with timeouts that only a hang reaches, so a
-# loaded machine (a megabyte streamed while two cores run other tests) cannot turn a bad answer into a timeout.
-PATIENT = replace(POLICY, timeout_s=30.0, stream_idle_s=10.0)
+# Every fault but the one about time is tested with timeouts that only a hang reaches, so a loaded machine (a
+# megabyte streamed while two cores run other tests) cannot turn a bad answer into a timeout, or time an attempt
+# out before it reaches the server. The slow server gets timeouts short against its stall, long against a
+# loaded machine's delays: 2 s against 10 s.
+POLICY = RetryPolicy(max_retries=2, timeout_s=30.0, base_delay_s=0.01, max_delay_s=1.5, max_total_s=60.0,
+                     stream_idle_s=10.0)
+QUICK = replace(POLICY, timeout_s=2.0, stream_idle_s=1.0)
+STALL_S = 10.0
 ENORMOUS = " ".join(f"w{i}" for i in range(150_000))  # ~1 MB of text that is not one repeated chunk
 
 
@@ -59,7 +62,7 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def warm_litellm() -> Iterator[None]:
-    """litellm's first HTTP call initialises lazily (~1 s): done once here, not inside a 0.5 s timeout."""
+    """litellm's first HTTP call initialises lazily (~1 s): done once here, not inside a short timeout."""
     with pytest.MonkeyPatch.context() as mp, StubOpenAI(lambda hit: ok({"summary": "warm"})) as stub:
         mp.setenv("OPENAI_API_KEY", "sk-test-stub-key")
         asyncio.run(call_model(MODEL, [{"role": "user", "content": "hi"}], api_base=stub.base_url,
@@ -139,7 +142,7 @@ TRANSPORT = {
     # A server's own words reach the stuck escalation (llama.cpp's 500 says which schema it could not compile).
     "500": (lambda h: status(500, "boom: json_schema not supported"), "json_schema not supported"),
     "503": (lambda h: status(503, "model is loading"), "model is loading"),
-    "slow past the timeout": (lambda h: stall(3.0), "timed out"),
+    "slow past the timeout": (lambda h: stall(STALL_S), "timed out"),
     "dropped connection": (lambda h: drop(), "the server closed the connection without answering"),
     "connection reset": (lambda h: reset(), "connection reset by the server"),
     "truncated body": (lambda h: truncate({"summary": "cut in half"}), "the response body was cut short"),
@@ -155,9 +158,7 @@ async def test_a_fault_that_never_heals_leaves_the_agent_stuck_after_bounded_ret
     reply, failure = TRANSPORT[fault]
     if stream and fault == "slow past the timeout":
         failure = "stream stalled"  # streamed, the first chunk arrives and then the idle watchdog cuts it
-    # Only the fault that is about time gets the short timeouts: on a loaded machine a 0.5 s timeout could
-    # fire before an attempt reaches the server, and a malformed body would be counted as a timeout.
-    policy = POLICY if fault == "slow past the timeout" else PATIENT
+    policy = QUICK if fault == "slow past the timeout" else POLICY
     out = await run_duo(org, tmp_path, reply, stream=stream, policy=policy)
     hits = out.stub.of("duo-ops")
     assert len(hits) == POLICY.max_retries + 1, [h.n for h in hits]  # one wake-up, every retry, no hidden layer
@@ -165,7 +166,7 @@ async def test_a_fault_that_never_heals_leaves_the_agent_stuck_after_bounded_ret
     calls = out.rows("SELECT ok, error, latency_ms FROM calls WHERE agent = 'duo-ops'")
     assert len(calls) == 1 and calls[0][0] == 0 and failure in calls[0][1]
     if fault == "slow past the timeout" and not stream:  # a call that hung records how long it hung
-        assert calls[0][2] >= (POLICY.max_retries + 1) * POLICY.timeout_s * 1000
+        assert calls[0][2] >= (QUICK.max_retries + 1) * QUICK.timeout_s * 1000
     assert calls[0][2] > 0, "a failed call records its duration"
     assert_stuck_once(out, failure=failure)
     assert_org_went_on(out, org)
@@ -243,7 +244,7 @@ async def test_unusable_answers_are_retried_then_the_agent_is_stuck(
     if stream and fault == "refusal":
         transcript = None  # litellm drops a streamed refusal: it arrives as an empty answer
         failure = "invalid output"
-    out = await run_duo(org, tmp_path, reply, stream=stream, policy=PATIENT)
+    out = await run_duo(org, tmp_path, reply, stream=stream, policy=POLICY)
     hits = out.stub.of("duo-ops")
     assert len(hits) == org.engine.max_retries + 1  # the bad-output loop is bounded by the org file
     detail = assert_stuck_once(out, failure=failure, transcript=transcript)
