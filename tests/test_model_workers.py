@@ -103,8 +103,11 @@ async def test_a_worker_answers_as_this_process_would_and_fails_alike(monkeypatc
 
 
 async def test_a_cancelled_call_stops_there_a_dead_worker_is_replaced_and_closing_leaves_no_process(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
     monkeypatch.setenv(KEY_ENV, KEY)
+    caplog.set_level(logging.DEBUG, logger="conductor")  # the workers log at the engine's level: their debug lines
     with StubOpenAI(_script) as server:
         pool = ModelWorkers(_org(server.base_url), 1)
         try:
@@ -116,6 +119,7 @@ async def test_a_cancelled_call_stops_there_a_dead_worker_is_replaced_and_closin
             with pytest.raises(asyncio.CancelledError):
                 await held
             assert pool.in_flight() == 0
+            await _until(lambda: "call cancelled in the worker" in caplog.text, "the worker cancelled the call")
             assert (await pool.call(CallRequest(MODEL, [{"role": "user", "content": "next"}]))).prompt_tokens == 120
 
             # The worker dies during a call: the call fails as retryable, and the next call gets a new worker.

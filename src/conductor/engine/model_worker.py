@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 from conductor.engine.model_workers import encode_frame, read_frame
 from conductor.engine.provider import CallRequest, ProviderFault, call_model, load_litellm
 
+logger = logging.getLogger("conductor.engine.model_worker")  # run as __main__: named, so it reaches the engine
+
 
 class _Output:
     """Frames to the engine, whole: a lock, because log records may come from litellm's threads."""
@@ -82,7 +84,7 @@ async def _serve(out: BinaryIO) -> None:
         except ProviderFault as fault:
             send(("fault", call_id, str(fault), fault.retryable, fault.attempts))
         except asyncio.CancelledError:
-            pass
+            logger.debug("call cancelled in the worker id=%d for=%s", call_id, request.label or "-")
         except Exception as exc:  # a bug, not the provider: the engine still gets an answer for this call
             send(("fault", call_id, f"{request.model}: model worker error {type(exc).__name__}: {exc}", False, 1))
         else:
