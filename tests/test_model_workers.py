@@ -10,6 +10,7 @@ with workers leaves the same kind of log and database as one without, with no ke
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -203,10 +204,16 @@ def test_a_run_with_model_workers_answers_every_agent_and_keeps_keys_out(tmp_pat
     with StubOpenAI(answer) as lead, StubOpenAI(answer) as ops:
         org = org_file(tmp_path, lead.base_url, ops.base_url)
         db = tmp_path / "workers.db"
+        call_log = tmp_path / "calls.jsonl"
         proc = conductor("run", str(org), "--db", str(db), "--days", "0.5", "--model-workers", "2",
-                         env=clean_env(DUO_LEAD_KEY=LEAD_KEY, DUO_OPS_KEY=OPS_KEY))
+                         "--log-calls", str(call_log), env=clean_env(DUO_LEAD_KEY=LEAD_KEY, DUO_OPS_KEY=OPS_KEY))
         assert proc.returncode == 0, proc.stderr[-2000:]
     assert {h.agent for h in lead.hits if h.agent} == {"duo-lead"}
+    # `--log-calls` is written by the engine, whoever made the call: one line per call, with its answer.
+    logged = [json.loads(line) for line in call_log.read_text().splitlines()]
+    assert len(logged) == len(lead.hits) + len(ops.hits)
+    assert all(r["answer"] and r["prompt_tokens"] > 0 for r in logged)
+    assert LEAD_KEY not in call_log.read_text() and OPS_KEY not in call_log.read_text()
     assert {h.agent for h in ops.hits if h.agent} == {"duo-ops"}
     conn = sqlite3.connect(db)
     try:
