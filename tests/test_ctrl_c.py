@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from stub_openai import StubOpenAI, ok, stall
+from test_model_workers import started_workers
 
 REPO = Path(__file__).resolve().parents[1]
 DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"
@@ -73,7 +74,7 @@ def test_ctrl_c_cuts_off_a_hanging_call_records_it_and_the_next_start_redoes_it(
         _, err = proc.communicate(timeout=STALL_S / 2)  # a run that waited for its calls would still be waiting
     assert proc.returncode == 0, err[-2000:]
     log = Path(str(db) + ".log").read_text()
-    pids = [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines() if "model worker started" in line]
+    pids = started_workers(log)
     assert len(pids) == (2 if workers else 0)
     assert "KeyboardInterrupt" not in log and "model worker stopped" not in log, "a worker died of the Ctrl-C"
     for pid in pids:

@@ -58,6 +58,11 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def started_workers(log: str) -> list[int]:
+    """The process ids of the model workers a run's log says it started."""
+    return [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines() if "model worker started" in line]
+
+
 async def _until(condition: object, what: str) -> None:
     """Wait for something another process does (a request reaching the server), polling, within a bound."""
     for _ in range(2000):
@@ -210,10 +215,11 @@ def test_a_run_with_model_workers_answers_every_agent_and_keeps_keys_out(tmp_pat
         assert proc.returncode == 0, proc.stderr[-2000:]
     assert {h.agent for h in lead.hits if h.agent} == {"duo-lead"}
     # `--log-calls` is written by the engine, whoever made the call: one line per call, with its answer.
-    logged = [json.loads(line) for line in call_log.read_text().splitlines()]
+    written = call_log.read_text()
+    logged = [json.loads(line) for line in written.splitlines()]
     assert len(logged) == len(lead.hits) + len(ops.hits)
     assert all(r["answer"] and r["prompt_tokens"] > 0 for r in logged)
-    assert LEAD_KEY not in call_log.read_text() and OPS_KEY not in call_log.read_text()
+    assert LEAD_KEY not in written and OPS_KEY not in written
     assert {h.agent for h in ops.hits if h.agent} == {"duo-ops"}
     conn = sqlite3.connect(db)
     try:
@@ -226,7 +232,7 @@ def test_a_run_with_model_workers_answers_every_agent_and_keeps_keys_out(tmp_pat
     log = Path(str(db) + ".log").read_text()
     assert log.count("model worker started") == 2
     assert "call for=duo-lead wake model=openai/lead-model" in log  # the worker's own line, logged here
-    pids = [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines() if "model worker started" in line]
+    pids = started_workers(log)
     assert pids and not any(_alive(pid) for pid in pids)
     for key in (LEAD_KEY, OPS_KEY):
         assert key not in dump and key not in log and key not in proc.stdout + proc.stderr
@@ -259,8 +265,7 @@ def test_no_worker_outlives_an_engine_that_is_killed(tmp_path: Path) -> None:
                 clock.sleep(0.05)
             assert lead.hits and ops.hits, "the calls never reached the servers"
             log = Path(str(db) + ".log").read_text()
-            pids = [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines()
-                    if "model worker started" in line]
+            pids = started_workers(log)
             assert len(pids) == 2 and all(_alive(pid) for pid in pids)
             proc.kill()
             proc.wait(timeout=30)
