@@ -180,3 +180,67 @@ def test_an_option_measured_alone_is_kept_until_another_joins_it() -> None:
     (line,) = third["standings"]
     rows = {r.option: r for r in (parse_line(line) or ("", "", "", []))[3]}
     assert (rows["annual"].decisions, rows["smb"].decisions) == (2, 1)
+
+
+AREAS = [Kind("budget.allocate", "money into one area", [Param("amount", "number"), Param(
+    "area", choices=["marketing", "product", "support", "sales"])], None)]
+AREA_VOCAB = Vocabulary.build(AREAS, {"signups": True, "activation_rate": True, "support_backlog": False,
+                                      "trial_conversion": True, "mrr": True}, "mrr")
+AREA_METRICS = {"marketing": "signups", "product": "activation_rate", "support": "support_backlog",
+                "sales": "trial_conversion"}
+
+
+def _allocation(ident: int, area: str, effect: str, lo: str, hi: str) -> MemoryHit:
+    text = (f"#{ident} budget.allocate amount=5000 area={area}: {AREA_METRICS[area]} {effect}% against forecast "
+            f"over 14 days (95% {lo}% to {hi}%) (unclear)")
+    return MemoryHit(ident, "ink", "ink-ceo", "2026-02-01T09:00:00Z", "outcome", text, 4)
+
+
+def _synthesise_areas(previous: dict, memories: list[MemoryHit]) -> dict:
+    metrics = [("signups", "up"), ("activation_rate", "up"), ("support_backlog", "down"), ("trial_conversion", "up"),
+               ("mrr", "up")]
+    messages = synthesis_messages(org_name="Org", venture_id="ink", venture_name="Ink", goal="grow", metrics=metrics,
+                                  previous=parse_document(previous) if previous else None,
+                                  previous_version=3 if previous else None, memories=memories, main_metric="mrr")
+    return venture_synthesis(messages[-1]["content"])
+
+
+def test_options_judged_on_different_metrics_also_stand_side_by_side_on_one_line() -> None:
+    """Budget areas are each judged on the metric they buy, so each metric's line holds one area and compares it
+    with nothing; one more line puts them side by side in percent of their own metric, better counted as up."""
+    first = _synthesise_areas({}, [
+        _allocation(1, "marketing", "+2.0", "+1.0", "+3.0"), _allocation(2, "marketing", "+2.5", "+1.5", "+3.5"),
+        _allocation(3, "support", "-4.0", "-5.0", "-3.0"), _allocation(4, "support", "-3.0", "-4.0", "-2.0"),
+        _allocation(5, "sales", "-1.0", "-2.0", "0.0"), _allocation(6, "sales", "-1.5", "-2.5", "-0.5")])
+    across = [line for line in first["standings"] if " on each option's own metric" in line]
+    assert len(across) == 1 and len(first["standings"]) == 4  # three lines of one area each, and this one
+    kind, param, _, rows = parse_line(across[0]) or ("", "", "", [])
+    effects = {r.option: (r.effect, r.decisions) for r in rows}
+    assert (kind, param) == ("budget.allocate", "area")
+    assert effects == {"support": (3.0, 2), "marketing": (2.5, 2), "sales": (-1.5, 2)}  # a smaller backlog is up
+    assert across[0].index("support") < across[0].index("marketing") < across[0].index("sales")
+
+    know = Knowledge()
+    read_standings(f"- {across[0]}", AREA_VOCAB, know)
+    scores = know.scores("budget.allocate", "area")
+    assert scores["support"] > 0 > scores["sales"]
+    for seed in range(6):  # and in other words, as the paraphrase arm writes it
+        brief = f"Where each option stands (newest estimate against forecast, best first):\n- {across[0]}"
+        again = Knowledge()
+        read_standings(paraphrase_brief(brief, seed=seed), AREA_VOCAB, again)
+        assert again.params == know.params, paraphrase_brief(brief, seed=seed)
+
+    # The next version rebuilds the line from the per-metric ones, not from itself.
+    second = _synthesise_areas(first, [_allocation(7, "product", "+6.0", "+4.0", "+8.0"),
+                                       _allocation(8, "marketing", "-1.0", "-2.0", "0.0")])
+    (again,) = [line for line in second["standings"] if " on each option's own metric" in line]
+    effects = {r.option: (r.effect, r.decisions) for r in (parse_line(again) or ("", "", "", []))[3]}
+    assert effects == {"product": (6.0, 1), "support": (3.0, 2), "marketing": (-1.0, 3), "sales": (-1.5, 2)}
+
+
+def test_a_lever_judged_on_one_metric_gets_no_line_across_metrics() -> None:
+    only = _synthesise_areas({}, [_allocation(1, "marketing", "+2.0", "+1.0", "+3.0"),
+                                  _allocation(2, "marketing", "+2.5", "+1.5", "+3.5")])
+    assert not any(" on each option's own metric" in line for line in only["standings"])
+    segments = _synthesise({}, [_outcome(1, "annual", "+2.0", "-1.0", "+5.0"), _outcome(2, "smb", "-1.0", "-3.0", "+1.0")])
+    assert len(segments["standings"]) == 1

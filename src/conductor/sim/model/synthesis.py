@@ -280,13 +280,16 @@ def venture_synthesis(prompt: str) -> dict[str, Any]:
 
 
 _Table = dict[tuple[str, str, str], dict[str, Standing]]  # (kind, parameter, metric) -> option -> standing
+# The metric of a standings line across metrics: "budget.allocate area on each option's own metric (...)".
+ACROSS_METRICS = "each"
+ACROSS_METRICS_TEXT = "each option's own metric (percent, better for the business counted as up)"
 
 
 def _previous_standings(previous: dict[str, Any]) -> _Table:
     table: _Table = {}
     for line in previous.get("standings") or []:
         found = parse_line(str(line))
-        if found is not None:
+        if found is not None and found[2] != ACROSS_METRICS:  # a line across metrics is rebuilt from the others
             kind, param, metric, rows = found
             table[(kind, param, metric)] = {row.option: row for row in rows}
     return table
@@ -308,12 +311,39 @@ def _stand(m: re.Match[str], table: _Table) -> None:
 
 
 def _standings(table: _Table, up: dict[str, bool]) -> list[str]:
-    """One line per lever and metric, the most measured first. A lever with one option measured so far keeps
+    """One line per lever and metric, the most measured first, and one across metrics for a lever whose options
+    are each judged on a metric of their own (`_across_metrics`). A lever with one option measured so far keeps
     its line too: the next version is built from this one, and a line left out would be forgotten."""
     lines = [(sum(r.decisions for r in rows.values()), format_line(kind, param, metric, list(rows.values()),
                                                                    up.get(metric, True)))
              for (kind, param, metric), rows in sorted(table.items()) if rows]
+    lines += _across_metrics(table, up)
     return [line for _, line in sorted(lines, key=lambda x: -x[0])][: B.max_lessons]
+
+
+def _across_metrics(table: _Table, up: dict[str, bool]) -> list[tuple[int, str]]:
+    """For a lever whose options are judged on different metrics (budget areas, each on the metric it buys:
+    marketing on sign-ups, sales on trial conversion), one line with all of them side by side, each in percent
+    of its own metric and signed so that up is better for the business.
+
+    Why: one line per metric holds one option each, and one option alone compares with nothing, so which area
+    deserves the money was never answered. Percent is the scale a funnel shares: paying customers are sign-ups
+    times activation times conversion, so one percent more of any of them is about one percent more customers.
+    An option measured on several metrics stands by the one with the most decisions behind it."""
+    by_lever: dict[tuple[str, str], dict[str, tuple[str, Standing]]] = {}
+    for (kind, param, metric), rows in sorted(table.items()):
+        sign = 1.0 if up.get(metric, True) else -1.0
+        options = by_lever.setdefault((kind, param), {})
+        for option, row in rows.items():
+            known = options.get(option)
+            if known is None or row.decisions > known[1].decisions:
+                options[option] = (metric, Standing(option, round(sign * row.effect, 1), row.half, row.decisions))
+    lines = []
+    for (kind, param), options in sorted(by_lever.items()):
+        if len(options) >= 2 and len({metric for metric, _ in options.values()}) >= 2:
+            rows = [standing for _, standing in options.values()]
+            lines.append((sum(r.decisions for r in rows), format_line(kind, param, ACROSS_METRICS_TEXT, rows, True)))
+    return lines
 
 
 def _previous_tallies(previous: dict[str, Any]) -> dict[tuple[str, str], Tally]:
