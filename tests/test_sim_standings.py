@@ -244,3 +244,8 @@ def test_a_lever_judged_on_one_metric_gets_no_line_across_metrics() -> None:
     assert not any(" on each option's own metric" in line for line in only["standings"])
     segments = _synthesise({}, [_outcome(1, "annual", "+2.0", "-1.0", "+5.0"), _outcome(2, "smb", "-1.0", "-3.0", "+1.0")])
     assert len(segments["standings"]) == 1
+    stray = MemoryHit(3, "ink", "ink-ceo", "2026-02-01T09:00:00Z", "outcome", "#3 discount.offer percent=15 "
+                      "segment=new: mrr +1.0% against forecast over 21 days (95% -1.0% to +3.0%) (unclear)", 4)
+    with_stray = _synthesise({}, [_outcome(1, "annual", "+2.0", "-1.0", "+5.0"),
+                                  _outcome(2, "smb", "-1.0", "-3.0", "+1.0"), stray])
+    assert len(with_stray["standings"]) == 2  # segments share trial_conversion; one judged on mrr joins no line

@@ -329,7 +329,9 @@ def _across_metrics(table: _Table, up: dict[str, bool]) -> list[tuple[int, str]]
     Why: one line per metric holds one option each, and one option alone compares with nothing, so which area
     deserves the money was never answered. Percent is the scale a funnel shares: paying customers are sign-ups
     times activation times conversion, so one percent more of any of them is about one percent more customers.
-    An option measured on several metrics stands by the one with the most decisions behind it."""
+    An option measured on several metrics stands by the one with the most decisions behind it, and the line is
+    written only when every option has a metric of its own: options that share a metric already compare on
+    their line, and one stray decision judged on another metric does not make a lever cross metrics."""
     by_lever: dict[tuple[str, str], dict[str, tuple[str, Standing]]] = {}
     for (kind, param, metric), rows in sorted(table.items()):
         sign = 1.0 if up.get(metric, True) else -1.0
@@ -340,7 +342,7 @@ def _across_metrics(table: _Table, up: dict[str, bool]) -> list[tuple[int, str]]
                 options[option] = (metric, Standing(option, round(sign * row.effect, 1), row.half, row.decisions))
     lines = []
     for (kind, param), options in sorted(by_lever.items()):
-        if len(options) >= 2 and len({metric for metric, _ in options.values()}) >= 2:
+        if len(options) >= 2 and len({metric for metric, _ in options.values()}) == len(options):
             rows = [standing for _, standing in options.values()]
             lines.append((sum(r.decisions for r in rows), format_line(kind, param, ACROSS_METRICS_TEXT, rows, True)))
     return lines
