@@ -17,7 +17,7 @@ import random
 import sqlite3
 import statistics
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -1026,7 +1026,7 @@ class Engine:
         agent = found[1] if found else None
         heartbeat = agent.heartbeat if agent else self.org.platform.heartbeat
         next_wake = self.state.now + heartbeat
-        window = [t for t in rt.wakes if t > self.state.now - timedelta(hours=1)]
+        window = _within_last_hour(rt.wakes, self.state.now)
         if len(window) >= self.org.engine.wake_cap_per_hour:
             until = window[0] + timedelta(hours=1)
             rt.capped_until = until
@@ -1599,6 +1599,18 @@ class Engine:
             d = self.state.decisions.get(esc.decision_id or -1)
             if d is not None:
                 await self._apply_verdict(d, "approved" if approve else "expired", None, "expired")
+
+
+def _within_last_hour(wakes: Sequence[datetime], now: datetime) -> list[datetime]:
+    """The wake-ups of the hour before `now`, oldest first. `wakes` is in time order, so the look stops at the
+    first older one instead of comparing every kept wake-up (aware datetimes compare slowly) at every wake."""
+    cutoff = now - timedelta(hours=1)
+    recent: list[datetime] = []
+    for at in reversed(wakes):
+        if at <= cutoff:
+            break
+        recent.append(at)
+    return recent[::-1]
 
 
 def _minute(at: datetime) -> str:
