@@ -343,8 +343,9 @@ def _across_metrics(table: _Table, up: dict[str, bool]) -> list[tuple[int, str]]
     lines = []
     for (kind, param), options in sorted(by_lever.items()):
         if len(options) >= 2 and len({metric for metric, _ in options.values()}) == len(options):
-            rows = [standing for _, standing in options.values()]
-            lines.append((sum(r.decisions for r in rows), format_line(kind, param, ACROSS_METRICS_TEXT, rows, True)))
+            side_by_side = [standing for _, standing in options.values()]
+            lines.append((sum(r.decisions for r in side_by_side),
+                          format_line(kind, param, ACROSS_METRICS_TEXT, side_by_side, True)))
     return lines
 
 
