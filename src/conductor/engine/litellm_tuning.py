@@ -43,9 +43,15 @@ _DYNAMIC = ("dynamic_success_callbacks", "dynamic_async_success_callbacks")
 _DISPATCH_NAMES = ("dispatch_success_logging", "_dispatch_success_logging")
 
 
+def callbacks_registered(litellm: Any) -> bool:
+    """Whether any litellm callback is registered globally (a success logger, an input callback, ...): then
+    something outside conductor reads litellm's per-call work, and the engine leaves it in place."""
+    return any(getattr(litellm, name, None) for name in _CALLBACK_LISTS)
+
+
 def _no_callbacks(litellm: Any, logging_obj: Any) -> bool:
     """True when nothing could read a success log: no global callback list and no per-call callback."""
-    if any(getattr(litellm, name, None) for name in _CALLBACK_LISTS):
+    if callbacks_registered(litellm):
         return False
     return not any(getattr(logging_obj, name, None) for name in _DYNAMIC)
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from conductor.engine.custom_handlers import call_handler, direct_handler
 from conductor.engine.litellm_tuning import ORG_PRICED
 from conductor.engine.prompts import with_cache_breakpoints
 from conductor.org.models import ModelSettings, Org
@@ -508,11 +509,15 @@ async def _call_model(
     if tools:
         kwargs["tools"] = tools
     kwargs.update(extra or {})  # e.g. litellm's mock_response in tests
+    # A handler registered with litellm answers in this process: called directly (`custom_handlers`).
+    direct = None if retry.stream or extra else direct_handler(litellm, model, kwargs)
     for attempt in range(retry.max_retries + 1):
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(retry.timeout_s):
-                if retry.stream and not tools:  # a streamed answer's tool calls are not assembled: not streamed
+                if direct is not None:
+                    response = await call_handler(litellm, direct, kwargs, retry.timeout_s)
+                elif retry.stream and not tools:  # a streamed answer's tool calls are not assembled: not streamed
                     response = await _streamed(litellm, kwargs, retry)
                 else:
                     response = await litellm.acompletion(timeout=retry.timeout_s, num_retries=0, **kwargs)
