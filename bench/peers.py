@@ -9,7 +9,8 @@ We report its median and p95 per framework and the ratio conductor / peer.
 What each number contains (be fair when reading it):
 
 - conductor: the real engine (`Engine.run`) on a sim clock, each agent's model a litellm custom provider
-  (`chain/...`) reached through `litellm.acompletion`, exactly the path a real provider takes. A step is a
+  (`chain/...`, registered in `litellm.custom_provider_map`), which the engine calls directly, as it calls
+  every custom handler while no litellm callback is registered (`engine/custom_handlers.py`). A step is a
   wake-up: the task arrives, the context and prompt are built, litellm is called, the JSON contract is parsed
   and validated, the task is handed to the next agent by id, and every event (woke, call, concluded, task
   created and done) is committed durably to SQLite before the next agent wakes.
