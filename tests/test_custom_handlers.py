@@ -139,4 +139,10 @@ def test_litellm_only_options_and_unregistered_providers_go_through_litellm(
         _call(extra={"mock_response": "hello"})
     with pytest.raises(ProviderFault, match="AssertionError"):
         asyncio.run(call_model("other/x-1", MESSAGES, retry=RetryPolicy(max_retries=0)))
+    # A handler registered under a built-in provider's name: litellm decides where such a call goes, not us.
+    litellm = load_litellm()
+    monkeypatch.setattr(litellm, "custom_provider_map", [*litellm.custom_provider_map,
+                                                         {"provider": "openai", "custom_handler": _handler(handler)}])
+    with pytest.raises(ProviderFault, match="AssertionError"):
+        asyncio.run(call_model("openai/x-1", MESSAGES, retry=RetryPolicy(max_retries=0)))
     assert handler.seen == []

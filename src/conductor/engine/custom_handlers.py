@@ -20,6 +20,7 @@ paths alike): litellm's own exception types pass unchanged, anything else become
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,15 @@ def direct_handler(litellm: Any, model: str, kwargs: dict[str, Any]) -> DirectHa
                   if isinstance(e, dict) and e.get("provider") == provider), None)
     if entry is None or entry.get("custom_handler") is None or callbacks_registered(litellm):
         return None
+    if provider in _built_in(litellm):
+        return None  # a handler registered under a built-in provider's name: litellm routes that name itself
     return DirectHandler(provider, name, entry["custom_handler"])
+
+
+@functools.cache
+def _built_in(litellm: Any) -> frozenset[str]:
+    """litellm's own provider names (its `LlmProviders`), read once."""
+    return frozenset(p.value for p in getattr(litellm, "LlmProviders", ()))
 
 
 async def call_handler(litellm: Any, direct: DirectHandler, kwargs: dict[str, Any], timeout_s: float) -> Any:
