@@ -3,6 +3,7 @@ async reader; the reader never writes and reports SQLite's errors as one line na
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -64,5 +65,11 @@ async def test_the_reader_never_writes_and_says_so_in_one_line(db: Path) -> None
 
 
 async def test_a_file_the_reader_cannot_open_is_one_line(tmp_path: Path) -> None:
+    def workers() -> set[int | None]:
+        return {t.ident for t in threading.enumerate() if t.is_alive() and "_connection_worker_thread" in t.name}
+
+    before = workers()
     with pytest.raises(StoreError, match=r"nowhere/r\.db: cannot open the database file"):
         await AsyncReader(tmp_path / "nowhere" / "r.db").open()
+    # No connection thread is left to outlive the loop (it would die with a traceback when the loop closes).
+    assert workers() == before

@@ -14,6 +14,7 @@ Python on the caller's side, and nothing about it depends on which driver ran it
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Generator, Sequence
@@ -50,6 +51,11 @@ def run_plan(conn: sqlite3.Connection, plan: Plan[T]) -> T:
         return done.value
 
 
+def _can_open(path: str) -> None:
+    """Open and close `path` as the reader's connection will (raises sqlite3's error if it cannot)."""
+    sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000).close()
+
+
 def one(rows: list[Any]) -> Any:
     """The first row of a result, or None (what `fetchone` would have returned)."""
     return rows[0] if rows else None
@@ -67,8 +73,13 @@ class AsyncReader:
         self._conn: aiosqlite.Connection | None = None
 
     async def open(self) -> AsyncReader:
-        """Connect; a file that cannot be opened is one `StoreError` line, and no thread is left behind."""
+        """Connect; a file that cannot be opened is one `StoreError` line, and no thread is left behind.
+
+        The file is opened once on a worker thread first: when aiosqlite's own connect fails, it stops its
+        connection thread without waiting for it, and that thread, outliving the event loop of a command that
+        exits on the error, would die with a traceback on stderr under the one line."""
         try:
+            await asyncio.to_thread(_can_open, self.path)
             conn = await aiosqlite.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:
             raise _friendly(Path(self.path), exc) from exc
