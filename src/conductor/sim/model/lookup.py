@@ -4,9 +4,9 @@ The simulated model uses tools the way a careful person would: before deciding, 
 the decisions it may take (a tool whose arguments name one of its levers, or whose description speaks of one
 of its kinds or their choice parameters), at most `max_lookups` calls in one turn. It reads the answers as
 tables: a line that names a kind and an option with a lift and its noise band (analytics), read against the
-other options of its table on the same metric (alone, it weighs little), or with a count out of a total
-(feedback, tickets). A difference the noise could explain weighs little; options without data stay untried,
-for exploring. It sees only the tool declarations of its request and the results in its messages.
+other options of its table on the same metric (alone on its metric, it says nothing), or with a count out of
+a total (feedback, tickets). A difference the noise could explain weighs little; options without data stay
+untried, for exploring. It sees only the tool declarations of its request and the results in its messages.
 """
 
 from __future__ import annotations
@@ -69,11 +69,15 @@ def read_lookups(text: str, w: Wake, b: Behaviour = BEHAVIOUR) -> None:
         for option, lift, band in table:
             # An option is read against the others of its table on the same metric, as a person reads a
             # dashboard: "which did better", not the absolute number, which the trend, last-touch credit or the
-            # season may set. Alone on its metric, it says little either way.
+            # season set. Alone on its metric it has nothing to be compared with and says nothing: a channel's
+            # share of tagged sign-ups is credited by last touch to whatever ran, harmful or not, and a metric's
+            # change around a decision is mostly its trend.
             others = [other for o, other, _ in table if o != option]
-            good = (lift - (sum(others) / len(others) if others else 0.0)) * (1 if up else -1)
+            if not others:
+                continue
+            good = (lift - sum(others) / len(others)) * (1 if up else -1)
             z = good / max(band, 0.5)
-            strong = others and abs(z) >= b.lookup_min_z
+            strong = abs(z) >= b.lookup_min_z
             strength = min(b.lookup_max, abs(z)) if strong else min(b.lookup_max, b.lookup_weak * abs(z))
             if good and strength > 0:
                 w.know.add(Evidence(kind, param, option.lower(), 1 if good > 0 else -1, strength * b.lookup_weight,
