@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from process_support import started_workers
 from stub_openai import StubOpenAI, ok, stall
-from test_model_workers import started_workers
 
 REPO = Path(__file__).resolve().parents[1]
 DUO = Path(__file__).resolve().parent / "orgs" / "duo.toml"

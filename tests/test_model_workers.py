@@ -22,6 +22,7 @@ import pytest
 from conductor.engine.model_workers import ModelWorkers
 from conductor.engine.provider import CallRequest, ProviderFault, RetryPolicy, call_model
 from conductor.org.loader import parse_org
+from process_support import alive, started_workers
 from stub_openai import Hit, Reply, StubOpenAI, ok, stall, status
 from test_org_models import LEAD_KEY, OPS_KEY, answer, clean_env, conductor, org_file
 
@@ -43,24 +44,6 @@ def _org(base_url: str, model: str = MODEL) -> object:
                                   "heartbeat": "1d", "budget_per_day": 10, "decision_kinds": ["note.write"]}]}],
     }
     return parse_org(data)
-
-
-def _alive(pid: int) -> bool:
-    """Running: a zombie (exited, its parent gone and not yet reaped by whoever adopted it) is not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def started_workers(log: str) -> list[int]:
-    """The process ids of the model workers a run's log says it started."""
-    return [int(line.rsplit("pid=", 1)[1].split()[0]) for line in log.splitlines() if "model worker started" in line]
 
 
 async def _until(condition: object, what: str) -> None:
@@ -139,10 +122,10 @@ async def test_a_cancelled_call_stops_there_a_dead_worker_is_replaced_and_closin
             after = await pool.call(CallRequest(MODEL, [{"role": "user", "content": "again"}]))
             assert after.text.startswith('{"summary"')
             [pid] = pool.pids()
-            assert pid != first_pid and not _alive(first_pid)
+            assert pid != first_pid and not alive(first_pid)
         finally:
             await pool.close()
-        assert not _alive(pid) and pool.pids() == []
+        assert not alive(pid) and pool.pids() == []
         with pytest.raises(ProviderFault):
             await pool.call(CallRequest(MODEL, [{"role": "user", "content": "closed"}]))
 
@@ -163,7 +146,7 @@ async def test_a_stuck_worker_is_stopped_after_the_longest_its_call_could_take(
                 await pool.call(CallRequest(MODEL, [{"role": "user", "content": "x"}], retry=quick))
             assert fault.value.retryable and "did not answer within 1 s" in str(fault.value)
             again = await pool.call(CallRequest(MODEL, [{"role": "user", "content": "y"}]))
-            assert again.prompt_tokens == 120 and pool.pids() != [pid] and not _alive(pid)
+            assert again.prompt_tokens == 120 and pool.pids() != [pid] and not alive(pid)
         finally:
             await pool.close()
 
@@ -233,7 +216,7 @@ def test_a_run_with_model_workers_answers_every_agent_and_keeps_keys_out(tmp_pat
     assert log.count("model worker started") == 2
     assert "call for=duo-lead wake model=openai/lead-model" in log  # the worker's own line, logged here
     pids = started_workers(log)
-    assert pids and not any(_alive(pid) for pid in pids)
+    assert pids and not any(alive(pid) for pid in pids)
     for key in (LEAD_KEY, OPS_KEY):
         assert key not in dump and key not in log and key not in proc.stdout + proc.stderr
 
@@ -266,13 +249,13 @@ def test_no_worker_outlives_an_engine_that_is_killed(tmp_path: Path) -> None:
             assert lead.hits and ops.hits, "the calls never reached the servers"
             log = Path(str(db) + ".log").read_text()
             pids = started_workers(log)
-            assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+            assert len(pids) == 2 and all(alive(pid) for pid in pids)
             proc.kill()
             proc.wait(timeout=30)
             deadline = clock.monotonic() + 30
-            while any(_alive(pid) for pid in pids) and clock.monotonic() < deadline:
+            while any(alive(pid) for pid in pids) and clock.monotonic() < deadline:
                 clock.sleep(0.05)
-            assert not any(_alive(pid) for pid in pids), "a worker outlived its engine"
+            assert not any(alive(pid) for pid in pids), "a worker outlived its engine"
         finally:
             if proc.poll() is None:
                 proc.kill()
