@@ -581,20 +581,3 @@ def test_registration_is_idempotent_and_keeps_other_providers() -> None:
     assert fake.custom_provider_map[0] is other
     assert [e["provider"] for e in fake.custom_provider_map] == ["mine", "sim"]
     assert isinstance(fake.custom_provider_map[1]["custom_handler"], SimProvider)
-
-
-def test_a_clear_lead_is_taken_more_often_than_a_slight_one() -> None:
-    from conductor.sim.model.behaviour import BEHAVIOUR as B
-    from conductor.sim.model.decide import exploit_chance, pick_choice
-
-    channels = ["seo", "ads", "email", "social"]
-    assert exploit_chance({}) == 0.0
-    assert exploit_chance({"ads": 0.1, "seo": 0.05}) == pytest.approx(B.exploit_best + 0.05 / B.lookup_max * (
-        B.exploit_sure - B.exploit_best))
-    assert exploit_chance({"ads": 2 * B.lookup_max}) == B.exploit_sure  # alone and clear: its lead is itself
-    rng = random.Random(5)
-    slight = Counter(pick_choice(channels, {"ads": 0.2, "seo": 0.1}, rng) for _ in range(4000))
-    clear = Counter(pick_choice(channels, {"ads": 3.0, "seo": 0.1, "email": -1.0}, rng) for _ in range(4000))
-    # 0.7 and about 0.87 of the wake-ups take the leader outright; exploring adds its share of the rest.
-    assert 0.70 < slight["ads"] / 4000 < 0.80 and clear["ads"] / 4000 > 0.88
-    assert clear["email"] < 0.01 * 4000  # what is known to fail is not explored

@@ -38,7 +38,6 @@ class Behaviour:
 
     # -- exploiting what the prompt says worked --
     exploit_best: float = 0.7  # chance to take the best-known option of a choice parameter (else explore)
-    exploit_sure: float = 0.9  # ... when its lead over the next is what one clear lesson weighs (lookup_max)
     explore_untried: float = 0.8  # when exploring, chance to try an option nothing has been said of yet
     exploit_number: float = 0.8  # chance to reuse a numeric value that worked (else draw a fresh one)
     number_jitter: float = 0.15  # a reused number moves by up to this share, so neighbours get tried

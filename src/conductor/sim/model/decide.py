@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from conductor.sim.model.behaviour import BEHAVIOUR as B
-from conductor.sim.model.behaviour import Behaviour
 from conductor.sim.model.prompt import Kind, Param, num
 from conductor.sim.model.situation import Wake, trend
 
@@ -96,29 +95,13 @@ def numeric(param: Param, kind: Kind, w: Wake, rng: random.Random, scores: dict[
     return clamp(param, value)
 
 
-def exploit_chance(known_good: dict[str, float], b: Behaviour = B) -> float:
-    """How likely a reader takes the best-known option rather than trying another: `exploit_best` when nothing
-    stands out, rising to `exploit_sure` as the best option's lead over the next (or over nothing, when it is
-    the only one known to help) reaches what one clear lesson weighs (`lookup_max`).
-
-    Why: a person who knows which option wins stops experimenting with the others; one who barely knows keeps
-    trying. A fixed rate would spend as many decisions on experiments after ninety days of evidence as on the
-    first day, so what the organization learned could never show in what it chose."""
-    ranked = sorted(known_good.values(), reverse=True)
-    if not ranked:
-        return 0.0
-    lead = ranked[0] - max(ranked[1] if len(ranked) > 1 else 0.0, 0.0)
-    return b.exploit_best + (b.exploit_sure - b.exploit_best) * min(1.0, lead / b.lookup_max)
-
-
 def pick_choice(choices: list[str], scores: dict[str, float], rng: random.Random) -> str:
-    """The best-known option most of the time, the more often the clearer its lead (`exploit_chance`);
-    otherwise, mostly, one nothing has been said of yet (the best option may be one nobody tried), else any
-    option not known to fail."""
+    """The best-known option most of the time; otherwise, mostly, one nothing has been said of yet (the best
+    option may be one nobody tried), else any option not known to fail."""
     lowered = {c.lower(): c for c in choices}
     pos = {lowered[v]: s for v, s in scores.items() if s > 0 and v in lowered}
     neg = {lowered[v] for v, s in scores.items() if s < 0 and v in lowered}
-    if pos and rng.random() < exploit_chance(pos):
+    if pos and rng.random() < B.exploit_best:
         best = max(pos.values())
         return rng.choice(sorted(c for c, s in pos.items() if s == best))
     untried = [c for c in choices if c not in pos and c not in neg]
